@@ -1,0 +1,3 @@
+from iasync.cli import main
+
+main()

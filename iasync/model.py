@@ -1,0 +1,339 @@
+"""The account file format and the API request it becomes.
+
+Two authoring forms are accepted for identifiers and properties:
+
+* the short form of DESIGN.md: `Key: "text"` (label), `Key: 1.5` (metric), `Key: [a, b]` (label
+  set), or a mapping `{value: ..., unit: ..., effectiveFrom: ..., effectiveUntil: ...}`;
+* the API's long form, so a request body can be pasted: `{key: K, value: {labelValue: ...}}`.
+
+Both become the same canonical request body (`canonical_body`), byte for byte once serialised by
+`canonical_json`: the API's JSON shape, keys sorted, datetimes in UTC as LUSID writes them
+(`2016-01-01T00:00:00.0000000+00:00`), empty collections spelled out (a request is the account's
+full new state, so "absent" and "empty" mean the same), holders and portfolios ordered by key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+# lusid-api.md: scope and code parts of keys match ^[a-zA-Z0-9\-_]+$, at most 64 characters.
+_PART = r"[a-zA-Z0-9\-_]{1,64}"
+ACCOUNT_KEY_PATTERN = rf"^InvestmentAccount/{_PART}/{_PART}$"
+INVESTOR_KEY_PATTERN = rf"^InvestorRecord/{_PART}/{_PART}$"
+MAX_LABEL_LENGTH = 1024
+MAX_TEXT_LENGTH = 512
+MAX_PROPERTIES = 100
+
+AccountKey = Annotated[str, Field(pattern=ACCOUNT_KEY_PATTERN)]
+InvestorKey = Annotated[str, Field(pattern=INVESTOR_KEY_PATTERN)]
+Label = Annotated[StrictStr, Field(max_length=MAX_LABEL_LENGTH)]
+Number = StrictInt | StrictFloat
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- timestamps -------------------------------------------------------------------------------
+
+
+def _parse_instant(value: Any) -> datetime:
+    """A timestamp with an explicit offset, from YAML (datetime/date) or a string."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        # A bare date is that day's start in UTC: the way LUSID reads an effective date.
+        parsed = datetime.combine(value, time(), tzinfo=UTC)
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                "not an ISO 8601 timestamp; write it like 2016-01-01T00:00:00+00:00"
+            ) from None
+    else:
+        raise ValueError("expected a timestamp like 2016-01-01T00:00:00+00:00")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError("the timestamp has no UTC offset; add one, e.g. +00:00")
+    return parsed
+
+
+def format_instant(value: datetime) -> str:
+    """LUSID's own spelling: UTC, seven fractional digits, explicit offset."""
+    utc = value.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
+
+
+Instant = Annotated[
+    datetime,
+    Field(json_schema_extra={"type": "string", "format": "date-time"}),
+]
+
+
+class _Effective(_Strict):
+    effectiveFrom: Instant | None = None
+    effectiveUntil: Instant | None = None
+
+    @field_validator("effectiveFrom", "effectiveUntil", mode="before")
+    @classmethod
+    def _instant(cls, value: Any) -> datetime | None:
+        return None if value is None else _parse_instant(value)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Effective:
+        if self.effectiveFrom and self.effectiveUntil and self.effectiveFrom >= self.effectiveUntil:
+            raise ValueError("effectiveFrom must be before effectiveUntil")
+        return self
+
+    def _effective_json(self) -> dict[str, str]:
+        out = {}
+        if self.effectiveFrom is not None:
+            out["effectiveFrom"] = format_instant(self.effectiveFrom)
+        if self.effectiveUntil is not None:
+            out["effectiveUntil"] = format_instant(self.effectiveUntil)
+        return out
+
+
+# --- the API's long form ----------------------------------------------------------------------
+
+
+class MetricValue(_Strict):
+    value: Number
+    unit: StrictStr | None = None
+
+
+class LabelValueSet(_Strict):
+    values: list[Label]
+
+
+class PropertyValue(_Strict):
+    """Exactly one of the three kinds of value LUSID knows."""
+
+    labelValue: Label | None = None
+    metricValue: MetricValue | None = None
+    labelValueSet: LabelValueSet | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PropertyValue:
+        given = [v for v in (self.labelValue, self.metricValue, self.labelValueSet) if v is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of labelValue, metricValue, labelValueSet")
+        return self
+
+
+class LongProperty(_Effective):
+    key: StrictStr | None = None
+    value: PropertyValue
+
+
+# --- the short form ---------------------------------------------------------------------------
+
+
+class ShortProperty(_Effective):
+    """`{value: ..., unit: ...}` with optional effective dates."""
+
+    value: Label | Number | list[Label]
+    unit: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _unit_needs_number(self) -> ShortProperty:
+        if self.unit is not None and not isinstance(self.value, int | float):
+            raise ValueError("unit is only for numbers (metric values)")
+        return self
+
+
+def _property_form(value: Any) -> str:
+    if isinstance(value, dict):
+        return "long" if isinstance(value.get("value"), dict) or "key" in value else "short"
+    if isinstance(value, list):
+        return "set"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "metric"
+    return "label"
+
+
+PropertyInput = Annotated[
+    Annotated[Label, Tag("label")]
+    | Annotated[Number, Tag("metric")]
+    | Annotated[list[Label], Tag("set")]
+    | Annotated[ShortProperty, Tag("short")]
+    | Annotated[LongProperty, Tag("long")],
+    Discriminator(_property_form),
+]
+
+IdentifierInput = Annotated[
+    Annotated[Label, Tag("label")] | Annotated[LongProperty, Tag("long")],
+    Discriminator(lambda v: "long" if isinstance(v, dict) else "label"),
+]
+
+
+# --- the account ------------------------------------------------------------------------------
+
+
+class AccountHolder(_Strict):
+    key: StrictStr = Field(min_length=1)
+    identifiers: dict[InvestorKey, IdentifierInput] = Field(min_length=1)
+
+
+class InvestmentPortfolio(_Strict):
+    key: StrictStr = Field(min_length=1)
+    portfolioScope: StrictStr = Field(min_length=1)
+    portfolioCode: StrictStr = Field(min_length=1)
+
+
+class AccountFile(_Strict):
+    """One account file, in either form."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="LUSID Investment Account",
+        json_schema_extra={
+            "description": "One LUSID Investment Account, as kept in git and applied by iasync."
+        },
+    )
+
+    identifiers: dict[AccountKey, IdentifierInput] = Field(min_length=1)
+    displayName: Annotated[StrictStr, Field(min_length=1, max_length=MAX_TEXT_LENGTH)]
+    description: Annotated[StrictStr, Field(max_length=MAX_TEXT_LENGTH)] | None = None
+    accountType: StrictStr = Field(min_length=1)
+    properties: dict[AccountKey, PropertyInput] = Field(
+        default_factory=dict, max_length=MAX_PROPERTIES
+    )
+    accountHolders: list[AccountHolder] = Field(default_factory=list)
+    investmentPortfolios: list[InvestmentPortfolio] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AccountFile:
+        _check_long_keys("identifiers", self.identifiers)
+        _check_long_keys("properties", self.properties)
+        _check_unique_keys("accountHolders", self.accountHolders)
+        _check_unique_keys("investmentPortfolios", self.investmentPortfolios)
+        for identifier in self.identifiers.values():
+            if isinstance(identifier, LongProperty) and identifier.value.labelValue is None:
+                raise ValueError("an identifier's value must be a labelValue (a string)")
+        return self
+
+    @property
+    def identity(self) -> frozenset[tuple[str, str]]:
+        """The (identifier key, value) pairs by which LUSID matches this account."""
+        return identity_of(canonical_body(self))
+
+
+def _check_long_keys(field: str, mapping: dict[str, Any]) -> None:
+    for key, value in mapping.items():
+        if isinstance(value, LongProperty) and value.key is not None and value.key != key:
+            raise ValueError(f"{field}: {key!r} holds a property whose key is {value.key!r}")
+
+
+def _check_unique_keys(field: str, items: list[AccountHolder] | list[InvestmentPortfolio]) -> None:
+    seen: set[str] = set()
+    for item in items:
+        if item.key in seen:
+            raise ValueError(f"{field}: the key {item.key!r} is used twice")
+        seen.add(item.key)
+
+
+# --- the canonical request body ---------------------------------------------------------------
+
+
+def _value_json(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        return {"labelValue": value}
+    if isinstance(value, list):
+        return {"labelValueSet": {"values": sorted(set(value))}}
+    return {"metricValue": {"value": _number(value)}}
+
+
+def _number(value: int | float) -> int | float:
+    # 100 and 100.0 are the same amount: one spelling, so both forms hash alike.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _property_json(key: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, LongProperty):
+        pv = value.value
+        if pv.labelValue is not None:
+            wire = _value_json(pv.labelValue)
+        elif pv.labelValueSet is not None:
+            wire = _value_json(pv.labelValueSet.values)
+        else:
+            assert pv.metricValue is not None
+            wire = _metric_json(pv.metricValue.value, pv.metricValue.unit)
+        return {"key": key, "value": wire, **value._effective_json()}
+    if isinstance(value, ShortProperty):
+        if isinstance(value.value, int | float):
+            wire = _metric_json(value.value, value.unit)
+        else:
+            wire = _value_json(value.value)
+        return {"key": key, "value": wire, **value._effective_json()}
+    return {"key": key, "value": _value_json(value)}
+
+
+def _metric_json(value: int | float, unit: str | None) -> dict[str, Any]:
+    metric: dict[str, Any] = {"value": _number(value)}
+    if unit is not None:
+        metric["unit"] = unit
+    return {"metricValue": metric}
+
+
+def _properties_json(mapping: dict[str, Any]) -> dict[str, Any]:
+    return {key: _property_json(key, value) for key, value in sorted(mapping.items())}
+
+
+def canonical_body(account: AccountFile) -> dict[str, Any]:
+    """The UpsertInvestmentAccountRequest for this account, in its one canonical shape."""
+    body: dict[str, Any] = {
+        "identifiers": _properties_json(account.identifiers),
+        "displayName": account.displayName,
+        "accountType": account.accountType,
+        "properties": _properties_json(account.properties),
+        "accountHolders": [
+            {"key": h.key, "identifiers": _properties_json(h.identifiers)}
+            for h in sorted(account.accountHolders, key=lambda h: h.key)
+        ],
+        "investmentPortfolios": [
+            {"key": p.key, "portfolioScope": p.portfolioScope, "portfolioCode": p.portfolioCode}
+            for p in sorted(account.investmentPortfolios, key=lambda p: p.key)
+        ],
+    }
+    if account.description is not None:
+        body["description"] = account.description
+    return body
+
+
+def canonical_json(body: dict[str, Any]) -> bytes:
+    """The exact bytes that are hashed and sent: sorted keys, no spaces, UTF-8."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def body_hash(body: dict[str, Any]) -> str:
+    return "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def identity_of(body: dict[str, Any]) -> frozenset[tuple[str, str]]:
+    """(key, label value) for each identifier of a canonical body (or of a LUSID response)."""
+    return frozenset(
+        (key, prop["value"]["labelValue"])
+        for key, prop in body.get("identifiers", {}).items()
+        if "labelValue" in prop.get("value", {})
+    )
+
+
+SuccessMode = Literal["Partial", "Atomic"]

@@ -1,0 +1,175 @@
+"""Project settings: defaults < pyproject.toml [tool.iasync] or iasync.toml < IASYNC_* env < CLI.
+
+LUSID credentials are not settings: they follow the LUSID SDK's own conventions and live in
+`iasync.lusid`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from iasync.errors import IasyncError
+
+#: The account types LUSID has documented (lusid-api.md); configurable with `account_types`.
+DEFAULT_ACCOUNT_TYPES: tuple[str, ...] = (
+    "Personal",
+    "Corporate",
+    "JointPersonal",
+    "JointCorporate",
+    "JointMixed",
+    "Individual",
+    "Joint",
+    "Nominee",
+)
+SUCCESS_MODES = ("Partial", "Atomic")
+MAX_BATCH_SIZE = 2000
+
+
+class SettingsError(IasyncError):
+    """A setting has a bad value; the message names where it came from."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path = field(default_factory=Path.cwd)
+    accounts_dir: Path = Path("accounts")
+    state: Path = Path(".iasync/state.json")
+    account_types: tuple[str, ...] = DEFAULT_ACCOUNT_TYPES
+    batch_size: int = 500
+    success_mode: str = "Partial"
+    concurrency: int = 4
+
+    def resolve(self, path: Path) -> Path:
+        """A configured path, relative to the project root unless absolute."""
+        return path if path.is_absolute() else self.root / path
+
+    @property
+    def accounts_path(self) -> Path:
+        return self.resolve(self.accounts_dir)
+
+    @property
+    def state_path(self) -> Path:
+        return self.resolve(self.state)
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Apply CLI options; `None` means 'not given on the command line'."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return _checked(replace(self, **_coerce_all(given, "command line")), "command line")
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest directory upwards holding iasync.toml or a pyproject.toml with [tool.iasync].
+
+    Falls back to the git work tree top, then to `start` itself.
+    """
+    start = (start or Path.cwd()).resolve()
+    for directory in (start, *start.parents):
+        if (directory / "iasync.toml").is_file():
+            return directory
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and "iasync" in (_read_toml(pyproject) or {}).get("tool", {}):
+            return directory
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            return directory
+    return start
+
+
+def load_settings(
+    start: Path | None = None, env: Mapping[str, str] | None = None, **cli: Any
+) -> Settings:
+    """Settings for the project containing `start` (default: the working directory)."""
+    env = os.environ if env is None else env
+    root = find_root(start)
+    values: dict[str, Any] = {}
+    source = "defaults"
+    file_values, file_source = _file_values(root)
+    if file_values:
+        values.update(_coerce_all(file_values, file_source))
+        source = file_source
+    settings = _checked(replace(Settings(root=root), **values), source)
+    env_values = {
+        f.name: env[f"IASYNC_{f.name.upper()}"]
+        for f in fields(Settings)
+        if f.name != "root" and f"IASYNC_{f.name.upper()}" in env
+    }
+    if env_values:
+        settings = _checked(replace(settings, **_coerce_all(env_values, "environment")), "IASYNC_*")
+    return settings.with_overrides(**cli)
+
+
+def _read_toml(path: Path) -> dict[str, Any] | None:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+
+
+def _file_values(root: Path) -> tuple[dict[str, Any], str]:
+    dedicated = root / "iasync.toml"
+    if dedicated.is_file():
+        data = _load_toml_or_fail(dedicated)
+        return data.get("tool", {}).get("iasync", data), str(dedicated)
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        data = _load_toml_or_fail(pyproject)
+        return data.get("tool", {}).get("iasync", {}), f"{pyproject} [tool.iasync]"
+    return {}, "defaults"
+
+
+def _load_toml_or_fail(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+
+
+_KNOWN = {f.name for f in fields(Settings)} - {"root"}
+
+
+def _coerce_all(values: Mapping[str, Any], source: str) -> dict[str, Any]:
+    unknown = sorted(set(values) - _KNOWN)
+    if unknown:
+        raise SettingsError(
+            f"{source}: unknown setting {', '.join(unknown)}; known: {', '.join(sorted(_KNOWN))}"
+        )
+    return {name: _coerce(name, value, source) for name, value in values.items()}
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    try:
+        if name in ("accounts_dir", "state"):
+            return Path(value)
+        if name in ("batch_size", "concurrency"):
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if name == "account_types":
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(str(item).strip() for item in items if str(item).strip())
+        return str(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{source}: {name} = {value!r} is not a valid value") from None
+
+
+def _checked(settings: Settings, source: str) -> Settings:
+    if not 1 <= settings.batch_size <= MAX_BATCH_SIZE:
+        raise SettingsError(
+            f"{source}: batch_size must be between 1 and {MAX_BATCH_SIZE}, got {settings.batch_size}"
+        )
+    if not 1 <= settings.concurrency <= 64:
+        raise SettingsError(f"{source}: concurrency must be between 1 and 64")
+    if settings.success_mode not in SUCCESS_MODES:
+        raise SettingsError(
+            f"{source}: success_mode must be Partial or Atomic, got {settings.success_mode!r}"
+        )
+    if not settings.account_types:
+        raise SettingsError(f"{source}: account_types must list at least one type")
+    return settings
