@@ -1,0 +1,533 @@
+"""The last-applied state: what LUSID accepted, per account, and the lock held while applying.
+
+The state is one JSON document (by default `.iasync/state.json`):
+
+    {"format_version": 1, "lineage": "<uuid4>", "serial": 3, "iasync_version": "0.1.0",
+     "accounts": {"LUID_00003D6X": {
+         "lusid_id": "LUID_00003D6X", "version": 3, "identifiers": {...}, "body": {...},
+         "body_hash": "sha256:..", "source": "accounts/..", "source_hash": "sha256:..",
+         "applied_at": "..", "commit": ".."}}}
+
+`lineage` names one state's history (made when it is first written); `serial` goes up by one on
+every write, so a saved plan can tell that the state moved under it. The file is written atomically
+(temp file, fsync, rename, fsync of the directory) with the previous version kept as
+`<name>.backup`, so a crash or a kill -9 leaves either the old or the new state, never half of one.
+
+Storage sits behind `StateBackend`, which knows nothing of files: a shared database backend can
+take the place of `LocalStateBackend` without its callers changing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import getpass
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from iasync import __version__
+from iasync.errors import IasyncError
+
+if TYPE_CHECKING:
+    from iasync.settings import Settings
+
+FORMAT_VERSION = 1
+_LOCK_POLL_SECONDS = 0.1
+
+
+class StateError(IasyncError):
+    """The state cannot be read, written or locked; the message says what to do."""
+
+
+class StateCorruptError(StateError):
+    """The state exists but is not a state this iasync can read. It is never overwritten."""
+
+
+class StateLockedError(StateError):
+    """Another process holds the state lock."""
+
+    def __init__(self, message: str, holder: LockInfo | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+# --- records ----------------------------------------------------------------------------------
+
+
+@dataclass
+class AccountRecord:
+    """One account as LUSID last accepted it, and where it came from."""
+
+    lusid_id: str
+    version: int | None  # version.asAtVersionNumber from LUSID's response
+    identifiers: dict[str, str]  # identifier key -> label value
+    body: dict[str, Any]  # the canonical request body LUSID accepted
+    body_hash: str
+    source: str  # the account file, relative to the project root, POSIX
+    source_hash: str  # "sha256:<hex>" of the file's bytes when applied
+    applied_at: str  # ISO 8601, UTC
+    commit: str | None  # git commit of the files applied, None outside git
+
+    @property
+    def identity(self) -> frozenset[tuple[str, str]]:
+        return frozenset(self.identifiers.items())
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class State:
+    lineage: str
+    serial: int = 0
+    accounts: dict[str, AccountRecord] = field(default_factory=dict)
+
+    format_version: ClassVar[int] = FORMAT_VERSION
+
+    @classmethod
+    def new(cls) -> State:
+        """An empty state with a fresh lineage: nothing applied yet."""
+        return cls(lineage=str(uuid.uuid4()))
+
+    def matching(self, identity: Iterable[tuple[str, str]]) -> list[AccountRecord]:
+        """Records sharing any identifier (key and value) with `identity`, as LUSID matches."""
+        wanted = set(identity)
+        return [rec for rec in self.accounts.values() if wanted & rec.identity]
+
+    def record(self, rec: AccountRecord) -> None:
+        """Add `rec`, replacing the record with the same LUSID id."""
+        self.accounts[rec.lusid_id] = rec
+
+    def forget(self, lusid_id: str) -> None:
+        """Drop a record (for an account deleted from LUSID); no error when absent."""
+        self.accounts.pop(lusid_id, None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "lineage": self.lineage,
+            "serial": self.serial,
+            "iasync_version": __version__,
+            "accounts": {lusid_id: rec.to_json() for lusid_id, rec in self.accounts.items()},
+        }
+
+
+def dump_state(state: State) -> bytes:
+    """Deterministic JSON (sorted keys, indent 2, trailing newline), so states diff well."""
+    try:
+        text = json.dumps(state.to_json(), sort_keys=True, indent=2, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise StateError(f"cannot serialise the state: {exc}") from None
+    return (text + "\n").encode()
+
+
+def parse_state(data: bytes, where: str) -> State:
+    """A state from its JSON bytes; `StateCorruptError` naming `where` if it is not one."""
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StateCorruptError(_corrupt_message(where, f"it is not valid JSON ({exc})")) from None
+    try:
+        return _state_from_json(doc, where)
+    except _ShapeError as exc:
+        raise StateCorruptError(_corrupt_message(where, str(exc))) from None
+
+
+def _corrupt_message(where: str, what: str) -> str:
+    return (
+        f"the state {where} cannot be read: {what}. It has been left untouched. "
+        f"Restore it (from {where}.backup or version control) and run again; moving it away "
+        "instead makes iasync forget everything it has applied."
+    )
+
+
+class _ShapeError(ValueError):
+    pass
+
+
+def _state_from_json(doc: Any, where: str) -> State:
+    if not isinstance(doc, dict):
+        raise _ShapeError("the top level is not a JSON object")
+    version = _get(doc, "format_version", int, "")
+    if version > FORMAT_VERSION:
+        raise StateCorruptError(
+            f"the state {where} has format_version {version}, written by a newer iasync "
+            f"(this iasync {__version__} reads format {FORMAT_VERSION}). "
+            "Upgrade iasync; the state has been left untouched."
+        )
+    if version < 1:
+        raise _ShapeError(f"format_version {version} is not a known format")
+    lineage = _get(doc, "lineage", str, "")
+    serial = _get(doc, "serial", int, "")
+    if serial < 0:
+        raise _ShapeError("serial is negative")
+    accounts = _get(doc, "accounts", dict, "")
+    records = {}
+    for lusid_id, raw in accounts.items():
+        rec = _record_from_json(raw, f"accounts.{lusid_id}.")
+        if rec.lusid_id != lusid_id:
+            raise _ShapeError(f"accounts.{lusid_id}.lusid_id is {rec.lusid_id!r}, not its key")
+        records[lusid_id] = rec
+    return State(lineage=lineage, serial=serial, accounts=records)
+
+
+def _record_from_json(raw: Any, prefix: str) -> AccountRecord:
+    if not isinstance(raw, dict):
+        raise _ShapeError(f"{prefix.rstrip('.')} is not a JSON object")
+    identifiers = _get(raw, "identifiers", dict, prefix)
+    if not all(isinstance(v, str) for v in identifiers.values()):
+        raise _ShapeError(f"{prefix}identifiers: every value must be a string")
+    return AccountRecord(
+        lusid_id=_get(raw, "lusid_id", str, prefix),
+        version=_get(raw, "version", int, prefix, optional=True),
+        identifiers=identifiers,
+        body=_get(raw, "body", dict, prefix),
+        body_hash=_get(raw, "body_hash", str, prefix),
+        source=_get(raw, "source", str, prefix),
+        source_hash=_get(raw, "source_hash", str, prefix),
+        applied_at=_get(raw, "applied_at", str, prefix),
+        commit=_get(raw, "commit", str, prefix, optional=True),
+    )
+
+
+def _get(doc: dict[str, Any], key: str, kind: type, prefix: str, optional: bool = False) -> Any:
+    if key not in doc:
+        raise _ShapeError(f"{prefix}{key} is missing")
+    value = doc[key]
+    if value is None and optional:
+        return None
+    # bool is an int to Python, never to the state format.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise _ShapeError(f"{prefix}{key} should be {_KIND_NAMES[kind]}, not {value!r:.60}")
+    return value
+
+
+_KIND_NAMES = {int: "an integer", str: "a string", dict: "a JSON object"}
+
+
+# --- locking ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """Who holds the state lock: shown to anyone who finds the state locked."""
+
+    id: str
+    operation: str
+    who: str
+    host: str
+    pid: int
+    created: str  # ISO 8601, UTC
+
+    @classmethod
+    def mine(cls, operation: str) -> LockInfo:
+        return cls(
+            id=str(uuid.uuid4()),
+            operation=operation,
+            who=_user(),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+
+    def describe(self) -> str:
+        return (
+            f"{self.who}@{self.host} (operation {self.operation}, since {self.created}, "
+            f"process {self.pid}, lock id {self.id})"
+        )
+
+    def process_is_gone(self) -> bool:
+        """True only when the holder ran on this host and its process no longer exists."""
+        if self.host != socket.gethostname():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def locked_message(where: str, holder: LockInfo) -> str:
+    gone = (
+        " That process is no longer running, so the lock is stale."
+        if holder.process_is_gone()
+        else " Wait for it to finish."
+    )
+    return (
+        f"the state {where} is locked by {holder.describe()}.{gone} "
+        f"If no iasync is running on it, release the lock with: iasync force-unlock {holder.id}"
+    )
+
+
+# --- backends ---------------------------------------------------------------------------------
+
+
+class StateBackend(Protocol):
+    """Where the state lives. Implementations: `LocalStateBackend` (a JSON file)."""
+
+    def read(self) -> State:
+        """The current state; a fresh lineage with serial 0 when none exists yet."""
+        ...
+
+    def write(self, state: State) -> None:
+        """Store `state` atomically with serial + 1 (set on `state` once stored)."""
+        ...
+
+    def lock(self, operation: str, timeout: float = 0.0) -> AbstractContextManager[LockInfo]:
+        """Hold the lock for the block; wait up to `timeout` seconds, then `StateLockedError`."""
+        ...
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        """Release a lock left behind, only if `lock_id` is its id; returns what was released."""
+        ...
+
+    def describe(self) -> str:
+        """Where the state is, in words for messages."""
+        ...
+
+
+class LocalStateBackend:
+    """The state as a JSON file, its backup beside it, and a lock file `<name>.lock`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.backup_path = self.path.with_name(self.path.name + ".backup")
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._held: set[str] = set()  # ids of locks this backend holds
+        self._write_mutex = threading.Lock()
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    # reading and writing
+
+    def read(self) -> State:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return State.new()
+        except OSError as exc:
+            raise StateError(f"cannot read the state {self.path}: {exc.strerror}") from None
+        return parse_state(data, str(self.path))
+
+    def write(self, state: State) -> None:
+        with self._write_mutex:
+            self._check_not_locked_by_another()
+            self._check_same_history(state)
+            stored = State(state.lineage, state.serial + 1, state.accounts)
+            data = dump_state(stored)  # fails before any file is touched
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._replace_atomically(data)
+            state.serial = stored.serial
+
+    def _check_not_locked_by_another(self) -> None:
+        holder = self._lock_holder()
+        if holder is not None and holder.id not in self._held:
+            raise StateLockedError(locked_message(str(self.path), holder), holder)
+
+    def _check_same_history(self, state: State) -> None:
+        """Refuse to overwrite a different lineage, or a state that moved since it was read."""
+        if not self.path.exists():
+            return
+        current = self.read()  # raises on a corrupt file, which is thus never overwritten
+        if current.lineage != state.lineage:
+            raise StateError(
+                f"the state {self.path} has lineage {current.lineage}, not {state.lineage}: "
+                "it belongs to another history and was not overwritten"
+            )
+        if current.serial != state.serial:
+            raise StateError(
+                f"the state {self.path} changed since it was read (serial {current.serial}, "
+                f"expected {state.serial}); it was not overwritten. Run the command again."
+            )
+
+    def _replace_atomically(self, data: bytes) -> None:
+        directory = self.path.parent
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o644)
+            if self.path.exists():
+                self._keep_backup()
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_directory(directory)
+
+    def _keep_backup(self) -> None:
+        """Copy the current state to `<name>.backup`, itself atomically."""
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{self.backup_path.name}.", suffix=".tmp", dir=self.path.parent
+        )
+        try:
+            with os.fdopen(fd, "wb") as out, self.path.open("rb") as src:
+                shutil.copyfileobj(src, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp_name, self.backup_path)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+
+    # locking
+
+    @contextlib.contextmanager
+    def lock(self, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
+        info = self._acquire(operation, timeout)
+        self._held.add(info.id)
+        try:
+            yield info
+        finally:
+            self._held.discard(info.id)
+            self._release(info)
+
+    def _acquire(self, operation: str, timeout: float) -> LockInfo:
+        info = LockInfo.mine(operation)
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            if self._try_create_lock(info):
+                return info
+            holder = self._lock_holder()
+            if holder is None:
+                continue  # released between our attempt and our look: try again at once
+            if time.monotonic() >= deadline:
+                raise StateLockedError(locked_message(str(self.path), holder), holder)
+            time.sleep(min(_LOCK_POLL_SECONDS, max(deadline - time.monotonic(), 0.0)))
+
+    def _try_create_lock(self, info: LockInfo) -> bool:
+        """Create the lock file with its contents in one step: never an empty lock file.
+
+        The info goes to a temp file first, then a hard link gives it the lock's name; link()
+        fails if the name exists, which makes it the atomic test-and-set.
+        """
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        data = json.dumps(asdict(info), sort_keys=True, indent=2).encode() + b"\n"
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{self.lock_path.name}.", suffix=".tmp", dir=self.lock_path.parent
+        )
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.link(tmp_name, self.lock_path)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno == errno.EEXIST:
+                return False
+            raise StateError(f"cannot create the lock {self.lock_path}: {exc.strerror}") from None
+        finally:
+            Path(tmp_name).unlink(missing_ok=True)
+        _fsync_directory(self.lock_path.parent)
+        return True
+
+    def _lock_holder(self) -> LockInfo | None:
+        try:
+            data = self.lock_path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            raw = json.loads(data)
+            return LockInfo(**{name: raw[name] for name in LockInfo.__dataclass_fields__})
+        except (ValueError, TypeError, KeyError):
+            # Not written by iasync (the lock file is always complete): still a lock.
+            return LockInfo(
+                id="unknown",
+                operation="unknown",
+                who="unknown",
+                host="unknown",
+                pid=-1,
+                created="unknown",
+            )
+
+    def _release(self, info: LockInfo) -> None:
+        # Only our own lock: it may have been force-unlocked and taken by someone else since.
+        holder = self._lock_holder()
+        if holder is not None and holder.id == info.id:
+            self.lock_path.unlink(missing_ok=True)
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        holder = self._lock_holder()
+        if holder is None:
+            raise StateError(f"the state {self.path} is not locked; nothing to do")
+        if holder.id == "unknown":
+            raise StateError(
+                f"the lock file {self.lock_path} is not one iasync wrote; "
+                "delete it by hand if no iasync is running"
+            )
+        if holder.id != lock_id:
+            raise StateError(
+                f"the state {self.path} is locked by {holder.describe()}, not with lock id "
+                f"{lock_id}; nothing was released. Check which lock you mean to release."
+            )
+        self.lock_path.unlink(missing_ok=True)
+        return holder
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename durable: on POSIX the directory entry needs its own fsync."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on directories; the rename itself is atomic
+    finally:
+        os.close(fd)
+
+
+def open_backend(settings: Settings) -> StateBackend:
+    """The backend the settings name: for now always the local file."""
+    return LocalStateBackend(settings.state_path)
+
+
+def current_commit(root: Path) -> str | None:
+    """The git commit checked out at `root`, or None outside git (or without git)."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--verify", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and commit else None
+
+
+def now_iso() -> str:
+    """The `applied_at` timestamp: UTC, seconds precision."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
