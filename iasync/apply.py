@@ -1,0 +1,249 @@
+"""Send a plan's creates and updates to LUSID in batches, and record what LUSID accepted.
+
+The changes are cut into batches of `batch_size`; up to `concurrency` batches are in flight at once
+(threads sharing one thread-safe `LusidClient`). Each batch's correlation ids are the accounts' file
+paths, so every failure LUSID reports maps back to a file.
+
+Recording is done by one writer, the calling thread: as each batch comes back, the accounts LUSID
+accepted are put in the state and the state is written at once. A batch that fails, a crash or a
+kill -9 therefore loses nothing that LUSID accepted before it, and records nothing it did not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from iasync.errors import IasyncError
+from iasync.model import canonical_json
+
+if TYPE_CHECKING:
+    from iasync.lusid import LusidClient, UpsertResponse
+    from iasync.plan import AccountChange
+    from iasync.state import State, StateBackend
+
+#: What apply sends; "unchanged" and "orphaned" changes are never sent (orphans are never deleted).
+SENT_ACTIONS = ("create", "update")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One account LUSID did not accept: its file, LUSID's error type and detail."""
+
+    path: str
+    error_type: str
+    detail: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"path": self.path, "type": self.error_type, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What came back for one batch: accepted accounts (corrId -> LUSID account) and failures."""
+
+    number: int  # 1-based, in the order the batches were cut
+    changes: Sequence[AccountChange]
+    accepted: Mapping[str, dict[str, Any]]
+    failures: Sequence[Failure]
+    bytes_sent: int = 0
+
+
+@dataclass
+class ApplyResult:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    batches: int = 0
+    bytes_sent: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "created": len(self.created),
+            "updated": len(self.updated),
+            "failed": len(self.failures),
+            "batches": self.batches,
+            "failures": [f.as_json() for f in self.failures],
+        }
+
+
+def changes_to_send(changes: Sequence[AccountChange]) -> list[AccountChange]:
+    return [change for change in changes if change.action in SENT_ACTIONS]
+
+
+def cut_batches(changes: Sequence[AccountChange], size: int) -> list[list[AccountChange]]:
+    """Consecutive batches of at most `size` changes, in plan order."""
+    if size < 1:
+        raise ValueError("batch size must be at least 1")
+    return [list(changes[start : start + size]) for start in range(0, len(changes), size)]
+
+
+def apply_changes(
+    changes: Sequence[AccountChange],
+    *,
+    client: LusidClient,
+    backend: StateBackend,
+    state: State,
+    batch_size: int,
+    concurrency: int,
+    success_mode: str,
+    commit: str | None = None,
+    on_batch: Callable[[BatchOutcome], None] | None = None,
+) -> ApplyResult:
+    """Upsert the creates and updates among `changes`; record each accepted account in `state`.
+
+    The caller holds the state lock. The state is written once per batch that LUSID accepted
+    anything of, and never when nothing was accepted.
+    """
+    batches = cut_batches(changes_to_send(changes), batch_size)
+    result = ApplyResult(batches=len(batches))
+    if not batches:
+        return result
+    for outcome in _run_batches(batches, client, success_mode, concurrency):
+        _record_outcome(outcome, state, commit, result)
+        if outcome.accepted:
+            backend.write(state)
+        if on_batch is not None:
+            on_batch(outcome)
+    return result
+
+
+def _run_batches(
+    batches: Sequence[Sequence[AccountChange]],
+    client: LusidClient,
+    success_mode: str,
+    concurrency: int,
+) -> Iterator[BatchOutcome]:
+    """Send the batches, `concurrency` at a time; yield each outcome as it arrives."""
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="batch") as pool:
+        futures: list[Future[BatchOutcome]] = [
+            pool.submit(_send_batch, number, batch, client, success_mode)
+            for number, batch in enumerate(batches, start=1)
+        ]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            # Interrupted (Ctrl-C, a bug): send no batch that has not started yet.
+            for future in futures:
+                future.cancel()
+
+
+def _send_batch(
+    number: int, batch: Sequence[AccountChange], client: LusidClient, success_mode: str
+) -> BatchOutcome:
+    requests = {change.path: canonical_json(change.body) for change in batch}
+    try:
+        response = client.upsert_investment_accounts(requests, success_mode)
+    except IasyncError as exc:
+        return BatchOutcome(number, batch, {}, _batch_failures(batch, exc))
+    return _outcome_of(number, batch, response)
+
+
+def _outcome_of(
+    number: int, batch: Sequence[AccountChange], response: UpsertResponse
+) -> BatchOutcome:
+    accepted: dict[str, dict[str, Any]] = {}
+    failures: list[Failure] = []
+    for change in batch:
+        if change.path in response.values:
+            accepted[change.path] = response.values[change.path]
+        elif change.path in response.failed:
+            failures.append(_item_failure(change.path, response.failed[change.path]))
+        else:
+            failures.append(
+                Failure(change.path, "NotReported", "LUSID's answer did not mention this account")
+            )
+    return BatchOutcome(number, batch, accepted, failures, response.bytes_sent)
+
+
+def _item_failure(path: str, detail: Any) -> Failure:
+    """A Failure from LUSID's ErrorDetail `{"id", "type", "detail", "errorDetails"}`."""
+    if not isinstance(detail, Mapping):
+        return Failure(path, "Unknown", str(detail))
+    return Failure(
+        path,
+        str(detail.get("type") or detail.get("name") or "Unknown"),
+        str(detail.get("detail") or detail.get("title") or ""),
+    )
+
+
+def _batch_failures(batch: Sequence[AccountChange], error: IasyncError) -> list[Failure]:
+    """Every account of a batch that failed as a whole (Atomic 400, retries exhausted, ...).
+
+    When LUSID named the items at fault, those get LUSID's detail; the rest of the batch failed
+    only because of them (Atomic), or with the batch's own error.
+    """
+    named: Mapping[str, Any] = getattr(error, "failed", None) or {}
+    problem: Mapping[str, Any] = getattr(error, "problem", None) or {}
+    batch_type = str(problem.get("name") or type(error).__name__)
+    failures = []
+    for change in batch:
+        if change.path in named:
+            failures.append(_item_failure(change.path, named[change.path]))
+        elif named:
+            failures.append(
+                Failure(change.path, "BatchOperationAborted", "not applied: another item failed")
+            )
+        else:
+            failures.append(Failure(change.path, batch_type, str(error)))
+    return failures
+
+
+def _record_outcome(
+    outcome: BatchOutcome, state: State, commit: str | None, result: ApplyResult
+) -> None:
+    from iasync.state import now_iso
+
+    applied_at = now_iso()
+    for change in outcome.changes:
+        account = outcome.accepted.get(change.path)
+        if account is None:
+            continue
+        _record_account(change, account, state, commit, applied_at)
+        (result.created if change.action == "create" else result.updated).append(change.path)
+    result.failures.extend(outcome.failures)
+    result.bytes_sent += outcome.bytes_sent
+
+
+def _record_account(
+    change: AccountChange,
+    account: Mapping[str, Any],
+    state: State,
+    commit: str | None,
+    applied_at: str,
+) -> None:
+    from iasync.state import AccountRecord
+
+    lusid_id = str(account["lusidInvestmentAccountId"])
+    previous = change.record
+    if previous is not None and previous.lusid_id != lusid_id:
+        # LUSID matched the account to another id than the state had (the old one was deleted
+        # outside iasync, say): the old record no longer describes anything.
+        state.forget(previous.lusid_id)
+    state.record(
+        AccountRecord(
+            lusid_id=lusid_id,
+            version=_version_number(account),
+            identifiers={key: value for key, value in sorted(change.identity)},
+            body=change.body,  # what was sent is what LUSID accepted
+            body_hash=change.body_hash,
+            source=change.path,
+            source_hash=change.file_hash,
+            applied_at=applied_at,
+            commit=commit,
+        )
+    )
+
+
+def _version_number(account: Mapping[str, Any]) -> int | None:
+    version = account.get("version")
+    if isinstance(version, Mapping) and isinstance(version.get("asAtVersionNumber"), int):
+        return version["asAtVersionNumber"]
+    return None

@@ -1,0 +1,302 @@
+"""`iasync apply [PLANFILE]`: send the changed accounts to LUSID and record what it accepted.
+
+Without PLANFILE it plans first, shows the plan and asks for confirmation (like Terraform);
+with PLANFILE it applies exactly that saved plan once it is shown to be fresh, with no prompt.
+Heavy modules are imported inside the functions so that the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from iasync.errors import IasyncError
+
+if TYPE_CHECKING:
+    from iasync.apply import ApplyResult, BatchOutcome
+    from iasync.loader import LoadResult
+    from iasync.plan import Plan
+    from iasync.settings import Settings
+    from iasync.state import State, StateBackend
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where and how to talk: JSON for machines, colour and a progress bar on a terminal only."""
+
+    as_json: bool
+    color: bool
+    interactive: bool  # stdout is a terminal and not in CI: a progress bar instead of lines
+
+    def say(self, text: str = "") -> None:
+        if not self.as_json:
+            click.echo(text, color=self.color)
+
+    def warn(self, text: str) -> None:
+        click.echo(f"Warning: {text}", err=True)
+
+
+@click.command("apply")
+@click.argument(
+    "planfile",
+    required=False,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="[PLANFILE]",
+)
+@click.option(
+    "-auto-approve", "--auto-approve", is_flag=True, help="Apply without asking for confirmation."
+)
+@click.option(
+    "-lock-timeout",
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for the state lock held by another run.",
+)
+@click.option("--batch-size", type=int, help="Accounts per request (1-2000; default 500).")
+@click.option("--concurrency", type=int, help="Batches in flight at once (default 4).")
+@click.option(
+    "--success-mode",
+    type=click.Choice(["Partial", "Atomic"]),
+    help="Partial: good accounts are kept when others fail; Atomic: each batch all or nothing.",
+)
+@click.option(
+    "--state", "state_file", type=click.Path(dir_okay=False, path_type=Path), help="State file."
+)
+@click.option("-json", "--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("-no-color", "--no-color", is_flag=True, help="No colour (NO_COLOR is honoured too).")
+def command(
+    planfile: Path | None,
+    auto_approve: bool,
+    lock_timeout: float,
+    batch_size: int | None,
+    concurrency: int | None,
+    success_mode: str | None,
+    state_file: Path | None,
+    as_json: bool,
+    no_color: bool,
+) -> int:
+    """Send the changed accounts to LUSID and record them in the state.
+
+    With PLANFILE (from `iasync plan -out PLANFILE`), apply exactly that plan, refusing it if the
+    state or the files changed since. Without it, plan now, show the plan and ask to confirm.
+    """
+    from iasync.settings import load_settings
+
+    settings = load_settings(
+        batch_size=batch_size, concurrency=concurrency, success_mode=success_mode, state=state_file
+    )
+    output = _output(as_json, no_color)
+    if planfile is None and not auto_approve:
+        _require_terminal(as_json)
+    return _run(settings, output, planfile, auto_approve, lock_timeout)
+
+
+def _output(as_json: bool, no_color: bool) -> Output:
+    tty = sys.stdout.isatty()
+    color = tty and not no_color and not os.environ.get("NO_COLOR")
+    interactive = tty and not os.environ.get("CI") and not as_json
+    return Output(as_json=as_json, color=color, interactive=interactive)
+
+
+def _require_terminal(as_json: bool) -> None:
+    if as_json:
+        raise IasyncError("-json needs --auto-approve or a saved plan file: no prompt can be shown")
+    if not sys.stdin.isatty():
+        raise IasyncError(
+            "apply asks for confirmation, but there is no terminal to ask on. "
+            "Review the changes with `iasync plan`, then run `iasync apply --auto-approve`, "
+            "or save a plan with `iasync plan -out FILE` and run `iasync apply FILE`."
+        )
+
+
+def _run(
+    settings: Settings, output: Output, planfile: Path | None, auto_approve: bool, timeout: float
+) -> int:
+    from iasync.lusid import LusidClient, load_lusid_config
+    from iasync.state import open_backend
+
+    config = load_lusid_config()  # before the lock: a missing credential fails fast
+    backend = open_backend(settings)
+    with backend.lock("apply", timeout=timeout):
+        state = backend.read()
+        plan = _plan_to_apply(settings, output, state, planfile)
+        if not plan.to_send:
+            _report_no_changes(output, plan)
+            return 0
+        if planfile is None and not auto_approve and not _confirmed():
+            output.say("Apply cancelled.")
+            return 1
+        _warn_atomic_batches(settings, output, len(plan.to_send))
+        with LusidClient(config) as client:
+            result = _apply(settings, output, plan, state, backend, client)
+    _report(output, plan, result)
+    return 0 if result.ok else 1
+
+
+def _plan_to_apply(settings: Settings, output: Output, state: State, planfile: Path | None) -> Plan:
+    from iasync.loader import load_accounts
+    from iasync.plan import check_fresh, load_plan, make_plan
+
+    load = load_accounts([], settings)
+    if planfile is not None:
+        plan = load_plan(planfile)
+        check_fresh(plan, state, load)
+        return plan
+    _require_valid(load)
+    plan = make_plan(load, state)
+    if not output.as_json:
+        _show_plan(plan, output)
+    return plan
+
+
+def _require_valid(load: LoadResult) -> None:
+    if load.ok:
+        return
+    for problem in load.problems:
+        click.echo(str(problem), err=True)
+    count = len(load.problems)
+    raise IasyncError(
+        f"{count} problem{'s' if count != 1 else ''} in the account files; "
+        "fix them (see `iasync validate`) before applying"
+    )
+
+
+def _show_plan(plan: Plan, output: Output) -> None:
+    from iasync.render import render_plan
+
+    click.echo(render_plan(plan, color=output.color), color=output.color, nl=False)
+    click.echo()
+
+
+def _confirmed() -> bool:
+    click.echo("Do you want to perform these actions? Only 'yes' will be accepted to approve.")
+    answer = click.prompt("  Enter a value", default="", show_default=False)
+    return str(answer).strip() == "yes"
+
+
+def _warn_atomic_batches(settings: Settings, output: Output, to_send: int) -> None:
+    batches = -(-to_send // settings.batch_size)
+    if settings.success_mode == "Atomic" and batches > 1:
+        output.warn(
+            f"successMode=Atomic with {to_send} accounts in {batches} batches: each batch is "
+            "atomic on its own, so some batches may be applied while another fails. Raise "
+            f"--batch-size to {min(to_send, 2000)} to keep the change set in one batch."
+        )
+
+
+def _apply(
+    settings: Settings,
+    output: Output,
+    plan: Plan,
+    state: State,
+    backend: StateBackend,
+    client: Any,
+) -> ApplyResult:
+    from iasync.apply import apply_changes
+    from iasync.state import current_commit
+
+    batches = -(-len(plan.to_send) // settings.batch_size)
+    output.say(
+        f"Applying {len(plan.to_send)} accounts in {batches} batch{'es' if batches != 1 else ''} "
+        f"(successMode={settings.success_mode}, concurrency={settings.concurrency})."
+    )
+    with _Progress(output, len(plan.to_send), batches) as on_batch:
+        return apply_changes(
+            plan.to_send,
+            client=client,
+            backend=backend,
+            state=state,
+            batch_size=settings.batch_size,
+            concurrency=settings.concurrency,
+            success_mode=settings.success_mode,
+            commit=current_commit(settings.root),
+            on_batch=on_batch,
+        )
+
+
+class _Progress:
+    """A rich progress bar on a terminal; one plain line per batch otherwise (CI logs)."""
+
+    def __init__(self, output: Output, accounts: int, batches: int) -> None:
+        self.output, self.accounts, self.batches = output, accounts, batches
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> Any:
+        if self.output.interactive:
+            from rich.console import Console
+            from rich.progress import Progress
+
+            console = Console(no_color=not self.output.color)
+            self.bar = Progress(console=console, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("Applying", total=self.accounts)
+        return self.on_batch
+
+    def on_batch(self, outcome: BatchOutcome) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task, len(outcome.changes))
+            return
+        self.output.say(
+            f"batch {outcome.number}/{self.batches}: {len(outcome.accepted)} accepted, "
+            f"{len(outcome.failures)} failed"
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _report_no_changes(output: Output, plan: Plan) -> None:
+    if output.as_json:
+        from iasync.apply import ApplyResult
+
+        click.echo(json.dumps(ApplyResult().as_json() | {"orphaned": _orphans(plan)}, indent=2))
+        return
+    output.say("No changes. LUSID matches the account files; nothing was sent.")
+    _report_orphans(output, plan)
+
+
+def _report(output: Output, plan: Plan, result: ApplyResult) -> None:
+    if output.as_json:
+        document = result.as_json() | {"orphaned": _orphans(plan)}
+        click.echo(json.dumps(document, indent=2))
+        return
+    output.say(
+        f"Apply {'complete' if result.ok else 'finished with failures'}: "
+        f"{len(result.created)} created, {len(result.updated)} updated, "
+        f"{len(result.failures)} failed."
+    )
+    for failure in sorted(result.failures, key=lambda f: f.path):
+        output.say(f"  ! {failure.path}: {failure.error_type}: {failure.detail}")
+    _report_orphans(output, plan)
+    if not result.ok:
+        click.echo(
+            "Error: some accounts were not applied; they are not recorded, so the next "
+            "`iasync plan` shows them again.",
+            err=True,
+        )
+
+
+def _orphans(plan: Plan) -> list[str]:
+    return sorted(change.path for change in plan.changes if change.action == "orphaned")
+
+
+def _report_orphans(output: Output, plan: Plan) -> None:
+    orphans = _orphans(plan)
+    if orphans:
+        output.say(
+            f"{len(orphans)} orphaned account{'s' if len(orphans) != 1 else ''} (in the state, "
+            "no longer in the files) left as they are in LUSID; iasync never deletes:"
+        )
+        for path in orphans:
+            output.say(f"  - {path}")
