@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
@@ -60,6 +61,9 @@ def _parse_instant(value: Any) -> datetime:
     elif isinstance(value, date):
         # A bare date is that day's start in UTC: the way LUSID reads an effective date.
         parsed = datetime.combine(value, time(), tzinfo=UTC)
+    elif isinstance(value, str) and _BARE_DATE.fullmatch(value.strip()):
+        # The same bare date, quoted (or from JSON): read it as the YAML date above is read.
+        parsed = datetime.combine(date.fromisoformat(value.strip()), time(), tzinfo=UTC)
     elif isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -80,10 +84,26 @@ def format_instant(value: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
 
 
-Instant = Annotated[
-    datetime,
-    Field(json_schema_extra={"type": "string", "format": "date-time"}),
-]
+_BARE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# For editors: a date, or a date and time with a UTC offset (a naive time is refused).
+INSTANT_PATTERN = (
+    r"^\s*\d{4}-\d{2}-\d{2}"
+    r"([Tt ]\d{2}(:\d{2}(:\d{2}([.,]\d+)?)?)?\s*([Zz]|[+-]\d{2}(:?\d{2})?))?\s*$"
+)
+
+
+def _instant_schema(schema: dict[str, Any]) -> None:
+    # Not `format: date-time`: editors would flag a bare date, which iasync accepts.
+    schema.pop("format", None)
+    schema.update(
+        type="string",
+        pattern=INSTANT_PATTERN,
+        description="A date (2016-01-01, that day's start in UTC) or a date and time with a UTC "
+        "offset (2016-01-01T00:00:00+00:00).",
+    )
+
+
+Instant = Annotated[datetime, Field(json_schema_extra=_instant_schema)]
 
 
 class _Effective(_Strict):
@@ -131,7 +151,9 @@ class PropertyValue(_Strict):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> PropertyValue:
-        given = [v for v in (self.labelValue, self.metricValue, self.labelValueSet) if v is not None]
+        given = [
+            v for v in (self.labelValue, self.metricValue, self.labelValueSet) if v is not None
+        ]
         if len(given) != 1:
             raise ValueError("give exactly one of labelValue, metricValue, labelValueSet")
         return self
