@@ -1,0 +1,38 @@
+"""`iasync schema`: write the JSON Schema of the account file format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command(name="schema")
+@click.option(
+    "--output",
+    "-o",
+    "outputs",
+    type=click.Path(dir_okay=False, path_type=Path),
+    multiple=True,
+    help="Write the schema to FILE (atomically) instead of stdout; may be given more than once.",
+    metavar="FILE",
+)
+def command(outputs: tuple[Path, ...]) -> int:
+    """Write the JSON Schema of the account file format, generated from the models.
+
+    The committed copies are regenerated with:
+
+        iasync schema --output schema/investment-account.schema.json
+        --output iasync/data/investment-account.schema.json
+    """
+    from iasync.fmt import write_atomically
+    from iasync.schema import generate_schema, schema_text
+
+    text = schema_text(generate_schema())
+    if not outputs:
+        click.echo(text, nl=False)
+        return 0
+    for path in outputs:
+        write_atomically(path, text.encode())
+        click.echo(f"Wrote {path}", err=True)
+    return 0
