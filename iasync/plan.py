@@ -1,0 +1,563 @@
+"""Desired accounts (the files) against the last-applied state: the plan, saved plans, staleness.
+
+An account in the files is the same account as a state record when they share an identifier
+(key and value), as LUSID itself matches. Moving or renaming a file is therefore no change; only
+the canonical body matters. Each account becomes one `AccountChange`:
+
+* ``create``    no state record shares an identifier with it;
+* ``update``    one record does and its body hash differs (with per-attribute `differences`);
+* ``unchanged`` one record does and the body hash is the same;
+* ``orphaned``  a state record that no file matches any more (reported, never sent or deleted).
+
+A saved plan holds the exact request bodies to send and the state lineage/serial and file hashes
+it was made against, so `check_fresh` can refuse it once anything it read has changed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from iasync import __version__
+from iasync.errors import IasyncError
+
+if TYPE_CHECKING:
+    from iasync.loader import LoadedAccount, LoadResult
+    from iasync.state import AccountRecord, State
+
+PLAN_FORMAT_VERSION = 1
+ACTIONS = ("create", "update", "unchanged", "orphaned")
+SENT_ACTIONS = ("create", "update")
+
+Action = Literal["create", "update", "unchanged", "orphaned"]
+DifferenceAction = Literal["add", "remove", "change"]
+Identity = frozenset[tuple[str, str]]
+
+
+class PlanError(IasyncError):
+    """The files cannot be matched to the state unambiguously."""
+
+
+class PlanFileError(IasyncError):
+    """A saved plan file cannot be read: missing, corrupt, or from a newer iasync."""
+
+
+class StalePlanError(IasyncError):
+    """The state or the files changed since the saved plan was made."""
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One changed attribute of an update, in a readable path (`properties["K"].value`)."""
+
+    path: str
+    action: DifferenceAction
+    before: Any = None
+    after: Any = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "action": self.action,
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+@dataclass
+class AccountChange:
+    """What the plan does with one account."""
+
+    action: Action
+    path: str  # the account file (for an orphan: the file it was last applied from)
+    identity: Identity
+    body: dict[str, Any]  # the desired canonical body (for an orphan: the state's)
+    body_hash: str
+    file_hash: str | None  # None for an orphan: there is no file
+    record: AccountRecord | None = None  # the matched state record (None after load_plan)
+    differences: list[Difference] = field(default_factory=list)
+    lusid_id: str | None = None
+    version: int | None = None
+    moved_from: str | None = None  # the file it was last applied from, when that differs
+
+    @property
+    def sent(self) -> bool:
+        return self.action in SENT_ACTIONS
+
+    @property
+    def identifiers(self) -> list[tuple[str, str]]:
+        return sorted(self.identity)
+
+
+@dataclass
+class Plan:
+    changes: list[AccountChange]
+    lineage: str
+    serial: int
+    file_hashes: dict[str, str]  # every account file read: path -> "sha256:..."
+    success_mode: str = "Partial"
+    batch_size: int = 500
+    paths: list[str] = field(default_factory=list)  # PATH arguments, relative to the root
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    iasync_version: str = __version__
+    format_version: int = PLAN_FORMAT_VERSION
+
+    @property
+    def to_send(self) -> list[AccountChange]:
+        """Creates and updates, in file order: what apply sends."""
+        return [change for change in self.changes if change.sent]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(ACTIONS, 0)
+        for change in self.changes:
+            counts[change.action] += 1
+        return counts
+
+    @property
+    def has_changes(self) -> bool:
+        """True when apply would send anything (what `-detailed-exitcode` reports as 2)."""
+        return any(change.sent for change in self.changes)
+
+    @property
+    def batches(self) -> int:
+        return math.ceil(len(self.to_send) / self.batch_size)
+
+    def of(self, action: Action) -> list[AccountChange]:
+        return [change for change in self.changes if change.action == action]
+
+
+# --- making a plan ----------------------------------------------------------------------------
+
+
+def make_plan(
+    load: LoadResult,
+    state: State,
+    *,
+    success_mode: str = "Partial",
+    batch_size: int = 500,
+    paths: Sequence[str] = (),
+) -> Plan:
+    """Match each loaded account to the state and say what apply would do with it.
+
+    `paths` are the PATH arguments the files were loaded from (relative to the project root;
+    empty for the whole accounts directory). When given, only state records last applied from
+    under them can be orphaned: a plan of one folder says nothing about the others.
+    """
+    records = list(state.accounts.values())
+    index = _index_by_identifier(records)
+    matches = {account.path: _match(account, index) for account in load.accounts}
+    _check_unambiguous(load.accounts, matches)
+
+    changes = [_change_for(account, matches[account.path]) for account in load.accounts]
+    matched = {change.lusid_id for change in changes if change.record is not None}
+    changes += [
+        _orphan(record)
+        for record in sorted(records, key=lambda r: (r.source or "", r.lusid_id))
+        if record.lusid_id not in matched and _within(record.source, paths)
+    ]
+    return Plan(
+        changes=changes,
+        lineage=state.lineage,
+        serial=state.serial,
+        file_hashes={account.path: account.file_hash for account in load.accounts},
+        success_mode=success_mode,
+        batch_size=batch_size,
+        paths=list(paths),
+    )
+
+
+def _index_by_identifier(records: Iterable[AccountRecord]) -> dict[tuple[str, str], list]:
+    index: dict[tuple[str, str], list[AccountRecord]] = {}
+    for record in records:
+        for pair in record.identity:
+            index.setdefault(pair, []).append(record)
+    return index
+
+
+def _match(account: LoadedAccount, index: dict[tuple[str, str], list]) -> list[AccountRecord]:
+    """The distinct state records sharing any identifier with the account."""
+    found: dict[str, AccountRecord] = {}
+    for pair in sorted(account.identity):
+        for record in index.get(pair, ()):
+            found.setdefault(record.lusid_id, record)
+    return list(found.values())
+
+
+def _check_unambiguous(
+    accounts: Sequence[LoadedAccount], matches: dict[str, list[AccountRecord]]
+) -> None:
+    """One file, one record; one record, one file. Otherwise apply would merge accounts."""
+    problems: list[str] = []
+    claimed: dict[str, list[str]] = {}
+    for account in accounts:
+        found = matches[account.path]
+        if len(found) > 1:
+            ids = " and ".join(record.lusid_id for record in found)
+            problems.append(
+                f"{account.path}: its identifiers match {len(found)} different LUSID accounts "
+                f"({ids}); give it the identifiers of one of them"
+            )
+        elif found:
+            claimed.setdefault(found[0].lusid_id, []).append(account.path)
+    for lusid_id, files in claimed.items():
+        if len(files) > 1:
+            problems.append(
+                f"{' and '.join(files)} all match the same LUSID account {lusid_id}; "
+                "keep one file per account"
+            )
+    if problems:
+        raise PlanError("cannot make a plan:\n  " + "\n  ".join(problems))
+
+
+def _change_for(account: LoadedAccount, found: list[AccountRecord]) -> AccountChange:
+    change = AccountChange(
+        action="create",
+        path=account.path,
+        identity=account.identity,
+        body=account.body,
+        body_hash=account.body_hash,
+        file_hash=account.file_hash,
+    )
+    if not found:
+        return change
+    record = found[0]
+    change.record = record
+    change.lusid_id = record.lusid_id
+    change.version = record.version
+    if record.source and record.source != account.path:
+        change.moved_from = record.source
+    if record.body_hash == account.body_hash:
+        change.action = "unchanged"
+    else:
+        change.action = "update"
+        change.differences = differences(record.body, account.body)
+    return change
+
+
+def _orphan(record: AccountRecord) -> AccountChange:
+    return AccountChange(
+        action="orphaned",
+        path=record.source or "",
+        identity=record.identity,
+        body=record.body,
+        body_hash=record.body_hash,
+        file_hash=None,
+        record=record,
+        lusid_id=record.lusid_id,
+        version=record.version,
+    )
+
+
+def _within(source: str | None, paths: Sequence[str]) -> bool:
+    if not paths:
+        return True
+    if not source:
+        return False
+    return any(
+        path in (".", "") or source == path or source.startswith(path.rstrip("/") + "/")
+        for path in paths
+    )
+
+
+# --- attribute-level differences --------------------------------------------------------------
+
+# Fields whose members are named by the user (property keys, holder keys): shown as ["..."].
+_KEYED_FIELDS = frozenset({"identifiers", "properties", "accountHolders", "investmentPortfolios"})
+
+_DIFF_KINDS: dict[str, DifferenceAction] = {
+    "dictionary_item_added": "add",
+    "iterable_item_added": "add",
+    "dictionary_item_removed": "remove",
+    "iterable_item_removed": "remove",
+    "values_changed": "change",
+    "type_changes": "change",
+}
+
+
+def differences(before: dict[str, Any], after: dict[str, Any]) -> list[Difference]:
+    """The attributes that differ between two canonical bodies, in readable paths.
+
+    Both bodies are first put in a diff view in which keyed lists (holders, portfolios) are
+    dicts by `key`, so items are matched by key and not by position, and property values lose
+    the API's wrapping (`{"labelValue": "x"}` is just `"x"`).
+    """
+    from deepdiff import DeepDiff
+
+    old, new = diff_view(before), diff_view(after)
+    found: dict[str, Difference] = {}
+    for kind, levels in DeepDiff(old, new, view="tree").items():
+        action = _DIFF_KINDS.get(kind)
+        if action is None:
+            continue
+        for level in levels:
+            parts = level.path(output_format="list")
+            list_at = next((i for i, p in enumerate(parts) if isinstance(p, int)), None)
+            if list_at is not None:
+                # A label set is one value: show the whole list before and after.
+                parts = parts[:list_at]
+                diff = Difference(
+                    _readable(parts), "change", _lookup(old, parts), _lookup(new, parts)
+                )
+            else:
+                diff = Difference(
+                    _readable(parts),
+                    action,
+                    None if action == "add" else level.t1,
+                    None if action == "remove" else level.t2,
+                )
+            found.setdefault(diff.path, diff)
+    return sorted(found.values(), key=lambda d: _sort_key(d.path))
+
+
+def _sort_key(path: str) -> tuple[int, str]:
+    top = path.split("[", 1)[0].split(".", 1)[0]
+    order = ("identifiers", "displayName", "description", "accountType", "properties")
+    rank = order.index(top) if top in order else len(order)
+    return rank, path
+
+
+def diff_view(body: dict[str, Any]) -> dict[str, Any]:
+    """A canonical body reshaped for diffing and display (never sent anywhere)."""
+    view = {k: v for k, v in body.items() if k not in _KEYED_FIELDS}
+    view["identifiers"] = _properties_view(body.get("identifiers", {}))
+    view["properties"] = _properties_view(body.get("properties", {}))
+    view["accountHolders"] = {
+        holder["key"]: {"identifiers": _properties_view(holder.get("identifiers", {}))}
+        for holder in body.get("accountHolders", [])
+    }
+    view["investmentPortfolios"] = {
+        item["key"]: {k: v for k, v in item.items() if k != "key"}
+        for item in body.get("investmentPortfolios", [])
+    }
+    return view
+
+
+def _properties_view(properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: {"value": _value_view(prop.get("value", {}))}
+        | {k: v for k, v in prop.items() if k not in ("key", "value")}
+        for key, prop in properties.items()
+    }
+
+
+def _value_view(value: dict[str, Any]) -> Any:
+    if "labelValue" in value:
+        return value["labelValue"]
+    if "labelValueSet" in value:
+        return list(value["labelValueSet"].get("values", []))
+    if "metricValue" in value:
+        metric = value["metricValue"]
+        return metric["value"] if metric.get("unit") is None else dict(metric)
+    return value
+
+
+def _readable(parts: Sequence[Any]) -> str:
+    """['properties', 'K', 'value'] -> properties["K"].value"""
+    out = str(parts[0])
+    next_is_key = parts[0] in _KEYED_FIELDS
+    for part in parts[1:]:
+        if next_is_key or not (isinstance(part, str) and part.isidentifier()):
+            out += "[" + json.dumps(part, ensure_ascii=False) + "]"
+            next_is_key = False
+        else:
+            out += "." + part
+            next_is_key = part in _KEYED_FIELDS
+    return out
+
+
+def _lookup(tree: Any, parts: Sequence[Any]) -> Any:
+    for part in parts:
+        if not isinstance(tree, dict) or part not in tree:
+            return None
+        tree = tree[part]
+    return tree
+
+
+# --- saved plans ------------------------------------------------------------------------------
+
+
+def save_plan(plan: Plan, path: Path | str) -> None:
+    """Write the plan as JSON, atomically (temp file, fsync, rename): never half a plan."""
+    target = Path(path)
+    data = json.dumps(plan_document(plan), ensure_ascii=False, indent=1).encode() + b"\n"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    return {
+        "format_version": plan.format_version,
+        "iasync_version": plan.iasync_version,
+        "created_at": plan.created_at,
+        "state": {"lineage": plan.lineage, "serial": plan.serial},
+        "settings": {"success_mode": plan.success_mode, "batch_size": plan.batch_size},
+        "paths": plan.paths,
+        "file_hashes": dict(sorted(plan.file_hashes.items())),
+        "counts": plan.counts,
+        "changes": [_change_document(change) for change in plan.changes],
+    }
+
+
+def _change_document(change: AccountChange) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "action": change.action,
+        "path": change.path,
+        "identity": [list(pair) for pair in change.identifiers],
+        "lusid_id": change.lusid_id,
+        "version": change.version,
+        "moved_from": change.moved_from,
+        "body_hash": change.body_hash,
+        "file_hash": change.file_hash,
+    }
+    if change.sent:
+        # The exact request to send; canonical_json(body) gives back the hashed bytes.
+        doc["body"] = change.body
+    if change.differences:
+        doc["differences"] = [d.as_json() for d in change.differences]
+    return doc
+
+
+def load_plan(path: Path | str) -> Plan:
+    """Read a saved plan; refuse a corrupt one or one written by a newer iasync."""
+    source = Path(path)
+    try:
+        doc = json.loads(source.read_bytes())
+    except FileNotFoundError:
+        raise PlanFileError(
+            f"{source}: no such plan file; make one with iasync plan -out"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise PlanFileError(
+            f"{source}: not a readable plan file ({exc}); run iasync plan again"
+        ) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("format_version"), int):
+        raise PlanFileError(f"{source}: not an iasync plan file (no format_version)")
+    if doc["format_version"] > PLAN_FORMAT_VERSION:
+        raise PlanFileError(
+            f"{source}: plan format {doc['format_version']} was written by a newer iasync "
+            f"({doc.get('iasync_version', '?')}); this iasync {__version__} reads format "
+            f"{PLAN_FORMAT_VERSION}. Upgrade iasync or run iasync plan again"
+        )
+    try:
+        plan = _plan_from_document(doc)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise PlanFileError(
+            f"{source}: the plan file is corrupt ({type(exc).__name__}: {exc}); "
+            "run iasync plan again"
+        ) from None
+    _check_bodies(plan, source)
+    return plan
+
+
+def _plan_from_document(doc: dict[str, Any]) -> Plan:
+    return Plan(
+        changes=[_change_from_document(item) for item in doc["changes"]],
+        lineage=str(doc["state"]["lineage"]),
+        serial=int(doc["state"]["serial"]),
+        file_hashes={str(k): str(v) for k, v in doc["file_hashes"].items()},
+        success_mode=str(doc["settings"]["success_mode"]),
+        batch_size=int(doc["settings"]["batch_size"]),
+        paths=[str(p) for p in doc.get("paths", [])],
+        created_at=str(doc["created_at"]),
+        iasync_version=str(doc["iasync_version"]),
+        format_version=int(doc["format_version"]),
+    )
+
+
+def _change_from_document(item: dict[str, Any]) -> AccountChange:
+    action = item["action"]
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    body = item["body"] if action in SENT_ACTIONS else {}
+    if not isinstance(body, dict):
+        raise TypeError("a request body is not an object")
+    return AccountChange(
+        action=action,
+        path=str(item["path"]),
+        identity=frozenset((str(k), str(v)) for k, v in item["identity"]),
+        body=body,
+        body_hash=str(item["body_hash"]),
+        file_hash=item["file_hash"],
+        differences=[
+            Difference(d["path"], d["action"], d.get("before"), d.get("after"))
+            for d in item.get("differences", [])
+        ],
+        lusid_id=item.get("lusid_id"),
+        version=item.get("version"),
+        moved_from=item.get("moved_from"),
+    )
+
+
+def _check_bodies(plan: Plan, source: Path) -> None:
+    """Each body must still hash to what was reviewed: a hand-edited plan is not the plan."""
+    from iasync.model import body_hash
+
+    for change in plan.to_send:
+        if body_hash(change.body) != change.body_hash:
+            raise PlanFileError(
+                f"{source}: the request body for {change.path} does not match its hash; "
+                "the plan file was altered. Run iasync plan again"
+            )
+
+
+# --- staleness --------------------------------------------------------------------------------
+
+
+def check_fresh(plan: Plan, state: State, load: LoadResult) -> None:
+    """Raise StalePlanError unless the state and every file are as they were when planned.
+
+    Only files under the plan's own PATH arguments count (all of them for a whole-project plan).
+    Once the plan is known fresh, each change gets back its state `record`, which a saved plan
+    does not carry: the state is the very one it was made against.
+    """
+    if state.lineage != plan.lineage:
+        raise StalePlanError(
+            f"stale plan: it was made against a different state (lineage {plan.lineage}, "
+            f"now {state.lineage}); run iasync plan again"
+        )
+    if state.serial != plan.serial:
+        raise StalePlanError(
+            f"stale plan: the state changed since the plan was made "
+            f"(serial {plan.serial} -> {state.serial}); run iasync plan again"
+        )
+    now = {a.path: a.file_hash for a in load.accounts if _within(a.path, plan.paths)}
+    now.update({p.path: "invalid" for p in load.problems if _within(p.path, plan.paths)})
+    moved = _file_changes(plan.file_hashes, now)
+    if moved:
+        shown = "; ".join(moved[:3]) + (f"; and {len(moved) - 3} more" if len(moved) > 3 else "")
+        raise StalePlanError(
+            f"stale plan: account files changed since the plan was made ({shown}); "
+            "run iasync plan again"
+        )
+    for change in plan.changes:
+        if change.lusid_id is not None and change.record is None:
+            change.record = state.accounts.get(change.lusid_id)
+
+
+def _file_changes(before: dict[str, str], now: dict[str, str]) -> list[str]:
+    changes = []
+    for path in sorted(before.keys() | now.keys()):
+        if path not in now:
+            changes.append(f"{path} removed")
+        elif path not in before:
+            changes.append(f"{path} added")
+        elif before[path] != now[path]:
+            changes.append(f"{path} changed")
+    return changes

@@ -1,0 +1,277 @@
+"""A plan as text (Terraform-like, coloured on a terminal), as JSON, and as Markdown for a PR.
+
+Every form carries the same facts: the counts first, then each change with its file and identity
+(and LUSID id and version for an update), only the changed attributes of an update, and what
+apply would do. Colour uses click.style (already loaded by the CLI) to keep startup fast.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from iasync.plan import AccountChange, Difference, Plan, diff_view
+
+JSON_FORMAT_VERSION = 1
+MARKDOWN_LIMIT = 60_000
+# Attributes shown for a create; the rest are counted ("... 6 more attributes").
+CREATE_SHOWN = ("displayName", "accountType")
+MAX_VALUE_WIDTH = 80
+MAX_MOVES_SHOWN = 10
+
+MARKERS = {"create": "+", "update": "~", "orphaned": "!", "unchanged": "="}
+_DIFF_MARKERS = {"add": "+", "remove": "-", "change": "~"}
+_COLOURS = {"+": "green", "~": "yellow", "-": "red", "!": "magenta", "=": "cyan"}
+
+Style = Callable[[str, str], str]
+
+
+def _plain(text: str, marker: str) -> str:
+    return text
+
+
+def _coloured(text: str, marker: str) -> str:
+    return click.style(text, fg=_COLOURS.get(marker))
+
+
+# --- shared wording ---------------------------------------------------------------------------
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    return f"{count:,} {noun if count == 1 else (nouns or noun + 's')}"
+
+
+def summary_line(plan: Plan) -> str:
+    counts = plan.counts
+    return (
+        f"Plan: {counts['create']:,} to create, {counts['update']:,} to update, "
+        f"{counts['orphaned']:,} orphaned, {counts['unchanged']:,} unchanged."
+    )
+
+
+def next_step_line(plan: Plan, saved_to: str | None = None) -> str:
+    """The last line: what apply would do."""
+    if not plan.has_changes:
+        if plan.counts["orphaned"]:
+            return (
+                "No changes to send. Orphaned accounts stay in LUSID as they are "
+                "(iasync does not delete); remove them there, or restore their files."
+            )
+        return "No changes. LUSID matches the account files."
+    command = f"iasync apply {saved_to}" if saved_to else "iasync apply"
+    sending = (
+        f"send {plural(len(plan.to_send), 'account')} in "
+        f"{plural(plan.batches, 'batch', 'batches')} (successMode={plan.success_mode})"
+    )
+    if saved_to:
+        return f"Saved the plan to {saved_to}. Run `{command}` to {sending}."
+    return f"Run `{command}` to {sending}."
+
+
+def identity_text(change: AccountChange) -> str:
+    """`(Key=value)` for a create; `(value, LUID_x, version 3)` for a known account."""
+    pairs = change.identifiers
+    if change.lusid_id is None:
+        shown = ", ".join(f"{key}={value}" for key, value in pairs[:1])
+    else:
+        shown = ", ".join(value for _, value in pairs[:1])
+        shown += f", {change.lusid_id}"
+        if change.version is not None:
+            shown += f", version {change.version}"
+    if change.moved_from:
+        shown += f"; moved from {change.moved_from}"
+    return f"({shown})"
+
+
+def format_value(value: Any, width: int = MAX_VALUE_WIDTH) -> str:
+    """Compact JSON, a property's bare value when it has nothing else, cut at `width`."""
+    if isinstance(value, dict) and set(value) == {"value"}:
+        value = value["value"]
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# --- text -------------------------------------------------------------------------------------
+
+
+def change_lines(change: AccountChange, style: Style = _plain) -> list[str]:
+    """One change as indented lines: the header, then its attributes."""
+    marker = MARKERS[change.action]
+    header = f"  {style(marker, marker)} {style(change.path or '(no file)', marker)}"
+    lines = [f"{header}  {identity_text(change)}"]
+    if change.action == "create":
+        lines += _create_lines(change.body)
+    elif change.action == "update":
+        lines += _difference_lines(change.differences, style)
+    elif change.action == "orphaned":
+        lines.append("      in the state, but no account file has its identifiers; left in LUSID")
+    return lines
+
+
+def _create_lines(body: dict[str, Any]) -> list[str]:
+    view = diff_view(body)
+    shown = [name for name in CREATE_SHOWN if name in view]
+    width = max(len(name) for name in shown) + 2 if shown else 0
+    lines = [f"      {(name + ':').ljust(width)}{format_value(view[name])}" for name in shown]
+    more = _attribute_count(view) - len(shown)
+    if more > 0:
+        lines.append(f"      ... {plural(more, 'more attribute')}")
+    return lines
+
+
+def _attribute_count(view: dict[str, Any]) -> int:
+    """Scalars count one each; keyed collections count one per member."""
+    return sum(len(v) if isinstance(v, dict) else 1 for v in view.values())
+
+
+def _difference_lines(diffs: Sequence[Difference], style: Style) -> list[str]:
+    width = min(max((len(d.path) for d in diffs), default=0) + 2, 60)
+    lines = []
+    for diff in diffs:
+        marker = _DIFF_MARKERS[diff.action]
+        label = (diff.path + ":").ljust(width)
+        if diff.action == "change":
+            text = f"{label} {format_value(diff.before)} -> {format_value(diff.after)}"
+        elif diff.action == "add":
+            text = f"{label} {format_value(diff.after)}"
+        else:
+            text = diff.path
+        lines.append(f"      {style(marker, marker)} {text}")
+    return lines
+
+
+def render_plan(plan: Plan, *, color: bool = False, saved_to: str | None = None) -> str:
+    """The human plan, as `iasync plan` prints it (and `iasync apply` before asking)."""
+    style: Style = _coloured if color else _plain
+    out = [click.style(summary_line(plan), bold=True) if color else summary_line(plan), ""]
+    for action in ("create", "update", "orphaned"):
+        for change in plan.of(action):
+            out += change_lines(change, style)
+            out.append("")
+    out += _moves(plan, style)
+    out.append(next_step_line(plan, saved_to))
+    return "\n".join(out) + "\n"
+
+
+render_text = render_plan
+
+
+def _moves(plan: Plan, style: Style) -> list[str]:
+    """Unchanged accounts whose file moved: no change in LUSID, but worth a line."""
+    moved = [c for c in plan.of("unchanged") if c.moved_from]
+    if not moved:
+        return []
+    lines = [f"  {plural(len(moved), 'unchanged account')} moved to another file (no change):"]
+    for change in moved[:MAX_MOVES_SHOWN]:
+        lines.append(f"  {style('=', '=')} {change.path}  (moved from {change.moved_from})")
+    if len(moved) > MAX_MOVES_SHOWN:
+        lines.append(f"    ... and {len(moved) - MAX_MOVES_SHOWN:,} more")
+    return [*lines, ""]
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """The plan's facts for machines (`iasync plan -json`), schema versioned by format_version."""
+    shown = [c for c in plan.changes if c.action != "unchanged" or c.moved_from]
+    return {
+        "format_version": JSON_FORMAT_VERSION,
+        "iasync_version": plan.iasync_version,
+        "state": {"lineage": plan.lineage, "serial": plan.serial},
+        "counts": plan.counts,
+        "apply": {
+            "accounts": len(plan.to_send),
+            "batches": plan.batches,
+            "batch_size": plan.batch_size,
+            "success_mode": plan.success_mode,
+        },
+        "changes": [_change_json(change) for change in shown],
+    }
+
+
+def _change_json(change: AccountChange) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "action": change.action,
+        "path": change.path,
+        "identity": [{"key": key, "value": value} for key, value in change.identifiers],
+        "lusid_id": change.lusid_id,
+        "version": change.version,
+        "moved_from": change.moved_from,
+        "differences": [d.as_json() for d in change.differences],
+    }
+    if change.action == "create":
+        doc["body"] = change.body
+    return doc
+
+
+def problems_json(problems: Sequence[Any]) -> dict[str, Any]:
+    """Invalid account files, for `iasync plan -json` (exit 1)."""
+    return {
+        "format_version": JSON_FORMAT_VERSION,
+        "valid": False,
+        "problems": [problem.as_json() for problem in problems],
+    }
+
+
+def render_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+# --- Markdown ---------------------------------------------------------------------------------
+
+_SECTION_TITLES = {"create": "to create", "update": "to update", "orphaned": "orphaned"}
+
+
+def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
+    """A pull-request comment: summary, then a collapsible section per kind of change.
+
+    Kept under `limit` characters (GitHub refuses comments over 65,536): changes that do not
+    fit are counted in a closing "... and N more changes" line.
+    """
+    head = ["### iasync plan", "", f"**{summary_line(plan)}**", ""]
+    tail = [next_step_line(plan)]
+    # Room for the closing fence and tags and the "... and N more" line.
+    budget = limit - _length(head) - _length(tail) - 200
+    body: list[str] = []
+    left_out = 0
+    for action in ("create", "update", "orphaned"):
+        changes = plan.of(action)
+        if not changes:
+            continue
+        if left_out:
+            left_out += len(changes)
+            continue
+        section, shown = _markdown_section(action, changes, budget - _length(body))
+        body += section
+        left_out += len(changes) - shown
+    if left_out:
+        body.append(f"... and {left_out:,} more changes (run `iasync plan` to see them all).")
+    return "\n".join(head + body + tail) + "\n"
+
+
+def _markdown_section(
+    action: str, changes: list[AccountChange], budget: int
+) -> tuple[list[str], int]:
+    title = f"{len(changes):,} {_SECTION_TITLES[action]}"
+    opening = [f"<details><summary>{title}</summary>", "", "```diff"]
+    closing = ["```", "", "</details>", ""]
+    room = budget - _length(opening) - _length(closing)
+    lines: list[str] = []
+    shown = 0
+    for change in changes:
+        block = [line.replace("```", "'''") for line in change_lines(change)]
+        if _length(lines) + _length(block) > room:
+            break
+        lines += block
+        shown += 1
+    if not shown:
+        return [], 0
+    return opening + lines + closing, shown
+
+
+def _length(lines: Sequence[str]) -> int:
+    return sum(len(line) + 1 for line in lines)
