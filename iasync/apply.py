@@ -11,7 +11,7 @@ kill -9 therefore loses nothing that LUSID accepted before it, and records nothi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -103,14 +103,16 @@ def apply_changes(
     """
     batches = cut_batches(changes_to_send(changes), batch_size)
     result = ApplyResult(batches=len(batches))
-    if not batches:
-        return result
-    for outcome in _run_batches(batches, client, success_mode, concurrency):
+
+    def record(outcome: BatchOutcome) -> None:
         _record_outcome(outcome, state, commit, result)
         if outcome.accepted:
             backend.write(state)
         if on_batch is not None:
             on_batch(outcome)
+
+    if batches:
+        _run_batches(batches, client, success_mode, concurrency, record)
     return result
 
 
@@ -119,20 +121,41 @@ def _run_batches(
     client: LusidClient,
     success_mode: str,
     concurrency: int,
-) -> Iterator[BatchOutcome]:
-    """Send the batches, `concurrency` at a time; yield each outcome as it arrives."""
+    record: Callable[[BatchOutcome], None],
+) -> None:
+    """Send the batches, `concurrency` at a time; record each outcome as it arrives."""
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="batch") as pool:
-        futures: list[Future[BatchOutcome]] = [
+        futures = [
             pool.submit(_send_batch, number, batch, client, success_mode)
             for number, batch in enumerate(batches, start=1)
         ]
+        done: set[Future[BatchOutcome]] = set()
         try:
             for future in as_completed(futures):
-                yield future.result()
-        finally:
-            # Interrupted (Ctrl-C, a bug): send no batch that has not started yet.
+                record(future.result())
+                done.add(future)
+        except KeyboardInterrupt:
+            _finish_in_flight(futures, done, record)
+            raise
+        except BaseException:
+            # Recording failed (the state could not be written): send nothing more.
             for future in futures:
                 future.cancel()
+            raise
+
+
+def _finish_in_flight(
+    futures: Sequence[Future[BatchOutcome]],
+    done: set[Future[BatchOutcome]],
+    record: Callable[[BatchOutcome], None],
+) -> None:
+    """On Ctrl-C: start no new batch, but record the ones LUSID is already processing."""
+    for future in futures:
+        future.cancel()
+    for future in futures:
+        if future in done or future.cancelled():
+            continue
+        record(future.result())
 
 
 def _send_batch(
