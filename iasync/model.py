@@ -44,7 +44,8 @@ MAX_PROPERTIES = 100
 AccountKey = Annotated[str, Field(pattern=ACCOUNT_KEY_PATTERN)]
 InvestorKey = Annotated[str, Field(pattern=INVESTOR_KEY_PATTERN)]
 Label = Annotated[StrictStr, Field(max_length=MAX_LABEL_LENGTH)]
-Number = StrictInt | StrictFloat
+# NaN and infinity are not JSON: canonical_json would emit `NaN`, which LUSID cannot read.
+Number = StrictInt | Annotated[StrictFloat, Field(allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -212,6 +213,11 @@ class AccountHolder(_Strict):
     key: StrictStr = Field(min_length=1)
     identifiers: dict[InvestorKey, IdentifierInput] = Field(min_length=1)
 
+    @model_validator(mode="after")
+    def _consistent(self) -> AccountHolder:
+        _check_identifiers("identifiers", self.identifiers)
+        return self
+
 
 class InvestmentPortfolio(_Strict):
     key: StrictStr = Field(min_length=1)
@@ -243,19 +249,23 @@ class AccountFile(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> AccountFile:
-        _check_long_keys("identifiers", self.identifiers)
+        _check_identifiers("identifiers", self.identifiers)
         _check_long_keys("properties", self.properties)
         _check_unique_keys("accountHolders", self.accountHolders)
         _check_unique_keys("investmentPortfolios", self.investmentPortfolios)
-        for identifier in self.identifiers.values():
-            if isinstance(identifier, LongProperty) and identifier.value.labelValue is None:
-                raise ValueError("an identifier's value must be a labelValue (a string)")
         return self
 
     @property
     def identity(self) -> frozenset[tuple[str, str]]:
         """The (identifier key, value) pairs by which LUSID matches this account."""
         return identity_of(canonical_body(self))
+
+
+def _check_identifiers(field: str, mapping: dict[str, Any]) -> None:
+    _check_long_keys(field, mapping)
+    for identifier in mapping.values():
+        if isinstance(identifier, LongProperty) and identifier.value.labelValue is None:
+            raise ValueError("an identifier's value must be a labelValue (a string)")
 
 
 def _check_long_keys(field: str, mapping: dict[str, Any]) -> None:
