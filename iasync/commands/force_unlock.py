@@ -1,0 +1,36 @@
+"""`iasync force-unlock LOCK_ID`: release a state lock left behind by a crashed iasync."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("force-unlock")
+@click.argument("lock_id")
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The state file (default: the `state` setting, .iasync/state.json).",
+)
+@click.option("-force", "--force", is_flag=True, help="Do not ask for confirmation.")
+def command(lock_id: str, state_path: Path | None, force: bool) -> int:
+    """Release the state lock LOCK_ID (shown in the message of a locked state).
+
+    Only do this when the process holding it is gone: two applies at once can lose records.
+    """
+    from iasync.settings import load_settings
+    from iasync.state import LocalStateBackend, open_backend
+
+    backend = LocalStateBackend(state_path) if state_path else open_backend(load_settings())
+    if not force:
+        click.confirm(
+            f"Release the lock {lock_id} on the state {backend.describe()}? "
+            "Only do this if no iasync is running on it",
+            abort=True,
+        )
+    released = backend.force_unlock(lock_id)
+    click.echo(f"Released the lock on {backend.describe()} held by {released.describe()}.")
+    return 0

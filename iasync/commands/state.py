@@ -1,0 +1,153 @@
+"""`iasync state list` and `iasync state show ACCOUNT`: read the last-applied state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from iasync.errors import IasyncError
+
+if TYPE_CHECKING:
+    from iasync.state import AccountRecord, State
+
+_state_option = click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The state file (default: the `state` setting, .iasync/state.json).",
+)
+_json_option = click.option(
+    "-json", "--json", "as_json", is_flag=True, help="Print JSON instead of text."
+)
+
+
+@click.group("state")
+def command() -> None:
+    """Inspect the last-applied state."""
+
+
+@command.command("list")
+@_state_option
+@_json_option
+def list_command(state_path: Path | None, as_json: bool) -> int:
+    """List the accounts in the state, one per line."""
+    backend, state = _read(state_path)
+    records = sorted(state.accounts.values(), key=lambda rec: (rec.source, rec.lusid_id))
+    if as_json:
+        click.echo(
+            _dumps(
+                {
+                    "lineage": state.lineage,
+                    "serial": state.serial,
+                    "accounts": [_summary(rec) for rec in records],
+                }
+            )
+        )
+    elif not records:
+        click.echo(f"The state {backend.describe()} holds no accounts.")
+    else:
+        for line in _table([_row(rec) for rec in records]):
+            click.echo(line)
+    return 0
+
+
+@command.command("show")
+@click.argument("account")
+@_state_option
+def show_command(account: str, state_path: Path | None) -> int:
+    """Print one account's record as JSON.
+
+    ACCOUNT is its LUSID id, an identifier value, KEY=VALUE, or its source file.
+    """
+    backend, state = _read(state_path)
+    matches = find_records(state, account, _root())
+    if not matches:
+        raise IasyncError(
+            f"no account in the state {backend.describe()} matches {account!r}; "
+            "give a LUSID id, an identifier value, KEY=VALUE or a source file "
+            "(`iasync state list` shows them)"
+        )
+    if len(matches) > 1:
+        listed = ", ".join(f"{rec.lusid_id} ({rec.source})" for rec in matches)
+        raise IasyncError(
+            f"{account!r} matches {len(matches)} accounts: {listed}; give its LUSID id to pick one"
+        )
+    click.echo(_dumps(matches[0].to_json()))
+    return 0
+
+
+def find_records(state: State, account: str, root: Path) -> list[AccountRecord]:
+    """Records that `account` names, by LUSID id, KEY=VALUE, identifier value or source path."""
+    if account in state.accounts:
+        return [state.accounts[account]]
+    key, sep, value = account.partition("=")
+    if sep and "/" in key:
+        return [rec for rec in state.accounts.values() if rec.identifiers.get(key) == value]
+    by_value = [rec for rec in state.accounts.values() if account in rec.identifiers.values()]
+    if by_value:
+        return by_value
+    source = _as_source(account, root)
+    return [rec for rec in state.accounts.values() if rec.source in (account, source)]
+
+
+def _as_source(account: str, root: Path) -> str:
+    """A path given on the command line, as the state spells sources (root-relative, POSIX)."""
+    try:
+        return Path(account).resolve().relative_to(root.resolve()).as_posix()
+    except (OSError, ValueError):
+        return Path(account).as_posix()
+
+
+def _root() -> Path:
+    from iasync.settings import load_settings
+
+    return load_settings().root
+
+
+def _read(state_path: Path | None) -> tuple[Any, State]:
+    from iasync.settings import load_settings
+    from iasync.state import LocalStateBackend, open_backend
+
+    backend = LocalStateBackend(state_path) if state_path else open_backend(load_settings())
+    return backend, backend.read()
+
+
+def main_identifier(rec: AccountRecord) -> str:
+    """The first identifier by key: enough to recognise the account on a line."""
+    if not rec.identifiers:
+        return "-"
+    key = min(rec.identifiers)
+    return f"{key}={rec.identifiers[key]}"
+
+
+def _row(rec: AccountRecord) -> list[str]:
+    version = "-" if rec.version is None else f"v{rec.version}"
+    return [rec.lusid_id, version, rec.source, main_identifier(rec), rec.applied_at]
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def _summary(rec: AccountRecord) -> dict[str, Any]:
+    return {
+        "lusid_id": rec.lusid_id,
+        "version": rec.version,
+        "source": rec.source,
+        "identifiers": rec.identifiers,
+        "applied_at": rec.applied_at,
+        "commit": rec.commit,
+        "body_hash": rec.body_hash,
+    }
+
+
+def _dumps(doc: Any) -> str:
+    import json
+
+    return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False)

@@ -1,0 +1,410 @@
+"""The state on real files: round trip, atomic writes, refusals, the lock across processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from iasync.state import (
+    FORMAT_VERSION,
+    AccountRecord,
+    LocalStateBackend,
+    State,
+    StateCorruptError,
+    StateError,
+    StateLockedError,
+    current_commit,
+    open_backend,
+)
+
+
+def make_record(lusid_id: str = "LUID_00000001", **overrides: object) -> AccountRecord:
+    fields: dict[str, object] = {
+        "lusid_id": lusid_id,
+        "version": 1,
+        "identifiers": {"InvestmentAccount/ExternalIdentifier/ExternalIAId": f"IA_{lusid_id}"},
+        "body": {"displayName": "Jane Doe", "accountType": "Personal"},
+        "body_hash": "sha256:" + "a" * 64,
+        "source": f"accounts/{lusid_id.lower()}.yaml",
+        "source_hash": "sha256:" + "b" * 64,
+        "applied_at": "2026-11-29T07:00:00+00:00",
+        "commit": None,
+    }
+    fields.update(overrides)
+    return AccountRecord(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> LocalStateBackend:
+    return LocalStateBackend(tmp_path / ".iasync" / "state.json")
+
+
+def written_state(backend: LocalStateBackend, *records: AccountRecord) -> State:
+    state = backend.read()
+    for rec in records:
+        state.record(rec)
+    backend.write(state)
+    return state
+
+
+# --- reading and writing ----------------------------------------------------------------------
+
+
+def test_no_state_yet_is_empty_with_fresh_lineage_and_creates_nothing(
+    backend: LocalStateBackend,
+) -> None:
+    first, second = backend.read(), backend.read()
+    assert first.serial == 0 and first.accounts == {}
+    assert first.lineage != second.lineage  # a lineage exists only once written
+    assert not backend.path.parent.exists()
+
+
+def test_round_trip_keeps_every_field(backend: LocalStateBackend) -> None:
+    rec = make_record(version=None, commit="0123abcd" * 5)
+    state = written_state(backend, rec, make_record("LUID_00000002"))
+    again = backend.read()
+    assert again == state
+    assert again.accounts["LUID_00000001"] == rec
+    assert again.serial == 1 and state.serial == 1
+
+
+def test_serial_goes_up_by_one_per_write_and_lineage_stays(backend: LocalStateBackend) -> None:
+    state = written_state(backend, make_record())
+    lineage = state.lineage
+    backend.write(state)
+    backend.write(state)
+    stored = backend.read()
+    assert (stored.serial, stored.lineage) == (3, lineage)
+
+
+def test_file_is_deterministic_sorted_indented_json(backend: LocalStateBackend) -> None:
+    state = written_state(backend, make_record("LUID_00000002"), make_record("LUID_00000001"))
+    text = backend.path.read_text()
+    doc = json.loads(text)
+    assert text == json.dumps(doc, sort_keys=True, indent=2) + "\n"
+    assert doc["format_version"] == FORMAT_VERSION
+    assert doc["lineage"] == state.lineage
+    assert list(doc["accounts"]) == ["LUID_00000001", "LUID_00000002"]
+
+
+def test_previous_state_is_kept_as_backup(backend: LocalStateBackend) -> None:
+    state = written_state(backend, make_record())
+    first = backend.path.read_bytes()
+    assert not backend.backup_path.exists()
+    state.record(make_record("LUID_00000002"))
+    backend.write(state)
+    assert backend.backup_path.read_bytes() == first
+    assert json.loads(backend.path.read_bytes())["serial"] == 2
+
+
+def test_failed_write_leaves_previous_state_intact(backend: LocalStateBackend) -> None:
+    state = written_state(backend, make_record())
+    before = backend.path.read_bytes()
+    state.record(make_record("LUID_00000002", body={"not json": {1, 2}}))
+    with pytest.raises(StateError, match="cannot serialise"):
+        backend.write(state)
+    assert backend.path.read_bytes() == before
+    assert state.serial == 1  # nothing was stored, so the serial did not move
+    assert sorted(p.name for p in backend.path.parent.iterdir()) == ["state.json"]
+
+
+def test_kill_9_during_writes_never_leaves_a_half_written_state(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITE_FOREVER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout is not None
+        for _ in range(5):  # let it finish a few large writes, then kill it mid-stream
+            assert writer.stdout.readline().strip().isdigit()
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    state = LocalStateBackend(path).read()
+    assert state.serial >= 5
+    assert len(state.accounts) == 2000
+    backup = json.loads((tmp_path / "state.json.backup").read_bytes())
+    assert backup["lineage"] == state.lineage
+
+
+_WRITE_FOREVER = """
+import sys
+from pathlib import Path
+from iasync.state import AccountRecord, LocalStateBackend
+backend = LocalStateBackend(Path(sys.argv[1]))
+state = backend.read()
+for i in range(2000):
+    state.record(AccountRecord(f"LUID_{i:08d}", 1, {"InvestmentAccount/A/B": str(i)},
+                 {"displayName": "x" * 500}, "sha256:0", f"accounts/{i}.yaml", "sha256:1",
+                 "2026-11-29T07:00:00+00:00", None))
+while True:
+    backend.write(state)
+    print(state.serial, flush=True)
+"""
+
+
+# --- refusals ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b'{"format_version": 1, "lineage": ', "not valid JSON"),
+        (b"[]", "top level is not a JSON object"),
+        (b'{"format_version": 1, "serial": 0, "accounts": {}}', "lineage is missing"),
+        (b'{"format_version": 1, "lineage": "x", "serial": "2", "accounts": {}}', "serial should"),
+        (
+            b'{"format_version": 1, "lineage": "x", "serial": 1,'
+            b' "accounts": {"L": {"lusid_id": "L"}}}',
+            "accounts.L.identifiers is missing",
+        ),
+        (b"\xff\xfe", "not valid JSON"),
+    ],
+)
+def test_corrupt_state_is_refused_and_never_overwritten(
+    backend: LocalStateBackend, content: bytes, reason: str
+) -> None:
+    backend.path.parent.mkdir(parents=True)
+    backend.path.write_bytes(content)
+    with pytest.raises(StateCorruptError) as caught:
+        backend.read()
+    message = str(caught.value)
+    assert str(backend.path) in message and reason in message and "backup" in message
+    with pytest.raises(StateCorruptError):
+        backend.write(State.new())
+    assert backend.path.read_bytes() == content
+
+
+def test_newer_format_is_refused_with_upgrade_hint(backend: LocalStateBackend) -> None:
+    newer = {"format_version": FORMAT_VERSION + 1, "lineage": "x", "serial": 9, "accounts": {}}
+    backend.path.parent.mkdir(parents=True)
+    backend.path.write_text(json.dumps(newer))
+    before = backend.path.read_bytes()
+    with pytest.raises(StateCorruptError, match=r"newer iasync.*Upgrade iasync"):
+        backend.read()
+    with pytest.raises(StateCorruptError):
+        backend.write(State.new())
+    assert backend.path.read_bytes() == before
+
+
+def test_another_lineage_is_not_overwritten(backend: LocalStateBackend) -> None:
+    written_state(backend, make_record())
+    before = backend.path.read_bytes()
+    with pytest.raises(StateError, match="another history"):
+        backend.write(State.new())
+    assert backend.path.read_bytes() == before
+
+
+def test_state_changed_since_read_is_not_overwritten(backend: LocalStateBackend) -> None:
+    written_state(backend, make_record())
+    mine, theirs = backend.read(), backend.read()
+    theirs.record(make_record("LUID_00000002"))
+    backend.write(theirs)
+    with pytest.raises(StateError, match="changed since it was read"):
+        backend.write(mine)
+    assert "LUID_00000002" in backend.read().accounts
+
+
+# --- the model --------------------------------------------------------------------------------
+
+
+def test_matching_finds_records_sharing_any_identifier() -> None:
+    state = State.new()
+    a = make_record(
+        "LUID_A", identifiers={"InvestmentAccount/S/X": "1", "InvestmentAccount/S/Y": "2"}
+    )
+    b = make_record("LUID_B", identifiers={"InvestmentAccount/S/X": "3"})
+    state.record(a)
+    state.record(b)
+    assert state.matching({("InvestmentAccount/S/Y", "2"), ("InvestmentAccount/S/Q", "9")}) == [a]
+    assert state.matching({("InvestmentAccount/S/X", "2")}) == []  # same key, another value
+    assert a.identity == frozenset({("InvestmentAccount/S/X", "1"), ("InvestmentAccount/S/Y", "2")})
+
+
+def test_record_replaces_by_lusid_id_and_forget_drops() -> None:
+    state = State.new()
+    state.record(make_record("LUID_A", version=1))
+    state.record(make_record("LUID_A", version=2))
+    assert [r.version for r in state.accounts.values()] == [2]
+    state.forget("LUID_A")
+    state.forget("LUID_A")
+    assert state.accounts == {}
+
+
+def test_open_backend_uses_the_state_setting(tmp_path: Path) -> None:
+    from iasync.settings import Settings
+
+    backend = open_backend(Settings(root=tmp_path, state=Path("custom/s.json")))
+    assert backend.describe() == str(tmp_path / "custom" / "s.json")
+
+
+def test_current_commit_inside_and_outside_git(tmp_path: Path) -> None:
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    assert current_commit(outside) is None
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    assert current_commit(repo) is None  # no commit yet
+    (repo / "f").write_text("x")
+    subprocess.run([*git, "add", "f"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "m"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    assert current_commit(repo) == head.stdout.strip()
+
+
+# --- the lock ---------------------------------------------------------------------------------
+
+_HOLD_LOCK = """
+import json, sys
+from dataclasses import asdict
+from pathlib import Path
+from iasync.state import LocalStateBackend
+with LocalStateBackend(Path(sys.argv[1])).lock("apply") as info:
+    print(json.dumps(asdict(info)), flush=True)
+    sys.stdin.readline()
+print("released", flush=True)
+"""
+
+
+class LockHolder:
+    """Another real process holding the lock until told to let go (or killed)."""
+
+    def __init__(self, path: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _HOLD_LOCK, str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.info = json.loads(self.process.stdout.readline())
+
+    def release(self) -> None:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("\n")
+        self.process.stdin.flush()
+        assert self.process.stdout.readline().strip() == "released"
+        self.process.wait()
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+
+@pytest.fixture
+def holder(backend: LocalStateBackend):  # type: ignore[no-untyped-def]
+    held = LockHolder(backend.path)
+    yield held
+    if held.process.poll() is None:
+        held.kill()
+
+
+def test_lock_held_by_another_process_fails_at_once_naming_the_holder(
+    backend: LocalStateBackend, holder: LockHolder
+) -> None:
+    with pytest.raises(StateLockedError) as caught, backend.lock("apply"):
+        pass
+    message = str(caught.value)
+    info = holder.info
+    for part in (info["who"], info["host"], "operation apply", info["created"], info["id"]):
+        assert part in message
+    assert f"iasync force-unlock {info['id']}" in message
+    assert caught.value.holder is not None and caught.value.holder.id == info["id"]
+    assert json.loads(backend.lock_path.read_text())["id"] == info["id"]  # untouched
+
+
+def test_write_is_refused_while_another_process_holds_the_lock(
+    backend: LocalStateBackend, holder: LockHolder
+) -> None:
+    with pytest.raises(StateLockedError):
+        backend.write(State.new())
+    assert not backend.path.exists()
+
+
+def test_lock_waits_until_the_holder_releases(
+    backend: LocalStateBackend, holder: LockHolder
+) -> None:
+    releaser = threading.Timer(0.3, holder.release)
+    releaser.start()
+    try:
+        with backend.lock("apply", timeout=60) as info:
+            assert json.loads(backend.lock_path.read_text())["id"] == info.id
+    finally:
+        releaser.join()
+    assert not backend.lock_path.exists()
+
+
+def test_lock_wait_gives_up_after_the_timeout(
+    backend: LocalStateBackend, holder: LockHolder
+) -> None:
+    with pytest.raises(StateLockedError, match=holder.info["id"]), backend.lock("apply", 0.2):
+        pass
+
+
+def test_lock_is_released_after_the_block_even_on_error(backend: LocalStateBackend) -> None:
+    with pytest.raises(RuntimeError), backend.lock("apply") as info:
+        assert info.operation == "apply" and info.pid == os.getpid()
+        raise RuntimeError("boom")
+    assert not backend.lock_path.exists()
+    with backend.lock("apply"):  # free again
+        pass
+
+
+def test_writes_under_own_lock_succeed(backend: LocalStateBackend) -> None:
+    with backend.lock("apply"):
+        state = written_state(backend, make_record())
+    assert backend.read().serial == state.serial == 1
+
+
+def test_crashed_holder_leaves_a_visible_lock_that_force_unlock_removes(
+    backend: LocalStateBackend, holder: LockHolder
+) -> None:
+    holder.kill()
+    with pytest.raises(StateLockedError, match="no longer running") as caught, backend.lock("x"):
+        pass
+    assert f"iasync force-unlock {holder.info['id']}" in str(caught.value)
+    with pytest.raises(StateError, match="nothing was released"):
+        backend.force_unlock("not-the-id")
+    assert backend.lock_path.exists()
+    released = backend.force_unlock(holder.info["id"])
+    assert released.id == holder.info["id"] and released.who == holder.info["who"]
+    assert not backend.lock_path.exists()
+    with backend.lock("apply"):
+        pass
+
+
+def test_force_unlock_without_a_lock_says_so(backend: LocalStateBackend) -> None:
+    with pytest.raises(StateError, match="not locked"):
+        backend.force_unlock("anything")
+
+
+def test_release_of_a_stolen_lock_leaves_the_new_holders_lock(backend: LocalStateBackend) -> None:
+    other = LocalStateBackend(backend.path)
+    first_block = backend.lock("apply")
+    first = first_block.__enter__()
+    other.force_unlock(first.id)
+    second_block = other.lock("apply")
+    second = second_block.__enter__()
+    first_block.__exit__(None, None, None)
+    assert json.loads(backend.lock_path.read_text())["id"] == second.id
+    second_block.__exit__(None, None, None)
+    assert not backend.lock_path.exists()
+
+
+def test_a_foreign_lock_file_still_locks(backend: LocalStateBackend) -> None:
+    backend.lock_path.parent.mkdir(parents=True)
+    backend.lock_path.write_text("held by a script")
+    with pytest.raises(StateLockedError), backend.lock("apply"):
+        pass
+    with pytest.raises(StateError, match="delete it by hand"):
+        backend.force_unlock("unknown")
+    assert backend.lock_path.read_text() == "held by a script"
