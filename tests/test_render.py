@@ -1,0 +1,263 @@
+"""The plan as text, JSON and Markdown, rendered from real plans made by make_plan."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from iasync.errors import Problem
+from iasync.loader import LoadedAccount, LoadResult
+from iasync.model import AccountFile, body_hash, canonical_body
+from iasync.plan import Plan, make_plan
+from iasync.render import (
+    JSON_FORMAT_VERSION,
+    plan_json,
+    problems_json,
+    render_markdown,
+    render_plan,
+    summary_line,
+)
+from iasync.state import AccountRecord, State
+
+EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
+HOLDER_ID = "InvestorRecord/ExternalIdentifier/ExternalIRId"
+EMAIL = "InvestmentAccount/Details/Email"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def body(ext: str, **fields: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "identifiers": {EXT: ext},
+        "displayName": f"Account {ext}",
+        "accountType": "Personal",
+        "properties": {"InvestmentAccount/Details/Country": "United Kingdom"},
+        "accountHolders": [{"key": "AccountHolder1", "identifiers": {HOLDER_ID: "IR_1"}}],
+    }
+    doc.update(fields)
+    return canonical_body(AccountFile.model_validate(doc))
+
+
+def loaded(path: str, account_body: dict[str, Any]) -> LoadedAccount:
+    digest = hashlib.sha256(path.encode() + json.dumps(account_body).encode()).hexdigest()
+    return LoadedAccount(path, "sha256:" + digest, account_body)
+
+
+def record(lusid_id: str, account_body: dict[str, Any], source: str, version: int) -> AccountRecord:
+    return AccountRecord(
+        lusid_id=lusid_id,
+        version=version,
+        identifiers={k: p["value"]["labelValue"] for k, p in account_body["identifiers"].items()},
+        body=account_body,
+        body_hash=body_hash(account_body),
+        source=source,
+        source_hash="sha256:" + "0" * 64,
+        applied_at="2026-01-01T00:00:00+00:00",
+        commit=None,
+    )
+
+
+def john_plan() -> Plan:
+    """The DESIGN.md sketch: one create, one update (three attributes), one orphan."""
+    holders = [
+        {"key": "AccountHolder1", "identifiers": {HOLDER_ID: "IR_1"}},
+        {"key": "AccountHolder2", "identifiers": {HOLDER_ID: "IR_2"}},
+    ]
+    applied_john = body("IA_12345678", displayName="John Doe", accountHolders=holders)
+    desired_john = body(
+        "IA_12345678",
+        displayName="John A. Doe",
+        properties={
+            "InvestmentAccount/Details/Country": "United Kingdom",
+            EMAIL: "john@example.com",
+        },
+    )
+    state = State(lineage="L", serial=5)
+    state.record(record("LUID_00003D6X", applied_john, "accounts/uk/john-doe.yaml", 3))
+    state.record(record("LUID_0000GONE", body("IA_GONE"), "accounts/old.yaml", 1))
+    load = LoadResult(
+        [
+            loaded("accounts/uk/jane-doe.yaml", body("IA_22345678", accountType="JointMixed")),
+            loaded("accounts/uk/john-doe.yaml", desired_john),
+        ]
+    )
+    return make_plan(load, state)
+
+
+def many_creates(count: int, batch_size: int = 500) -> Plan:
+    accounts = [loaded(f"accounts/a{i:05}.yaml", body(f"IA_{i:05}")) for i in range(count)]
+    return make_plan(LoadResult(accounts), State.new(), batch_size=batch_size)
+
+
+# --- text -------------------------------------------------------------------------------------
+
+
+def test_the_text_plan_reads_like_the_design_sketch() -> None:
+    text = render_plan(john_plan())
+    lines = text.splitlines()
+
+    assert lines[0] == "Plan: 1 to create, 1 to update, 1 orphaned, 0 unchanged."
+    assert "  + accounts/uk/jane-doe.yaml  (" + EXT + "=IA_22345678)" in lines
+    assert '      displayName: "Account IA_22345678"' in lines
+    assert '      accountType: "JointMixed"' in lines
+    assert "      ... 3 more attributes" in lines
+    assert "  ~ accounts/uk/john-doe.yaml  (IA_12345678, LUID_00003D6X, version 3)" in lines
+    changed = [
+        line.split(None, 2) for line in lines if line.startswith("      ") and line[6] in "~+-"
+    ]
+    assert changed == [
+        ["~", "displayName:", '"John Doe" -> "John A. Doe"'],
+        ["+", f'properties["{EMAIL}"]:', '"john@example.com"'],
+        ["-", 'accountHolders["AccountHolder2"]'],
+    ]
+    assert "  ! accounts/old.yaml  (IA_GONE, LUID_0000GONE, version 1)" in lines
+    assert lines[-1] == "Run `iasync apply` to send 2 accounts in 1 batch (successMode=Partial)."
+
+
+def test_no_changes_says_so_and_uses_thousands_separators() -> None:
+    plan = many_creates(1_200)
+    for change in plan.changes:
+        change.action = "unchanged"
+
+    text = render_plan(plan)
+
+    assert text.splitlines()[0] == "Plan: 0 to create, 0 to update, 0 orphaned, 1,200 unchanged."
+    assert text.splitlines()[-1] == "No changes. LUSID matches the account files."
+
+
+def test_the_last_line_counts_batches_and_names_a_saved_plan() -> None:
+    plan = many_creates(1_001)
+
+    assert render_plan(plan).splitlines()[-1] == (
+        "Run `iasync apply` to send 1,001 accounts in 3 batches (successMode=Partial)."
+    )
+    assert render_plan(plan, saved_to="tf.plan").splitlines()[-1] == (
+        "Saved the plan to tf.plan. Run `iasync apply tf.plan` to send 1,001 accounts "
+        "in 3 batches (successMode=Partial)."
+    )
+    assert summary_line(plan) == "Plan: 1,001 to create, 0 to update, 0 orphaned, 0 unchanged."
+
+
+def test_a_move_is_noted_but_is_no_change() -> None:
+    state = State(lineage="L", serial=1)
+    state.record(record("LUID_1", body("IA_1"), "accounts/old.yaml", 2))
+    plan = make_plan(LoadResult([loaded("accounts/new.yaml", body("IA_1"))]), state)
+
+    text = render_plan(plan)
+
+    assert "  = accounts/new.yaml  (moved from accounts/old.yaml)" in text.splitlines()
+    assert text.splitlines()[-1] == "No changes. LUSID matches the account files."
+
+
+def test_only_orphans_say_nothing_will_be_sent() -> None:
+    state = State(lineage="L", serial=1)
+    state.record(record("LUID_1", body("IA_1"), "accounts/old.yaml", 2))
+
+    text = render_plan(make_plan(LoadResult([]), state))
+
+    assert text.splitlines()[0] == "Plan: 0 to create, 0 to update, 1 orphaned, 0 unchanged."
+    assert text.splitlines()[-1].startswith("No changes to send. Orphaned accounts stay in LUSID")
+
+
+def test_colour_only_when_asked() -> None:
+    plan = john_plan()
+
+    assert not ANSI.search(render_plan(plan, color=False))
+    coloured = render_plan(plan, color=True)
+    assert ANSI.search(coloured)
+    assert ANSI.sub("", coloured) == render_plan(plan, color=False)
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+
+def test_json_carries_the_same_facts_with_a_format_version() -> None:
+    doc = plan_json(john_plan())
+
+    assert doc["format_version"] == JSON_FORMAT_VERSION == 1
+    assert doc["counts"] == {"create": 1, "update": 1, "unchanged": 0, "orphaned": 1}
+    assert doc["apply"] == {
+        "accounts": 2,
+        "batches": 1,
+        "batch_size": 500,
+        "success_mode": "Partial",
+    }
+    assert [(c["action"], c["path"], c["lusid_id"]) for c in doc["changes"]] == [
+        ("create", "accounts/uk/jane-doe.yaml", None),
+        ("update", "accounts/uk/john-doe.yaml", "LUID_00003D6X"),
+        ("orphaned", "accounts/old.yaml", "LUID_0000GONE"),
+    ]
+    update = doc["changes"][1]
+    assert update["identity"] == [{"key": EXT, "value": "IA_12345678"}]
+    assert update["version"] == 3
+    assert update["differences"] == [
+        {"path": "displayName", "action": "change", "before": "John Doe", "after": "John A. Doe"},
+        {
+            "path": f'properties["{EMAIL}"]',
+            "action": "add",
+            "before": None,
+            "after": {"value": "john@example.com"},
+        },
+        {
+            "path": 'accountHolders["AccountHolder2"]',
+            "action": "remove",
+            "before": {"identifiers": {HOLDER_ID: {"value": "IR_2"}}},
+            "after": None,
+        },
+    ]
+    json.dumps(doc)  # it is plain JSON
+
+
+def test_json_problems_are_located() -> None:
+    problem = Problem("accounts/a.yaml", 3, 5, "displayName: field required")
+    doc = problems_json([problem])
+
+    assert doc == {
+        "format_version": 1,
+        "valid": False,
+        "problems": [
+            {
+                "path": "accounts/a.yaml",
+                "line": 3,
+                "column": 5,
+                "message": "displayName: field required",
+            }
+        ],
+    }
+
+
+# --- Markdown ---------------------------------------------------------------------------------
+
+
+def test_markdown_has_the_summary_and_collapsible_sections() -> None:
+    text = render_markdown(john_plan())
+
+    assert "**Plan: 1 to create, 1 to update, 1 orphaned, 0 unchanged.**" in text
+    assert text.count("<details>") == text.count("</details>") == 3
+    assert "<summary>1 to update</summary>" in text
+    assert '~ displayName: "John Doe" -> "John A. Doe"' in re.sub(r" +", " ", text)
+    assert text.count("```") % 2 == 0
+    assert text.rstrip().endswith("(successMode=Partial).")
+
+
+def test_markdown_of_many_changes_stays_under_the_limit_and_counts_the_rest() -> None:
+    plan = many_creates(3_000)
+
+    text = render_markdown(plan)
+
+    assert len(text) < 60_000
+    shown = text.count("\n  + accounts/")
+    assert 0 < shown < 3_000
+    assert f"... and {3_000 - shown:,} more changes" in text
+    assert text.count("<details>") == text.count("</details>")
+    assert text.count("```") % 2 == 0
+
+
+def test_markdown_truncation_spans_sections() -> None:
+    plan = john_plan()
+    text = render_markdown(plan, limit=900)
+
+    assert len(text) < 900
+    assert "more changes" in text
+    assert text.count("<details>") == text.count("</details>")
