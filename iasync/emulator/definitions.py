@@ -1,0 +1,193 @@
+"""Optional strictness: the property keys, identifier types, investor records and portfolios that
+exist, as LUSID would know them. Without a definitions file anything goes.
+
+File (JSON or YAML); every section is optional, and a missing section is not checked:
+
+    propertyKeys: [InvestmentAccount/Details/Name, ...]
+    identifierTypes: [InvestmentAccount/ExternalIdentifier/ExternalIAId, InvestorRecord/..., ...]
+    investorRecords:          # each a record's identifiers, key -> value
+      - InvestorRecord/ExternalIdentifier/ExternalIRId: IR_12345678
+    portfolios:
+      - {scope: Investments, code: Growth}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from iasync.emulator.store import error_detail
+from iasync.errors import IasyncError
+
+SECTIONS = ("propertyKeys", "identifierTypes", "investorRecords", "portfolios")
+
+
+class DefinitionsError(IasyncError):
+    """A definitions file that cannot be used; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Definitions:
+    property_keys: frozenset[str] | None = None
+    identifier_types: frozenset[str] | None = None
+    investor_records: frozenset[tuple[str, str]] | None = None  # any identifier of a record
+    portfolios: frozenset[tuple[str, str]] | None = None
+
+    def check(self, corr_id: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """LUSID's failure for the first thing this account refers to that does not exist."""
+        return (
+            self._check_identifiers(corr_id, body)
+            or self._check_properties(corr_id, body)
+            or self._check_holders(corr_id, body)
+            or self._check_portfolios(corr_id, body)
+        )
+
+    def _check_identifiers(self, corr_id: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        if self.identifier_types is None:
+            return None
+        keys = list(body["identifiers"])
+        for holder in body["accountHolders"]:
+            keys.extend(holder["identifiers"])
+        for key in keys:
+            if key not in self.identifier_types:
+                return error_detail(
+                    corr_id,
+                    "PropertyNotDefined",
+                    f"The identifier type '{key}' is not defined.",
+                    propertyKey=key,
+                )
+        return None
+
+    def _check_properties(self, corr_id: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        if self.property_keys is None:
+            return None
+        for key in body["properties"]:
+            if key not in self.property_keys:
+                return error_detail(
+                    corr_id,
+                    "PropertyNotDefined",
+                    f"The property definition '{key}' does not exist.",
+                    propertyKey=key,
+                )
+        return None
+
+    def _check_holders(self, corr_id: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        if self.investor_records is None:
+            return None
+        for holder in body["accountHolders"]:
+            ids = {(k, p["value"].get("labelValue")) for k, p in holder["identifiers"].items()}
+            if not ids & self.investor_records:
+                return error_detail(
+                    corr_id,
+                    "InvestorRecordNotFound",
+                    f"No investor record matches the identifiers of account holder "
+                    f"'{holder['key']}'.",
+                    holderKey=holder["key"],
+                )
+        return None
+
+    def _check_portfolios(self, corr_id: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        if self.portfolios is None:
+            return None
+        for item in body["investmentPortfolios"]:
+            scope, code = item["portfolioScope"], item["portfolioCode"]
+            if (scope, code) not in self.portfolios:
+                return error_detail(
+                    corr_id,
+                    "PortfolioNotFound",
+                    f"Portfolio with scope '{scope}' and code '{code}' does not exist.",
+                    scope=scope,
+                    code=code,
+                )
+        return None
+
+
+def load_definitions(path: Path) -> Definitions:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DefinitionsError(
+            f"{path}: cannot read the definitions file ({exc.strerror})."
+        ) from None
+    raw = _parse(path, text)
+    if not isinstance(raw, dict):
+        raise DefinitionsError(f"{path}: expected a mapping with {', '.join(SECTIONS)}.")
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise DefinitionsError(
+            f"{path}: unknown section(s) {', '.join(unknown)}; expected {', '.join(SECTIONS)}."
+        )
+    return Definitions(
+        property_keys=_strings(path, raw, "propertyKeys"),
+        identifier_types=_strings(path, raw, "identifierTypes"),
+        investor_records=_records(path, raw),
+        portfolios=_portfolios(path, raw),
+    )
+
+
+def _parse(path: Path, text: str) -> Any:
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise DefinitionsError(f"{path}: not valid JSON ({exc}).") from None
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DefinitionsError(f"{path}: not valid YAML ({exc}).") from None
+
+
+def _list(path: Path, raw: dict[str, Any], section: str) -> list[Any] | None:
+    if section not in raw:
+        return None
+    value = raw[section]
+    if not isinstance(value, list):
+        raise DefinitionsError(f"{path}: '{section}' must be a list.")
+    return value
+
+
+def _strings(path: Path, raw: dict[str, Any], section: str) -> frozenset[str] | None:
+    values = _list(path, raw, section)
+    if values is None:
+        return None
+    for index, value in enumerate(values):
+        if not isinstance(value, str):
+            raise DefinitionsError(f"{path}: {section}[{index}] must be a key string.")
+    return frozenset(values)
+
+
+def _records(path: Path, raw: dict[str, Any]) -> frozenset[tuple[str, str]] | None:
+    values = _list(path, raw, "investorRecords")
+    if values is None:
+        return None
+    out = set()
+    for index, record in enumerate(values):
+        if not isinstance(record, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in record.items()
+        ):
+            raise DefinitionsError(
+                f"{path}: investorRecords[{index}] must map identifier keys to string values."
+            )
+        out.update(record.items())
+    return frozenset(out)
+
+
+def _portfolios(path: Path, raw: dict[str, Any]) -> frozenset[tuple[str, str]] | None:
+    values = _list(path, raw, "portfolios")
+    if values is None:
+        return None
+    out = set()
+    for index, item in enumerate(values):
+        if not (
+            isinstance(item, dict)
+            and isinstance(item.get("scope"), str)
+            and isinstance(item.get("code"), str)
+        ):
+            raise DefinitionsError(f"{path}: portfolios[{index}] must be {{scope: S, code: C}}.")
+        out.add((item["scope"], item["code"]))
+    return frozenset(out)

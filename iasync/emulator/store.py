@@ -1,0 +1,334 @@
+"""The emulator's accounts: matching by identifier, versions, batches, persistence.
+
+Accounts are indexed by (identifier key, label value), so matching an item costs O(its
+identifiers) whatever the number of accounts. A batch is applied item by item with an undo log,
+so an Atomic batch with a failure is rolled back in O(items it touched).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import string
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from iasync.errors import IasyncError
+from iasync.model import format_instant
+
+ID_ALPHABET = string.ascii_uppercase + string.digits
+FORMAT_VERSION = 1
+
+Identity = tuple[str, str]
+# A check run on every valid item before it is applied: an ErrorDetail dict, or None when fine.
+ItemCheck = Callable[[str, Mapping[str, Any]], dict[str, Any] | None]
+
+
+class StoreFileError(IasyncError):
+    """The --data file cannot be read back."""
+
+
+def now_instant() -> str:
+    return format_instant(datetime.now(UTC))
+
+
+def identity_of(body: Mapping[str, Any]) -> list[Identity]:
+    return [(key, prop["value"]["labelValue"]) for key, prop in body["identifiers"].items()]
+
+
+def _comparable(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The body with holders and portfolios in key order: their order carries no meaning."""
+    out = dict(body)
+    out["accountHolders"] = sorted(body["accountHolders"], key=lambda h: h["key"])
+    out["investmentPortfolios"] = sorted(body["investmentPortfolios"], key=lambda p: p["key"])
+    return out
+
+
+@dataclass
+class Account:
+    lusid_id: str
+    body: dict[str, Any]
+    version: int
+    created: str
+    modified: str
+    request_id_created: str
+    request_id_modified: str
+    user_created: str
+    user_modified: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "lusidInvestmentAccountId": self.lusid_id,
+            "body": self.body,
+            "version": self.version,
+            "created": self.created,
+            "modified": self.modified,
+            "requestIdCreated": self.request_id_created,
+            "requestIdModified": self.request_id_modified,
+            "userCreated": self.user_created,
+            "userModified": self.user_modified,
+        }
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any]) -> Account:
+        return cls(
+            lusid_id=rec["lusidInvestmentAccountId"],
+            body=rec["body"],
+            version=rec["version"],
+            created=rec["created"],
+            modified=rec["modified"],
+            request_id_created=rec["requestIdCreated"],
+            request_id_modified=rec["requestIdModified"],
+            user_created=rec["userCreated"],
+            user_modified=rec["userModified"],
+        )
+
+    def render(self, server_root: str) -> dict[str, Any]:
+        """The InvestmentAccount JSON of the API (server_root is http://host:port)."""
+        body = self.body
+        first_key, first_value = identity_of(body)[0]
+        _, scope, code = first_key.split("/")
+        href = (
+            f"{server_root}/api/api/investmentaccounts/{scope}/{code}/{quote(first_value, safe='')}"
+        )
+        out: dict[str, Any] = {
+            "lusidInvestmentAccountId": self.lusid_id,
+            "displayName": body["displayName"],
+            "identifiers": body["identifiers"],
+            "accountType": body["accountType"],
+            "accountHolders": body["accountHolders"],
+            "investmentPortfolios": [
+                {"key": p["key"], "scope": p["portfolioScope"], "code": p["portfolioCode"]}
+                for p in body["investmentPortfolios"]
+            ],
+            "properties": body["properties"],
+            "relationships": [],
+            "href": href,
+            "version": {
+                "effectiveFrom": self.created,
+                "asAtDate": self.modified,
+                "asAtCreated": self.created,
+                "userIdCreated": self.user_created,
+                "requestIdCreated": self.request_id_created,
+                "asAtModified": self.modified,
+                "userIdModified": self.user_modified,
+                "requestIdModified": self.request_id_modified,
+                "asAtVersionNumber": self.version,
+                "entityUniqueId": self.lusid_id,
+            },
+            "links": [{"relation": "Self", "href": href, "method": "GET"}],
+        }
+        if "description" in body:
+            out["description"] = body["description"]
+        return out
+
+
+def error_detail(corr_id: str, error_type: str, detail: str, **extra: str) -> dict[str, Any]:
+    return {
+        "id": corr_id,
+        "type": error_type,
+        "detail": detail,
+        "errorDetails": [extra] if extra else [],
+    }
+
+
+@dataclass
+class BatchResult:
+    values: dict[str, Account] = field(default_factory=dict)
+    failed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    changed: bool = False
+
+
+class AccountStore:
+    def __init__(self, data_file: Path | None = None) -> None:
+        self.data_file = data_file
+        self._accounts: dict[str, Account] = {}
+        self._index: dict[Identity, str] = {}
+        if data_file is not None and data_file.exists():
+            self._load(data_file)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._accounts)
+
+    def __iter__(self) -> Iterator[Account]:
+        return iter(list(self._accounts.values()))
+
+    def find(self, key: str, value: str) -> Account | None:
+        lusid_id = self._index.get((key, value))
+        return None if lusid_id is None else self._accounts[lusid_id]
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        self._accounts.clear()
+        self._index.clear()
+        self.save()
+
+    def delete(self, account: Account) -> None:
+        self._remove(account)
+        self.save()
+
+    def upsert(
+        self,
+        items: Mapping[str, dict[str, Any]],
+        *,
+        atomic: bool,
+        request_id: str,
+        user: str,
+        check: ItemCheck | None = None,
+    ) -> BatchResult:
+        result = BatchResult()
+        undo: list[tuple[str, Account | None]] = []  # (lusid id, the account before the batch)
+        touched: set[str] = set()
+        stamp = now_instant()
+        for corr_id, body in items.items():
+            failure = check(corr_id, body) if check else None
+            if failure is None:
+                outcome = self._apply(corr_id, body, touched, undo, stamp, request_id, user)
+                if isinstance(outcome, Account):
+                    result.values[corr_id] = outcome
+                    continue
+                failure = outcome
+            result.failed[corr_id] = failure
+        if atomic and result.failed:
+            self._rollback(undo)
+            result.values = {}
+            return result
+        result.changed = bool(undo)
+        if result.changed:
+            self.save()
+        return result
+
+    def _apply(
+        self,
+        corr_id: str,
+        body: dict[str, Any],
+        touched: set[str],
+        undo: list[tuple[str, Account | None]],
+        stamp: str,
+        request_id: str,
+        user: str,
+    ) -> Account | dict[str, Any]:
+        identity = identity_of(body)
+        matched = {self._index[i] for i in identity if i in self._index}
+        if len(matched) > 1:
+            return error_detail(
+                corr_id,
+                "DuplicateIdFailure",
+                "The identifiers of this request match more than one investment account: "
+                + ", ".join(sorted(matched)),
+            )
+        if not matched:
+            account = Account(
+                lusid_id=self._new_id(),
+                body=body,
+                version=1,
+                created=stamp,
+                modified=stamp,
+                request_id_created=request_id,
+                request_id_modified=request_id,
+                user_created=user,
+                user_modified=user,
+            )
+            undo.append((account.lusid_id, None))
+            touched.add(account.lusid_id)
+            self._put(account)
+            return account
+        existing = self._accounts[matched.pop()]
+        if existing.lusid_id in touched:
+            return error_detail(
+                corr_id,
+                "DuplicateIdFailure",
+                f"Another request in this batch already targets investment account "
+                f"{existing.lusid_id}.",
+            )
+        touched.add(existing.lusid_id)
+        if _comparable(existing.body) == _comparable(body):
+            return existing  # a no-op upsert keeps the version
+        updated = Account(
+            lusid_id=existing.lusid_id,
+            body=body,
+            version=existing.version + 1,
+            created=existing.created,
+            modified=stamp,
+            request_id_created=existing.request_id_created,
+            request_id_modified=request_id,
+            user_created=existing.user_created,
+            user_modified=user,
+        )
+        undo.append((existing.lusid_id, existing))
+        self._remove(existing)
+        self._put(updated)
+        return updated
+
+    def _rollback(self, undo: list[tuple[str, Account | None]]) -> None:
+        for lusid_id, before in reversed(undo):
+            self._remove(self._accounts[lusid_id])
+            if before is not None:
+                self._put(before)
+
+    def _put(self, account: Account) -> None:
+        self._accounts[account.lusid_id] = account
+        for identity in identity_of(account.body):
+            self._index[identity] = account.lusid_id
+
+    def _remove(self, account: Account) -> None:
+        del self._accounts[account.lusid_id]
+        for identity in identity_of(account.body):
+            if self._index.get(identity) == account.lusid_id:
+                del self._index[identity]
+
+    def _new_id(self) -> str:
+        while True:
+            candidate = "LUID_" + "".join(secrets.choice(ID_ALPHABET) for _ in range(8))
+            if candidate not in self._accounts:
+                return candidate
+
+    # --- persistence --------------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Write every account to the data file atomically: temp file, fsync, rename."""
+        if self.data_file is None:
+            return
+        payload = {
+            "formatVersion": FORMAT_VERSION,
+            "accounts": [a.to_record() for a in self._accounts.values()],
+        }
+        target = self.data_file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(json.dumps(payload, separators=(",", ":")).encode())
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # the rename itself survives a crash only once the directory is synced
+        finally:
+            os.close(dir_fd)
+
+    def _load(self, path: Path) -> None:
+        try:
+            payload = json.loads(path.read_bytes())
+            if payload.get("formatVersion") != FORMAT_VERSION:
+                raise ValueError(f"unknown formatVersion {payload.get('formatVersion')!r}")
+            for rec in payload["accounts"]:
+                self._put(Account.from_record(rec))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise StoreFileError(
+                f"{path}: cannot read the emulator's data file ({exc}); "
+                "fix or remove it, or pass another --data file."
+            ) from None
