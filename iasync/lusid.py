@@ -1,0 +1,698 @@
+"""A small httpx client for the LUSID Investment Accounts API: configuration, auth, retries.
+
+Configuration follows the LUSID SDK (lusid-api.md): `FBN_*` environment variables first, then
+`./secrets.json` (an `api` and a `proxy` section), whose values win. Authentication is a personal
+access token used as is, or the OAuth2 password grant, refreshed before it expires and obtained
+anew when LUSID answers 401.
+
+Requests are retried a bounded number of times, with exponential backoff and jitter, on 429
+(honouring `Retry-After`), 502, 503, 504, timeouts and dropped connections: a batch upsert is
+idempotent, so sending it again is harmless. A 400 is never retried.
+
+Secrets (tokens, passwords, client secrets) are held in `Secret`, whose repr and str hide them:
+they cannot reach a message, a log line or a traceback by accident.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from iasync import __version__
+from iasync.errors import IasyncError
+
+log = logging.getLogger(__name__)
+
+SCOPE = "openid client groups offline_access"
+REQUEST_ID_HEADER = "lusid-meta-requestId"
+RETRIED_STATUSES = frozenset({429, 502, 503, 504})
+BATCH_UPSERT_PATH = "/api/investmentaccounts/$batchUpsert"
+ACCOUNTS_PATH = "/api/investmentaccounts"
+
+
+class LusidConfigError(IasyncError):
+    """LUSID's configuration is missing or unusable; the message names what to set."""
+
+
+class LusidApiError(IasyncError):
+    """LUSID refused a request, or could not be reached, and retrying did not help."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        problem: dict[str, Any] | None = None,
+        failed: dict[str, dict[str, Any]] | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.problem = problem or {}
+        self.failed = failed or {}
+        self.request_id = request_id
+
+
+# --- configuration ----------------------------------------------------------------------------
+
+
+class Secret:
+    """A secret string that shows as asterisks wherever it is formatted."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    def __str__(self) -> str:
+        return "********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> Any:
+        # Pickling would copy the value out of the process (e.g. into a multiprocessing log).
+        raise TypeError("a Secret cannot be pickled")
+
+
+@dataclass(frozen=True)
+class LusidConfig:
+    api_url: str
+    access_token: Secret | None = None
+    token_url: str | None = None
+    username: str | None = None
+    password: Secret | None = None
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    app_name: str | None = None
+    proxy_address: str | None = None
+    proxy_username: str | None = None
+    proxy_password: Secret | None = None
+
+    @property
+    def uses_password_grant(self) -> bool:
+        return self.access_token is None
+
+    def describe_auth(self) -> str:
+        if self.access_token is not None:
+            return "personal access token"
+        return f"password grant as {self.username} at {self.token_url}"
+
+
+# config field -> (environment variable(s), secrets.json section, secrets.json key)
+_SOURCES: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "api_url": (("FBN_LUSID_URL", "FBN_LUSID_API_URL"), "api", "lusidUrl"),
+    "access_token": (("FBN_ACCESS_TOKEN",), "api", "accessToken"),
+    "token_url": (("FBN_TOKEN_URL",), "api", "tokenUrl"),
+    "username": (("FBN_USERNAME",), "api", "username"),
+    "password": (("FBN_PASSWORD",), "api", "password"),
+    "client_id": (("FBN_CLIENT_ID",), "api", "clientId"),
+    "client_secret": (("FBN_CLIENT_SECRET",), "api", "clientSecret"),
+    "app_name": (("FBN_APP_NAME",), "api", "applicationName"),
+    "proxy_address": (("FBN_PROXY_ADDRESS",), "proxy", "address"),
+    "proxy_username": (("FBN_PROXY_USERNAME",), "proxy", "username"),
+    "proxy_password": (("FBN_PROXY_PASSWORD",), "proxy", "password"),
+}
+_SECRET_FIELDS = frozenset({"access_token", "password", "client_secret", "proxy_password"})
+_GRANT_FIELDS = ("token_url", "username", "password", "client_id", "client_secret")
+
+
+def load_lusid_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> LusidConfig:
+    """LUSID's configuration from `FBN_*` variables, then `./secrets.json` (whose values win)."""
+    env = os.environ if env is None else env
+    secrets_path = (cwd or Path.cwd()) / "secrets.json"
+    values = _from_env(env)
+    values.update(_from_secrets_file(secrets_path))
+    where = f"the environment or {secrets_path}"
+    if not values.get("api_url"):
+        raise LusidConfigError(
+            f"no LUSID URL: set FBN_LUSID_URL (like https://<domain>.lusid.com/api) or "
+            f"api.lusidUrl in {secrets_path}"
+        )
+    if not values["api_url"].startswith(("http://", "https://")):
+        raise LusidConfigError(
+            f"the LUSID URL {values['api_url']!r} from {where} must start with https://"
+        )
+    if not values.get("access_token"):
+        missing = [name for name in _GRANT_FIELDS if not values.get(name)]
+        if missing:
+            names = ", ".join(_SOURCES[name][0][0] for name in missing)
+            raise LusidConfigError(
+                "no LUSID credentials: set FBN_ACCESS_TOKEN (a personal access token), or all of "
+                "FBN_TOKEN_URL, FBN_USERNAME, FBN_PASSWORD, FBN_CLIENT_ID and FBN_CLIENT_SECRET "
+                f"(missing: {names}); or the same in the `api` section of {secrets_path}"
+            )
+    return LusidConfig(**{name: _typed(name, value) for name, value in values.items()})
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, str]:
+    values = {}
+    for name, (variables, _, _) in _SOURCES.items():
+        for variable in variables:
+            if env.get(variable):
+                values[name] = env[variable]
+                break
+    return values
+
+
+def _from_secrets_file(path: Path) -> dict[str, str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise LusidConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # Never echo the file: it holds secrets. Line and column are enough to find the fault.
+        raise LusidConfigError(
+            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})"
+        ) from None
+    if not isinstance(doc, dict):
+        raise LusidConfigError(f"{path}: expected a JSON object with an `api` section")
+    values = {}
+    for name, (_, section, key) in _SOURCES.items():
+        part = doc.get(section)
+        value = part.get(key) if isinstance(part, dict) else None
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise LusidConfigError(f"{path}: {section}.{key} must be a string")
+        values[name] = value
+    return values
+
+
+def _typed(name: str, value: str) -> Any:
+    return Secret(value) if name in _SECRET_FIELDS else value
+
+
+# --- retries ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries: exponential backoff with jitter, `Retry-After` honoured up to a cap."""
+
+    max_attempts: int = 6
+    base_delay: float = 0.5  # the first backoff, doubled at each attempt
+    max_delay: float = 30.0  # no backoff is longer than this
+    max_retry_after: float = 60.0  # a server's Retry-After is honoured up to this
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
+
+    def backoff(self, attempt: int) -> float:
+        """The wait after failed attempt `attempt` (1-based): half fixed, half random."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+
+    def wait_for(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_retry_after)
+        return self.backoff(attempt)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a `Retry-After` header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
+
+
+# --- responses --------------------------------------------------------------------------------
+
+
+@dataclass
+class UpsertResponse:
+    values: dict[str, dict[str, Any]]  # correlation id -> InvestmentAccount
+    failed: dict[str, dict[str, Any]]  # correlation id -> ErrorDetail
+    request_id: str | None
+    bytes_sent: int
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    return response.headers.get(REQUEST_ID_HEADER)
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def describe_problem(problem: Mapping[str, Any]) -> str:
+    """LUSID's problem details in plain words: name, title, detail, then errors by field."""
+    head = " ".join(
+        str(part) for part in (problem.get("name"), problem.get("code")) if part is not None
+    )
+    parts = [
+        str(problem[k]).strip().rstrip(".")
+        for k in ("title", "detail")
+        if problem.get(k) and problem[k] != problem.get("name")  # a bare name says nothing new
+    ]
+    text = ". ".join(dict.fromkeys(parts))  # title and detail are often the same sentence
+    errors = problem.get("errors")
+    if isinstance(errors, Mapping) and errors:
+        by_field = "; ".join(
+            f"{field_name}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+            for field_name, msgs in errors.items()
+        )
+        text = f"{text}. {by_field}" if text else by_field
+    if head:
+        text = f"{head}: {text}" if text else head
+    return text or "no details given"
+
+
+def _failed_items(problem: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Items a 400 names (an Atomic batch): correlation id -> ErrorDetail."""
+    failed: dict[str, dict[str, Any]] = {}
+    named = problem.get("failed")
+    if isinstance(named, Mapping):
+        failed.update({str(k): v for k, v in named.items() if isinstance(v, dict)})
+    for item in problem.get("errorDetails") or []:
+        if isinstance(item, dict) and isinstance(item.get("id"), str) and "type" in item:
+            failed.setdefault(item["id"], item)
+    return failed
+
+
+def _with_request_id(message: str, request_id: str | None) -> str:
+    return f"{message} (LUSID request id {request_id})" if request_id else message
+
+
+# --- the client -------------------------------------------------------------------------------
+
+
+class _Retry(Exception):
+    """An attempt that may be retried: why, and how long the server asked us to wait."""
+
+    def __init__(
+        self, reason: str, status: int | None, retry_after: float | None, request_id: str | None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
+        self.request_id = request_id
+
+
+@dataclass
+class _Token:
+    access: Secret
+    refresh: Secret | None
+    refresh_at: float  # monotonic time after which it is refreshed before use
+
+
+class LusidClient:
+    """The Investment Accounts API over one pooled, thread-safe httpx client."""
+
+    def __init__(
+        self,
+        config: LusidConfig,
+        *,
+        timeout: float = 30.0,
+        max_attempts: int = 6,
+        retry: RetryPolicy | None = None,
+        refresh_margin: float = 60.0,
+    ) -> None:
+        """`refresh_margin`: refresh a token this many seconds (at most half its life) early."""
+        self.config = config
+        self.retry = retry or RetryPolicy(max_attempts=max_attempts)
+        self.refresh_margin = refresh_margin
+        self._base = config.api_url.rstrip("/")
+        self._token: _Token | None = None
+        self._token_lock = threading.Lock()
+        headers = {"Accept": "application/json", "User-Agent": f"iasync/{__version__}"}
+        if config.app_name:
+            headers["X-LUSID-Application"] = config.app_name
+        self._http = httpx.Client(
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            proxy=_proxy(config),
+            follow_redirects=False,
+        )
+
+    def __enter__(self) -> LusidClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __repr__(self) -> str:
+        return f"LusidClient({self._base!r}, {self.config.describe_auth()})"
+
+    # endpoints
+
+    def upsert_investment_accounts(
+        self, requests: Mapping[str, bytes], success_mode: str
+    ) -> UpsertResponse:
+        """POST a batch; `requests` maps correlation id -> canonical JSON bytes, sent verbatim."""
+        body = _batch_body(requests)
+        response = self._send(
+            "POST",
+            BATCH_UPSERT_PATH,
+            params={"successMode": success_mode},
+            content=body,
+            headers={"Content-Type": "application/json-patch+json"},
+            what=f"batch upsert of {len(requests)} accounts",
+        )
+        if response.status_code != 201:
+            raise self._unexpected(response, "the batch upsert")
+        doc = _json_or_none(response)
+        if not isinstance(doc, dict):
+            raise LusidApiError(
+                _with_request_id(
+                    "LUSID answered 201 with a body that is not JSON", _request_id(response)
+                ),
+                status=201,
+                request_id=_request_id(response),
+            )
+        return UpsertResponse(
+            values=dict(doc.get("values") or {}),
+            failed=dict(doc.get("failed") or {}),
+            request_id=_request_id(response),
+            bytes_sent=len(body),
+        )
+
+    def list_investment_accounts(self, page_size: int = 5000) -> Iterator[dict[str, Any]]:
+        """Every account LUSID has, page by page."""
+        page: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": page_size}
+            if page:
+                params["page"] = page
+            response = self._send("GET", ACCOUNTS_PATH, params=params, what="list of accounts")
+            if response.status_code != 200:
+                raise self._unexpected(response, "listing the accounts")
+            doc = _json_or_none(response) or {}
+            yield from doc.get("values") or []
+            page = doc.get("nextPage")
+            if not page:
+                return
+
+    def get_investment_account(
+        self, id_type_scope: str, id_type_code: str, code: str
+    ) -> dict[str, Any] | None:
+        """The account with identifier `InvestmentAccount/{scope}/{code}` = `code`, or None."""
+        path = "/".join(quote(part, safe="") for part in (id_type_scope, id_type_code, code))
+        response = self._send("GET", f"{ACCOUNTS_PATH}/{path}", what="account")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise self._unexpected(response, "reading the account")
+        return _json_or_none(response)
+
+    # one request: auth, retries
+
+    def _send(self, method: str, path: str, *, what: str, **kwargs: Any) -> httpx.Response:
+        url = self._base + path
+        return self._with_retries(what, lambda: self._authorised(method, url, **kwargs))
+
+    def _authorised(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One attempt, plus one more with a new token if LUSID says the token is not valid."""
+        response = self._attempt(method, url, self._bearer(), **kwargs)
+        if response.status_code == 401 and self.config.uses_password_grant:
+            log.info("LUSID answered 401: obtaining a new token with the password grant")
+            response = self._attempt(method, url, self._bearer(renew=True), **kwargs)
+        if response.status_code == 401:
+            raise LusidApiError(
+                _with_request_id(
+                    "LUSID refused the credentials (401 Unauthorized) using the "
+                    f"{self.config.describe_auth()}; check them",
+                    _request_id(response),
+                ),
+                status=401,
+                problem=_json_or_none(response) or {},
+                request_id=_request_id(response),
+            )
+        return response
+
+    def _attempt(self, method: str, url: str, bearer: str, **kwargs: Any) -> httpx.Response:
+        headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {bearer}"}
+        try:
+            response = self._http.request(method, url, headers=headers, **kwargs)
+        except httpx.TransportError as exc:
+            raise _Retry(_transport_reason(exc), None, None, None) from None
+        if response.status_code in RETRIED_STATUSES:
+            raise _Retry(
+                f"{response.status_code} {response.reason_phrase}",
+                response.status_code,
+                parse_retry_after(response.headers.get("Retry-After")),
+                _request_id(response),
+            )
+        if response.status_code == 400:
+            raise self._bad_request(response)
+        return response
+
+    def _with_retries(self, what: str, attempt: Callable[[], httpx.Response]) -> httpx.Response:
+        policy = self.retry
+        for number in range(1, policy.max_attempts + 1):
+            try:
+                return attempt()
+            except _Retry as retry:
+                if number == policy.max_attempts:
+                    raise LusidApiError(
+                        _with_request_id(
+                            f"LUSID did not accept the {what} after {number} attempts; "
+                            f"the last answer: {retry.reason}. Try again later.",
+                            retry.request_id,
+                        ),
+                        status=retry.status,
+                        request_id=retry.request_id,
+                    ) from None
+                wait = policy.wait_for(number, retry.retry_after)
+                log.warning(
+                    "%s: %s; retrying in %.1fs (attempt %d of %d)",
+                    what,
+                    retry.reason,
+                    wait,
+                    number + 1,
+                    policy.max_attempts,
+                )
+                policy.sleep(wait)
+        raise AssertionError("unreachable: max_attempts >= 1")
+
+    def _bad_request(self, response: httpx.Response) -> LusidApiError:
+        problem = _json_or_none(response)
+        problem = problem if isinstance(problem, dict) else {}
+        failed = _failed_items(problem)
+        message = f"LUSID rejected the request (400): {describe_problem(problem)}"
+        if failed:
+            items = "; ".join(
+                f"{corr_id}: {item.get('type', 'Error')}: {item.get('detail', '')}".rstrip(": ")
+                for corr_id, item in failed.items()
+            )
+            message += f". Failed: {items}"
+        return LusidApiError(
+            _with_request_id(message, _request_id(response)),
+            status=400,
+            problem=problem,
+            failed=failed,
+            request_id=_request_id(response),
+        )
+
+    def _unexpected(self, response: httpx.Response, doing: str) -> LusidApiError:
+        problem = _json_or_none(response)
+        problem = problem if isinstance(problem, dict) else {}
+        details = f": {describe_problem(problem)}" if problem else ""
+        return LusidApiError(
+            _with_request_id(
+                f"unexpected answer from LUSID to {doing}: "
+                f"{response.status_code} {response.reason_phrase}{details}",
+                _request_id(response),
+            ),
+            status=response.status_code,
+            problem=problem,
+            request_id=_request_id(response),
+        )
+
+    # tokens
+
+    def _bearer(self, renew: bool = False) -> str:
+        if self.config.access_token is not None:
+            return self.config.access_token.reveal()
+        with self._token_lock:  # one thread obtains the token; the others wait and share it
+            token = self._token
+            if renew or token is None:
+                token = self._password_grant()
+            elif time.monotonic() >= token.refresh_at:
+                token = self._refresh(token)
+            self._token = token
+            return token.access.reveal()
+
+    def _password_grant(self) -> _Token:
+        config = self.config
+        assert config.password is not None and config.client_secret is not None
+        log.info("obtaining a LUSID token with the password grant as %s", config.username)
+        form = {
+            "grant_type": "password",
+            "username": config.username or "",
+            "password": config.password.reveal(),
+            "scope": SCOPE,
+            "client_id": config.client_id or "",
+            "client_secret": config.client_secret.reveal(),
+        }
+        response = self._token_request(form, auth=None)
+        if response.status_code != 200:
+            raise LusidApiError(
+                f"the token endpoint {config.token_url} refused the password grant for "
+                f"{config.username}: {_oauth_error(response)}; check FBN_USERNAME, FBN_PASSWORD, "
+                "FBN_CLIENT_ID and FBN_CLIENT_SECRET",
+                status=response.status_code,
+            )
+        return self._token_from(response)
+
+    def _refresh(self, token: _Token) -> _Token:
+        if token.refresh is None:
+            return self._password_grant()
+        config = self.config
+        assert config.client_secret is not None
+        log.info("refreshing the LUSID token before it expires")
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": token.refresh.reveal(),
+            "scope": SCOPE,
+        }
+        auth = httpx.BasicAuth(config.client_id or "", config.client_secret.reveal())
+        response = self._token_request(form, auth=auth)
+        if response.status_code != 200:
+            log.info(
+                "the refresh was refused (%s): using the password grant again",
+                _oauth_error(response),
+            )
+            return self._password_grant()
+        return self._token_from(response)
+
+    def _token_request(self, form: dict[str, str], auth: httpx.Auth | None) -> httpx.Response:
+        url = self.config.token_url or ""
+
+        def attempt() -> httpx.Response:
+            try:
+                response = self._http.post(
+                    url, data=form, auth=auth, headers={"Accept": "application/json"}
+                )
+            except httpx.TransportError as exc:
+                raise _Retry(_transport_reason(exc), None, None, None) from None
+            if response.status_code in RETRIED_STATUSES:
+                raise _Retry(
+                    f"{response.status_code} {response.reason_phrase}",
+                    response.status_code,
+                    parse_retry_after(response.headers.get("Retry-After")),
+                    None,
+                )
+            return response
+
+        return self._with_retries(f"token request to {url}", attempt)
+
+    def _token_from(self, response: httpx.Response) -> _Token:
+        doc = _json_or_none(response)
+        if not isinstance(doc, dict) or not isinstance(doc.get("access_token"), str):
+            raise LusidApiError(
+                f"the token endpoint {self.config.token_url} answered without an access_token",
+                status=response.status_code,
+            )
+        lifetime = _seconds(doc.get("expires_in"), default=3600.0)
+        margin = min(self.refresh_margin, lifetime / 2)
+        refresh = doc.get("refresh_token")
+        return _Token(
+            access=Secret(doc["access_token"]),
+            refresh=Secret(refresh) if isinstance(refresh, str) and refresh else None,
+            refresh_at=time.monotonic() + lifetime - margin,
+        )
+
+
+def _batch_body(requests: Mapping[str, bytes]) -> bytes:
+    """`{"<corrId>": <body>, ...}` assembled from the bodies' bytes, never re-serialised."""
+    items = (json.dumps(corr_id).encode() + b":" + body for corr_id, body in requests.items())
+    return b"{" + b",".join(items) + b"}"
+
+
+def _proxy(config: LusidConfig) -> httpx.Proxy | None:
+    if not config.proxy_address:
+        return None
+    if config.proxy_username and config.proxy_password is not None:
+        return httpx.Proxy(
+            config.proxy_address,
+            auth=(config.proxy_username, config.proxy_password.reveal()),
+        )
+    return httpx.Proxy(config.proxy_address)
+
+
+def _transport_reason(exc: httpx.TransportError) -> str:
+    # The exception's class says what happened; its text can hold the URL, never a secret.
+    kind = type(exc).__name__
+    return {
+        "ConnectError": "could not connect",
+        "ConnectTimeout": "timed out connecting",
+        "ReadTimeout": "timed out waiting for the answer",
+        "WriteTimeout": "timed out sending the request",
+        "PoolTimeout": "timed out waiting for a connection",
+        "RemoteProtocolError": "the connection was closed without an answer",
+        "ReadError": "the connection failed while reading the answer",
+        "WriteError": "the connection failed while sending the request",
+    }.get(kind, f"connection error ({kind})")
+
+
+def _oauth_error(response: httpx.Response) -> str:
+    doc = _json_or_none(response)
+    if isinstance(doc, dict) and (doc.get("error") or doc.get("error_description")):
+        return f"{response.status_code} {doc.get('error', '')}: {doc.get('error_description', '')}"
+    return f"{response.status_code} {response.reason_phrase}"
+
+
+def _seconds(value: Any, default: float) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return default
+    return seconds if seconds > 0 else default
+
+
+__all__ = [
+    "LusidApiError",
+    "LusidClient",
+    "LusidConfig",
+    "LusidConfigError",
+    "RetryPolicy",
+    "Secret",
+    "UpsertResponse",
+    "describe_problem",
+    "load_lusid_config",
+    "parse_retry_after",
+]
