@@ -128,9 +128,13 @@ def _run(
     backend = open_backend(settings)
     with backend.lock("apply", timeout=timeout):
         state = backend.read()
-        plan = _plan_to_apply(settings, output, state, planfile)
+        if planfile is None:
+            plan = _plan_now(settings, output, state)
+        else:
+            plan = _saved_plan(settings, state, planfile)
+            settings = _settings_of_plan(settings, plan)
         if not plan.to_send:
-            _report_no_changes(output, plan)
+            _report_no_changes(output, plan, shown=planfile is None)
             return 0
         if planfile is None and not auto_approve and not _confirmed():
             output.say("Apply cancelled.")
@@ -142,20 +146,43 @@ def _run(
     return 0 if result.ok else 1
 
 
-def _plan_to_apply(settings: Settings, output: Output, state: State, planfile: Path | None) -> Plan:
+def _plan_now(settings: Settings, output: Output, state: State) -> Plan:
     from iasync.loader import load_accounts
-    from iasync.plan import check_fresh, load_plan, make_plan
+    from iasync.plan import make_plan
 
     load = load_accounts([], settings)
-    if planfile is not None:
-        plan = load_plan(planfile)
-        check_fresh(plan, state, load)
-        return plan
     _require_valid(load)
-    plan = make_plan(load, state)
+    plan = make_plan(
+        load, state, success_mode=settings.success_mode, batch_size=settings.batch_size
+    )
     if not output.as_json:
         _show_plan(plan, output)
     return plan
+
+
+def _saved_plan(settings: Settings, state: State, planfile: Path) -> Plan:
+    """The saved plan, once shown to be made against this very state and these very files."""
+    from iasync.loader import load_accounts
+    from iasync.plan import check_fresh, load_plan
+
+    plan = load_plan(planfile)
+    load = load_accounts([settings.resolve(Path(path)) for path in plan.paths], settings)
+    check_fresh(plan, state, load)
+    return plan
+
+
+def _settings_of_plan(settings: Settings, plan: Plan) -> Settings:
+    """A saved plan is applied as reviewed: its success mode and batch size, unless the command
+    line names others (the command line has already been applied to `settings` then)."""
+    ctx = click.get_current_context()
+    given = {
+        name: ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+        for name in ("success_mode", "batch_size")
+    }
+    return settings.with_overrides(
+        success_mode=None if given["success_mode"] else plan.success_mode,
+        batch_size=None if given["batch_size"] else plan.batch_size,
+    )
 
 
 def _require_valid(load: LoadResult) -> None:
@@ -256,14 +283,15 @@ class _Progress:
             self.bar.stop()
 
 
-def _report_no_changes(output: Output, plan: Plan) -> None:
+def _report_no_changes(output: Output, plan: Plan, shown: bool) -> None:
     if output.as_json:
         from iasync.apply import ApplyResult
 
         click.echo(json.dumps(ApplyResult().as_json() | {"orphaned": _orphans(plan)}, indent=2))
         return
-    output.say("No changes. LUSID matches the account files; nothing was sent.")
-    _report_orphans(output, plan)
+    if not shown:  # the plan shown already ends with the same words
+        output.say("No changes. LUSID matches the account files; nothing was sent.")
+        _report_orphans(output, plan)
 
 
 def _report(output: Output, plan: Plan, result: ApplyResult) -> None:

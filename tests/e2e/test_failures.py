@@ -1,0 +1,142 @@
+"""When LUSID fails: only what it accepted is recorded, and the next apply finishes the rest."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import Project
+
+ALL = [f"accounts/account-{n:04d}.yaml" for n in range(3)]
+
+
+def test_partial_failure_records_only_the_successes_and_the_next_apply_finishes(
+    project: Project, emulator: Any
+) -> None:
+    emulator.add_fault(
+        kind="fail-account",
+        identifier="IA_0001",
+        errorType="PropertyNotDefined",
+        detail="Property InvestmentAccount/Details/Name is not defined",
+        count=None,
+    )
+    done = project.iasync("apply", "--auto-approve")
+    assert done.returncode == 1
+    assert "2 created, 0 updated, 1 failed" in done.stdout
+    assert (
+        "accounts/account-0001.yaml: PropertyNotDefined: "
+        "Property InvestmentAccount/Details/Name is not defined"
+    ) in done.stdout
+    assert project.recorded_sources() == [ALL[0], ALL[2]]
+
+    plan = project.plan_json()
+    assert plan["counts"]["create"] == 1
+    assert [c["path"] for c in plan["changes"]] == [ALL[1]]
+
+    emulator.clear_faults()
+    emulator.clear_requests()
+    done = project.iasync("apply", "--auto-approve")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert project.sent_ids() == [ALL[1]]
+    assert project.recorded_sources() == ALL
+
+
+def test_atomic_failure_records_nothing(project: Project, emulator: Any) -> None:
+    emulator.add_fault(kind="fail-account", identifier="IA_0002", errorType="ValidationError")
+    done = project.iasync("apply", "--auto-approve", "--success-mode", "Atomic")
+    assert done.returncode == 1
+    assert "0 created, 0 updated, 3 failed" in done.stdout
+    assert "accounts/account-0002.yaml: ValidationError" in done.stdout
+    assert not project.state_path.exists()
+    assert emulator.accounts() == []
+
+
+def test_atomic_over_several_batches_warns(project: Project, emulator: Any) -> None:
+    done = project.iasync(
+        "apply", "--auto-approve", "--success-mode", "Atomic", "--batch-size", "2"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "each batch is atomic on its own" in done.stderr
+    assert all(r["query"]["successMode"] == "Atomic" for r in project.upserts())
+
+
+def test_429_and_503_bursts_are_retried_to_success(project: Project, emulator: Any) -> None:
+    emulator.add_fault(kind="status", status=429, count=2, retryAfter=0)
+    emulator.add_fault(kind="status", status=503, count=2, retryAfter=0)
+    done = project.iasync("apply", "--auto-approve")
+    assert done.returncode == 0, done.stdout + done.stderr
+    statuses = [r["status"] for r in project.upserts()]
+    assert statuses == [429, 429, 503, 503, 201]
+    assert project.recorded_sources() == ALL
+
+
+def test_a_dropped_connection_after_commit_is_retried_and_ends_right(
+    project: Project, emulator: Any
+) -> None:
+    emulator.add_fault(kind="drop", commit=True, count=1)
+    done = project.iasync("apply", "--auto-approve")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert project.recorded_sources() == ALL
+    # The retry matched the accounts the dropped request had created: no duplicates.
+    assert len(emulator.accounts()) == 3
+    lusid_ids = {a["lusidInvestmentAccountId"] for a in emulator.accounts()}
+    assert set(project.state()["accounts"]) == lusid_ids
+    assert project.plan_json()["counts"]["create"] == 0
+
+
+def test_a_dropped_connection_before_commit_is_retried_and_ends_right(
+    project: Project, emulator: Any
+) -> None:
+    emulator.add_fault(kind="drop", commit=False, count=1)
+    done = project.iasync("apply", "--auto-approve")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert project.recorded_sources() == ALL
+    assert len(emulator.accounts()) == 3
+    for record in project.state()["accounts"].values():
+        assert record["version"] == 1
+
+
+def test_kill_9_during_apply_then_the_next_plan_shows_exactly_what_is_left(
+    project: Project, emulator: Any
+) -> None:
+    for n in range(3, 8):
+        project.write(n)  # 8 accounts, 4 batches of 2, one at a time
+    # Every batch hangs a while before LUSID commits it: time to kill between two batches.
+    emulator.add_fault(kind="hang", seconds=1.5, count=100, commit=True)
+    process = project.popen("apply", "--auto-approve", "--batch-size", "2", "--concurrency", "1")
+    try:
+        _wait_for_a_recorded_batch(project)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.communicate(timeout=30)
+    emulator.clear_faults()
+
+    recorded = project.recorded_sources()
+    assert 0 < len(recorded) < 8
+    plan = project.plan_json()
+    expected_left = sorted(set(f"accounts/account-{n:04d}.yaml" for n in range(8)) - set(recorded))
+    to_create = sorted(c["path"] for c in plan["changes"] if c["action"] == "create")
+    assert to_create == expected_left
+    assert plan["counts"]["update"] == 0
+
+    done = project.iasync("apply", "--auto-approve")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(emulator.accounts()) == 8  # the batch in flight at the kill was matched, not doubled
+    assert project.plan_json()["counts"]["create"] == 0
+
+
+def _wait_for_a_recorded_batch(project: Project) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if project.state_path.exists():
+            try:
+                if json.loads(project.state_path.read_text())["accounts"]:
+                    return
+            except (ValueError, OSError):
+                pass  # never half-written (atomic rename), but be patient with the filesystem
+        time.sleep(0.05)
+    raise AssertionError("apply recorded no batch within 60 seconds")

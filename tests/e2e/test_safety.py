@@ -1,0 +1,163 @@
+"""Guard rails: stale plans, the state lock, confirmation, and secrets kept out of everything."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from iasync.emulator.process import EmulatorProcess
+from iasync.state import LocalStateBackend
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import Project
+
+
+def test_a_plan_made_before_a_file_changed_is_refused_as_stale(
+    project: Project, emulator: Any
+) -> None:
+    assert project.iasync("plan", "-out", "changes.plan").returncode == 0
+    project.write(1, suffix=" (edited after the plan)")
+    done = project.iasync("apply", "changes.plan")
+    assert done.returncode == 1
+    assert "stale plan" in done.stderr
+    assert project.upserts() == []
+    assert not project.state_path.exists()
+
+
+def test_a_plan_made_before_another_apply_is_refused_as_stale(
+    project: Project, emulator: Any
+) -> None:
+    assert project.iasync("plan", "-out", "changes.plan").returncode == 0
+    assert project.iasync("apply", "--auto-approve").returncode == 0
+    emulator.clear_requests()
+    done = project.iasync("apply", "changes.plan")
+    assert done.returncode == 1
+    assert "stale plan" in done.stderr
+    assert project.upserts() == []
+
+
+def test_without_a_terminal_apply_refuses_to_guess_a_yes(project: Project, emulator: Any) -> None:
+    done = project.iasync("apply")  # stdin is /dev/null
+    assert done.returncode == 1
+    assert "--auto-approve" in done.stderr
+    assert "no terminal" in done.stderr
+    assert project.upserts() == []
+
+
+def test_an_apply_is_locked_out_while_another_holds_the_lock(
+    project: Project, emulator: Any
+) -> None:
+    backend = LocalStateBackend(project.state_path)
+    with backend.lock("apply") as held:
+        done = project.iasync("apply", "--auto-approve")
+    assert done.returncode == 1
+    assert "locked" in done.stderr
+    assert held.id in done.stderr  # so that force-unlock can be used if it was left behind
+    assert project.upserts() == []
+
+
+def test_lock_timeout_waits_for_the_lock_to_be_released(project: Project, emulator: Any) -> None:
+    backend = LocalStateBackend(project.state_path)
+    released = threading.Event()
+    holding = threading.Event()
+
+    def hold_for_a_while() -> None:
+        with backend.lock("apply"):
+            holding.set()
+            released.wait(2)
+
+    holder = threading.Thread(target=hold_for_a_while)
+    holder.start()
+    holding.wait(10)
+    try:
+        done = project.iasync("apply", "--auto-approve", "--lock-timeout", "60")
+    finally:
+        released.set()
+        holder.join()
+    assert done.returncode == 0, done.stderr
+    assert len(project.recorded_sources()) == 3
+
+
+def test_a_hanging_apply_locks_out_a_second_one(project: Project, emulator: Any) -> None:
+    emulator.add_fault(kind="hang", seconds=30, count=1, commit=False)
+    first = project.popen("apply", "--auto-approve")
+    try:
+        _wait_for(lambda: (project.state_path.parent / "state.json.lock").exists())
+        second = project.iasync("apply", "--auto-approve")
+        assert second.returncode == 1
+        assert "locked" in second.stderr
+    finally:
+        first.kill()
+        first.communicate(timeout=30)
+
+
+def _wait_for(condition: Any, seconds: float = 60) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition did not hold in time")
+        time.sleep(0.05)
+
+
+# --- secrets ----------------------------------------------------------------------------------
+
+PASSWORD = "pw-Sup3r-s3cret-value"
+CLIENT_SECRET = "cs-an0ther-s3cret-value"
+
+
+def _written_text(root: Path) -> str:
+    """Every file under the project (state, its backup, plan files), as text."""
+    texts = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            texts.append(path.read_bytes().decode("utf-8", errors="replace"))
+    return "\n".join(texts)
+
+
+def test_the_token_appears_in_no_output_and_no_file(project: Project, emulator: Any) -> None:
+    assert project.iasync("plan", "-out", "changes.plan").returncode == 0
+    assert project.iasync("apply", "changes.plan").returncode == 0
+    project.write(1, suffix=" (edited)")
+    assert project.iasync("apply", "--auto-approve", "-json").returncode == 0
+    emulator.add_fault(kind="fail-account", identifier="IA_0002", errorType="PropertyNotDefined")
+    project.write(2, suffix=" (edited)")
+    assert project.iasync("apply", "--auto-approve").returncode == 1
+
+    token = project.env["FBN_ACCESS_TOKEN"]
+    assert all(token not in text for text in project.outputs)
+    assert token not in _written_text(project.root)
+
+
+def test_the_password_flow_leaks_no_secret(
+    tmp_path: Path, make_project: Any, clean_env: dict[str, str]
+) -> None:
+    with EmulatorProcess(
+        "unused-static-token",
+        "--user",
+        f"alice:{PASSWORD}",
+        "--client-id",
+        "iasync-tests",
+        "--client-secret",
+        CLIENT_SECRET,
+    ) as emulator:
+        env = clean_env | {
+            "FBN_LUSID_URL": emulator.url,
+            "FBN_TOKEN_URL": emulator.token_url,
+            "FBN_USERNAME": "alice",
+            "FBN_PASSWORD": PASSWORD,
+            "FBN_CLIENT_ID": "iasync-tests",
+            "FBN_CLIENT_SECRET": CLIENT_SECRET,
+        }
+        project = make_project(tmp_path / "project", env, emulator, range(2))
+        assert project.iasync("plan", "-out", "changes.plan").returncode == 0
+        done = project.iasync("apply", "changes.plan")
+        assert done.returncode == 0, done.stderr
+        assert len(emulator.accounts()) == 2
+
+    written = _written_text(project.root)
+    for secret in (PASSWORD, CLIENT_SECRET, "unused-static-token"):
+        assert all(secret not in text for text in project.outputs), secret
+        assert secret not in written, secret

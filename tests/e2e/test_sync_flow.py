@@ -1,0 +1,111 @@
+"""The main job, end to end: apply creates, plan then finds nothing, only real edits are sent."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import Project
+
+
+def test_first_apply_creates_every_account_and_the_next_plan_has_no_changes(
+    project: Project, emulator: Any
+) -> None:
+    done = project.iasync("apply", "--auto-approve")
+    assert done.returncode == 0, done.stderr
+    assert "Plan: 3 to create" in done.stdout
+    assert "3 created, 0 updated, 0 failed" in done.stdout
+    assert project.sent_ids() == [f"accounts/account-{n:04d}.yaml" for n in range(3)]
+
+    lusid = {a["lusidInvestmentAccountId"]: a for a in emulator.accounts()}
+    state = project.state()
+    assert state["accounts"].keys() == lusid.keys()
+    for lusid_id, record in state["accounts"].items():
+        assert record["version"] == 1
+        assert record["body"]["displayName"] == lusid[lusid_id]["displayName"]
+
+    plan = project.iasync("plan", "-detailed-exitcode")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "No changes" in plan.stdout
+
+
+def test_editing_one_file_sends_exactly_that_account(project: Project, emulator: Any) -> None:
+    assert project.iasync("apply", "--auto-approve").returncode == 0
+    emulator.clear_requests()
+    edited = project.write(1, suffix=" (renamed)")
+
+    done = project.iasync("apply", "--auto-approve")
+    assert done.returncode == 0, done.stderr
+    assert "0 created, 1 updated, 0 failed" in done.stdout
+    (request,) = project.upserts()
+    assert list(request["body"]) == [edited]
+    assert request["body"][edited]["displayName"] == "Account 1 (renamed)"
+    (record,) = [r for r in project.state()["accounts"].values() if r["source"] == edited]
+    assert record["version"] == 2
+
+
+def test_renaming_a_file_sends_nothing_and_writes_no_state(project: Project, emulator: Any) -> None:
+    assert project.iasync("apply", "--auto-approve").returncode == 0
+    state_before = project.state_path.read_bytes()
+    emulator.clear_requests()
+    project.account_path(2).rename(project.root / "accounts" / "moved-account-2.yaml")
+
+    done = project.iasync("apply", "--auto-approve")
+    assert done.returncode == 0, done.stderr
+    assert project.upserts() == []
+    assert project.state_path.read_bytes() == state_before  # not even the serial moved
+
+
+def test_nothing_to_do_changes_nothing(project: Project, emulator: Any) -> None:
+    assert project.iasync("apply", "--auto-approve").returncode == 0
+    state_before = project.state_path.read_bytes()
+    emulator.clear_requests()
+    done = project.iasync("apply", "--auto-approve")
+    assert done.returncode == 0
+    assert "No changes" in done.stdout
+    assert project.state_path.read_bytes() == state_before
+    assert project.upserts() == []
+
+
+def test_a_saved_plan_is_applied_without_a_prompt(project: Project, emulator: Any) -> None:
+    assert project.iasync("plan", "-out", "changes.plan").returncode == 0
+    done = project.iasync("apply", "changes.plan")  # stdin is not a terminal: no prompt needed
+    assert done.returncode == 0, done.stderr
+    assert "3 created" in done.stdout
+    assert len(project.recorded_sources()) == 3
+
+
+def test_batches_and_concurrency_options_shape_the_requests(
+    project: Project, emulator: Any
+) -> None:
+    for n in range(3, 7):
+        project.write(n)
+    done = project.iasync("apply", "--auto-approve", "--batch-size", "2", "--concurrency", "3")
+    assert done.returncode == 0, done.stderr
+    assert sorted(len(r["body"]) for r in project.upserts()) == [1, 2, 2, 2]
+    assert "7 created" in done.stdout
+    assert done.stdout.count("batch ") >= 4  # one plain progress line per batch (not a tty)
+
+
+def test_orphans_are_reported_and_never_deleted(project: Project, emulator: Any) -> None:
+    assert project.iasync("apply", "--auto-approve").returncode == 0
+    project.account_path(0).unlink()
+    project.write(5)
+    emulator.clear_requests()
+
+    done = project.iasync("apply", "--auto-approve")
+    assert done.returncode == 0, done.stderr
+    assert "1 orphaned" in done.stdout
+    assert "accounts/account-0000.yaml" in done.stdout
+    assert len(emulator.accounts()) == 4  # the orphan is still in LUSID
+    assert all(r["method"] != "DELETE" for r in emulator.requests())
+    assert project.sent_ids() == ["accounts/account-0005.yaml"]
+
+
+def test_json_output_is_the_result(project: Project, emulator: Any) -> None:
+    done = project.iasync("apply", "--auto-approve", "-json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["created"], result["updated"], result["failed"]) == (3, 0, 0)
+    assert result["failures"] == []

@@ -1,0 +1,273 @@
+"""apply.py: batching, concurrency, partial failure and recording, against the real emulator.
+
+Every test drives the real pipeline: account files on disk -> loader -> plan -> apply_changes over a
+real LusidClient talking HTTP to the emulator, recording into a real state file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from iasync.apply import (
+    ApplyResult,
+    BatchOutcome,
+    apply_changes,
+    changes_to_send,
+    cut_batches,
+)
+from iasync.loader import load_accounts
+from iasync.lusid import LusidClient, load_lusid_config
+from iasync.plan import Plan, make_plan
+from iasync.settings import Settings
+from iasync.state import LocalStateBackend, State
+
+ACCOUNT = """\
+identifiers:
+  InvestmentAccount/ExternalIdentifier/ExternalIAId: IA_{n:04d}
+displayName: Account {n}{suffix}
+accountType: Personal
+properties:
+  InvestmentAccount/Details/Name: Holder {n}
+"""
+
+
+def write_account(root: Path, n: int, suffix: str = "") -> str:
+    path = root / "accounts" / f"account-{n:04d}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(ACCOUNT.format(n=n, suffix=suffix), encoding="utf-8")
+    return path.relative_to(root).as_posix()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "iasync.toml").write_text('accounts_dir = "accounts"\n', encoding="utf-8")
+    return tmp_path
+
+
+@pytest.fixture
+def backend(project: Path) -> LocalStateBackend:
+    return LocalStateBackend(project / ".iasync" / "state.json")
+
+
+@pytest.fixture
+def client(emulator: Any) -> Iterator[LusidClient]:
+    # Few attempts, so that a batch whose retries run out does so quickly.
+    with LusidClient(load_lusid_config(env=emulator.env()), max_attempts=2) as lusid:
+        yield lusid
+
+
+def plan_for(project: Path, state: State) -> Plan:
+    settings = Settings(root=project)
+    load = load_accounts([], settings)
+    assert load.ok, load.problems
+    return make_plan(load, state)
+
+
+def run_apply(
+    project: Path,
+    backend: LocalStateBackend,
+    client: LusidClient,
+    *,
+    batch_size: int = 500,
+    concurrency: int = 1,
+    success_mode: str = "Partial",
+    seen: list[BatchOutcome] | None = None,
+) -> tuple[ApplyResult, State]:
+    state = backend.read()
+    plan = plan_for(project, state)
+    with backend.lock("apply"):
+        result = apply_changes(
+            plan.changes,
+            client=client,
+            backend=backend,
+            state=state,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            success_mode=success_mode,
+            commit="0123abcd",
+            on_batch=None if seen is None else seen.append,
+        )
+    return result, state
+
+
+def upserts(emulator: Any) -> list[dict[str, Any]]:
+    return [
+        r for r in emulator.requests() if r["path"].endswith("$batchUpsert") and r["status"] == 201
+    ]
+
+
+# --- cutting batches --------------------------------------------------------------------------
+
+
+def test_batches_are_consecutive_and_at_most_the_size(project: Path) -> None:
+    paths = [write_account(project, n) for n in range(7)]
+    changes = plan_for(project, State.new()).changes
+    batches = cut_batches(changes, 3)
+    assert [len(b) for b in batches] == [3, 3, 1]
+    assert [c.path for b in batches for c in b] == paths
+
+
+def test_batch_size_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        cut_batches([], 0)
+
+
+def test_only_creates_and_updates_are_sent(project: Path, backend, client, emulator) -> None:
+    for n in range(3):
+        write_account(project, n)
+    run_apply(project, backend, client)
+    write_account(project, 1, suffix=" (renamed)")
+    (project / "accounts" / "account-0002.yaml").unlink()  # now an orphan
+    write_account(project, 3)
+    plan = plan_for(project, backend.read())
+    sent = changes_to_send(plan.changes)
+    assert sorted((c.action, c.path) for c in sent) == [
+        ("create", "accounts/account-0003.yaml"),
+        ("update", "accounts/account-0001.yaml"),
+    ]
+    assert {c.action for c in plan.changes} == {"create", "update", "unchanged", "orphaned"}
+
+
+# --- sending and recording --------------------------------------------------------------------
+
+
+def test_each_batch_is_one_request_with_file_paths_as_correlation_ids(
+    project: Path, backend, client, emulator
+) -> None:
+    paths = [write_account(project, n) for n in range(7)]
+    result, _ = run_apply(project, backend, client, batch_size=3, concurrency=2)
+    requests = upserts(emulator)
+    assert len(requests) == 3
+    assert sorted(len(r["body"]) for r in requests) == [1, 3, 3]
+    assert sorted(corr for r in requests for corr in r["body"]) == paths
+    assert all(r["query"] == {"successMode": "Partial"} for r in requests)
+    assert (result.batches, len(result.created), result.failures) == (3, 7, [])
+
+
+def test_accepted_accounts_are_recorded_as_sent(project: Path, backend, client, emulator) -> None:
+    for n in range(4):
+        write_account(project, n)
+    plan = plan_for(project, State.new())
+    _, state = run_apply(project, backend, client, batch_size=2, concurrency=2)
+    stored = backend.read()
+    assert stored.serial == 2  # one write per batch
+    assert stored.accounts.keys() == state.accounts.keys()
+    by_path = {rec.source: rec for rec in stored.accounts.values()}
+    lusid = {a["lusidInvestmentAccountId"]: a for a in emulator.accounts()}
+    for change in plan.changes:
+        rec = by_path[change.path]
+        assert rec.lusid_id in lusid
+        assert rec.version == 1
+        assert rec.body == change.body
+        assert rec.body_hash == change.body_hash
+        assert rec.source_hash == change.file_hash
+        assert rec.identity == change.identity
+        assert rec.commit == "0123abcd"
+        assert rec.applied_at
+
+
+def test_an_update_replaces_the_record_with_the_new_version(
+    project: Path, backend, client, emulator
+) -> None:
+    write_account(project, 1)
+    run_apply(project, backend, client)
+    write_account(project, 1, suffix=" (renamed)")
+    result, _ = run_apply(project, backend, client)
+    assert (result.created, result.updated) == ([], ["accounts/account-0001.yaml"])
+    (rec,) = backend.read().accounts.values()
+    assert rec.version == 2
+    assert rec.body["displayName"] == "Account 1 (renamed)"
+
+
+def test_nothing_to_send_writes_nothing(project: Path, backend, client, emulator) -> None:
+    write_account(project, 1)
+    run_apply(project, backend, client)
+    before = backend.path.read_bytes()
+    emulator.clear_requests()
+    result, _ = run_apply(project, backend, client)
+    assert (result.batches, result.created, result.updated) == (0, [], [])
+    assert backend.path.read_bytes() == before
+    assert upserts(emulator) == []
+
+
+def test_every_batch_is_reported_once(project: Path, backend, client, emulator) -> None:
+    for n in range(5):
+        write_account(project, n)
+    seen: list[BatchOutcome] = []
+    run_apply(project, backend, client, batch_size=2, concurrency=3, seen=seen)
+    assert sorted(o.number for o in seen) == [1, 2, 3]
+    assert sum(len(o.accepted) for o in seen) == 5
+    assert all(o.bytes_sent > 0 for o in seen)
+
+
+# --- failures ---------------------------------------------------------------------------------
+
+
+def test_partial_records_the_accepted_and_reports_the_failed(
+    project: Path, backend, client, emulator
+) -> None:
+    for n in range(4):
+        write_account(project, n)
+    emulator.add_fault(
+        kind="fail-account",
+        identifier="IA_0002",
+        errorType="PropertyNotDefined",
+        detail="Property InvestmentAccount/Details/Name is not defined",
+        count=None,
+    )
+    result, _ = run_apply(project, backend, client, batch_size=2)
+    assert [(f.path, f.error_type) for f in result.failures] == [
+        ("accounts/account-0002.yaml", "PropertyNotDefined")
+    ]
+    assert "not defined" in result.failures[0].detail
+    recorded = sorted(rec.source for rec in backend.read().accounts.values())
+    assert recorded == [
+        "accounts/account-0000.yaml",
+        "accounts/account-0001.yaml",
+        "accounts/account-0003.yaml",
+    ]
+    assert not result.ok
+
+
+def test_atomic_failure_records_nothing(project: Path, backend, client, emulator) -> None:
+    for n in range(3):
+        write_account(project, n)
+    emulator.add_fault(kind="fail-account", identifier="IA_0001", errorType="ValidationError")
+    result, _ = run_apply(project, backend, client, success_mode="Atomic")
+    assert not backend.path.exists()  # nothing accepted, so not even a first write
+    assert emulator.accounts() == []
+    failures = {f.path: f.error_type for f in result.failures}
+    assert failures["accounts/account-0001.yaml"] == "ValidationError"
+    assert len(failures) == 3
+    assert result.created == []
+
+
+def test_a_batch_whose_retries_run_out_stays_unrecorded_and_others_are_kept(
+    project: Path, backend, client, emulator
+) -> None:
+    for n in range(4):
+        write_account(project, n)
+    # The client makes 2 attempts: the first batch gets both 503s, the second goes through.
+    emulator.add_fault(kind="status", status=503, count=2, retryAfter=0)
+    result, _ = run_apply(project, backend, client, batch_size=2, concurrency=1)
+    failed = sorted(f.path for f in result.failures)
+    assert failed == ["accounts/account-0000.yaml", "accounts/account-0001.yaml"]
+    recorded = sorted(rec.source for rec in backend.read().accounts.values())
+    assert recorded == ["accounts/account-0002.yaml", "accounts/account-0003.yaml"]
+    assert all(f.detail for f in result.failures)
+
+
+def test_result_as_json_names_each_failure(project: Path, backend, client, emulator) -> None:
+    write_account(project, 1)
+    emulator.add_fault(kind="fail-account", identifier="IA_0001", errorType="PropertyNotDefined")
+    result, _ = run_apply(project, backend, client)
+    document = json.loads(json.dumps(result.as_json()))
+    assert document["created"] == 0
+    assert document["failed"] == 1
+    assert document["failures"][0]["path"] == "accounts/account-0001.yaml"
+    assert document["failures"][0]["type"] == "PropertyNotDefined"
