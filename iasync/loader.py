@@ -1,22 +1,42 @@
-"""Find and read account files into validated models, with every problem located.
+"""Find and read account files into canonical request bodies, with every problem located.
 
-FIRST CUT: the public surface below (`find_account_files`, `load_accounts`, `LoadedAccount`,
-`LoadResult`) is what plan/apply build on; the located YAML parsing behind it is being written.
+One file goes through four stages, each reporting `path:line:col: message` problems:
+
+1. reading (`_read_text`): size cap, symlinks out of the project, UTF-8;
+2. YAML (`iasync.yamlnodes`): PyYAML's C composer gives nodes with marks; plain data is built
+   from them by hand (safe tags only, no aliases, no duplicate keys, YAML 1.1 traps refused), with
+   the key node and value node of every path recorded;
+3. the committed JSON Schema (`iasync.schema`), then the checks a schema cannot express
+   (`iasync.checks`); the schema's verdict comes from jsonschema-rs (microseconds a file) and, for
+   the few files it rejects, jsonschema explains each fault;
+4. the model (`iasync.model.AccountFile`), only to build the canonical body of a valid file.
+
+Files that claim the same account identifier are reported after all files are read, each naming
+the other. Above a few hundred files the work is spread over a process pool (one per core).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iasync.errors import Problem
 from iasync.settings import Settings
 
+if TYPE_CHECKING:
+    from iasync.checks import Finding
+    from iasync.yamlnodes import Document
+
 ACCOUNT_SUFFIXES = (".yaml", ".yml")
+#: An account file is a few hundred bytes; anything past this is a mistake, not an account.
+MAX_FILE_BYTES = 1024 * 1024
+#: Below this many files one process is quicker than starting a pool.
+PARALLEL_THRESHOLD = 300
 
 
 @dataclass(frozen=True)
@@ -48,47 +68,315 @@ class LoadedAccount:
 class LoadResult:
     accounts: list[LoadedAccount] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    files: int = 0  # how many account files were read
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
+@dataclass(frozen=True)
+class ClaimedIdentifier:
+    """An account identifier a file claims, and where; for the cross-file duplicate check."""
+
+    key: str
+    value: str
+    line: int
+    column: int
+
+
+@dataclass
+class FileOutcome:
+    """What reading one file gave: the account (if valid) and its problems."""
+
+    path: str
+    account: LoadedAccount | None
+    problems: list[Problem]
+    claims: list[ClaimedIdentifier]
+
+
+# --- finding files ----------------------------------------------------------------------------
+
+
 def display_path(path: Path, settings: Settings) -> str:
+    """The path as problems and correlation ids show it: relative to the project root, POSIX."""
+    absolute = Path(os.path.abspath(path))
     try:
-        return path.resolve().relative_to(settings.root.resolve()).as_posix()
+        return absolute.relative_to(settings.root.absolute()).as_posix()
     except ValueError:
         return path.as_posix()
 
 
 def find_account_files(paths: Sequence[Path], settings: Settings) -> list[Path]:
-    """Account files under `paths` (files taken as given, directories searched), sorted."""
+    """Account files under `paths` (files taken as given, directories searched), sorted.
+
+    Hidden directories (.git, .iasync, ...) are skipped; symlinked directories are not followed.
+    A path that does not exist is returned as is, for `load_accounts` to report.
+    """
     found: set[Path] = set()
     for path in paths or [settings.accounts_path]:
         if path.is_dir():
-            found.update(p for p in path.rglob("*") if p.suffix in ACCOUNT_SUFFIXES and p.is_file())
+            found.update(_walk(path))
         else:
             found.add(path)
     return sorted(found)
 
 
+def _walk(directory: Path) -> Iterable[Path]:
+    for parent, dirnames, filenames in os.walk(directory):
+        dirnames[:] = [name for name in dirnames if not name.startswith(".")]
+        for name in filenames:
+            if name.endswith(ACCOUNT_SUFFIXES) and not name.startswith("."):
+                yield Path(parent, name)
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
 def load_accounts(paths: Sequence[Path], settings: Settings) -> LoadResult:
-    import yaml
+    """Read every account file under `paths`; valid ones become `LoadedAccount`s.
+
+    Problems are sorted by file, line and column; a file with any problem gives no account.
+    """
+    files = find_account_files(paths, settings)
+    outcomes = _load_all(files, settings)
+    _report_shared_identifiers(outcomes)
+    result = LoadResult(files=len(files))
+    for outcome in outcomes:
+        result.problems.extend(outcome.problems)
+        if outcome.account is not None and not outcome.problems:
+            result.accounts.append(outcome.account)
+    result.problems.sort()
+    return result
+
+
+def _load_all(files: list[Path], settings: Settings) -> list[FileOutcome]:
+    workers = min(os.cpu_count() or 1, 8)
+    if len(files) < PARALLEL_THRESHOLD or workers < 2:
+        return [load_file(path, settings) for path in files]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # Build the validators once here: forked workers inherit them instead of each building its own.
+    _schema_validators()
+    chunk = max(50, len(files) // (workers * 4))
+    chunks = [files[i : i + chunk] for i in range(0, len(files), chunk)]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        results = pool.map(_load_chunk, chunks, [settings] * len(chunks))
+        return [outcome for outcomes in results for outcome in outcomes]
+
+
+def _load_chunk(files: list[Path], settings: Settings) -> list[FileOutcome]:
+    return [load_file(path, settings) for path in files]
+
+
+def load_file(path: Path, settings: Settings) -> FileOutcome:
+    """Read, parse, validate and canonicalise one account file."""
+    from iasync import yamlnodes
+
+    shown = display_path(path, settings)
+    raw, problem = _read_bytes(path, settings)
+    if problem is not None:
+        return FileOutcome(shown, None, [Problem(shown, 1, 1, problem)], [])
+    assert raw is not None
+    text, located = _decode(raw)
+    if located is not None:
+        line, column, message = located
+        return FileOutcome(shown, None, [Problem(shown, line, column, message)], [])
+    document = yamlnodes.parse(text)
+    problems = [Problem(shown, line, column, message) for line, column, message in document.errors]
+    if document.fatal:
+        return FileOutcome(shown, None, problems, [])
+    problems.extend(_content_problems(shown, document, settings))
+    claims = _claims(document)
+    if problems:
+        return FileOutcome(shown, None, sorted(set(problems)), claims)
+    body, model_problems = _canonical(shown, document)
+    if body is None:
+        return FileOutcome(shown, None, model_problems, claims)
+    file_hash = "sha256:" + hashlib.sha256(raw).hexdigest()
+    return FileOutcome(shown, LoadedAccount(shown, file_hash, body), [], claims)
+
+
+def _read_bytes(path: Path, settings: Settings) -> tuple[bytes | None, str | None]:
+    """The file's bytes, or why they cannot be read (a message for the user)."""
+    try:
+        escape = _symlink_escape(path, settings.root)
+        if escape is not None:
+            return None, (
+                f"a symlink to {escape}, outside the project ({settings.root}); "
+                "account files must live in the repository"
+            )
+        if not path.exists():
+            return None, "no such file or directory"
+        if not path.is_file():
+            return None, "not a regular file"
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return None, f"cannot read the file: {exc.strerror or exc}"
+    if len(raw) > MAX_FILE_BYTES:
+        size = path.stat().st_size
+        return None, (
+            f"the file is {size / 1024 / 1024:.1f} MiB; an account file may be at most 1 MiB "
+            "(is this really an account?)"
+        )
+    return raw, None
+
+
+def _symlink_escape(path: Path, root: Path) -> Path | None:
+    """Where `path` really leads, when it lies in the project but resolves outside it."""
+    root = root.resolve()
+    absolute = Path(os.path.abspath(path))
+    if not absolute.is_relative_to(root) and not absolute.is_relative_to(root.absolute()):
+        return None  # a file outside the project, named on purpose: read it as given
+    real = absolute.resolve()
+    return None if real.is_relative_to(root) else real
+
+
+def _decode(raw: bytes) -> tuple[str, tuple[int, int, str] | None]:
+    """UTF-8 text (without a byte-order mark), or where and why it is not UTF-8."""
+    try:
+        return raw.decode("utf-8").removeprefix("\ufeff"), None
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        byte = raw[exc.start]
+        return "", (
+            line,
+            column,
+            f"not UTF-8 text (byte 0x{byte:02x}); save the file with UTF-8 encoding",
+        )
+
+
+# --- schema, checks, model --------------------------------------------------------------------
+
+
+_VALIDATORS: tuple[Any] | None = None
+
+
+def _schema_validators() -> tuple[Any]:
+    """The jsonschema-rs validator of the committed schema, built once per process.
+
+    It only says yes or no (in microseconds); a file it rejects is explained by jsonschema's own
+    validator (`iasync.schema.validator()`), which holds the detail a message needs.
+    """
+    global _VALIDATORS
+    if _VALIDATORS is None:
+        import jsonschema_rs
+
+        from iasync.schema import load_schema
+
+        # Formats are annotations in draft 2020-12, as for jsonschema: the two must agree.
+        _VALIDATORS = (jsonschema_rs.validator_for(load_schema(), validate_formats=False),)
+    return _VALIDATORS
+
+
+def _content_problems(shown: str, document: Document, settings: Settings) -> list[Problem]:
+    """Checks and schema problems, one line per fault: the most specific message wins."""
+    from iasync import checks
+
+    specific = checks.check_account(document.data, settings.account_types, document.line_of)
+    general: list[Finding] = []
+    fast = _schema_validators()[0]
+    if not fast.is_valid(document.data):
+        from iasync import schemaerrors
+        from iasync.schema import validator
+
+        general = schemaerrors.explain(validator().iter_errors(document.data), document)
+        if not general:  # the two validators disagree: jsonschema-rs's own words, then
+            general = [
+                checks.Finding(tuple(error.instance_path), "value", error.message)
+                for error in fast.iter_errors(document.data)
+            ]
+    return [
+        Problem(shown, line, column, message)
+        for (line, column), message in _dedupe([specific, general], document)
+    ]
+
+
+def _dedupe(groups: list[list[Finding]], document: Document) -> list[tuple[tuple[int, int], str]]:
+    """Located messages, without those about a node that something more specific covers.
+
+    `groups` are in order of precedence (checks before the schema): a finding is dropped when an
+    earlier group already has one about the same node, or when the YAML stage reported the node
+    or one above it (a null, a misread number, an alias).
+    """
+    taken: set[tuple[str | int, ...]] = set()
+    out: list[tuple[tuple[int, int], str]] = []
+    for findings in groups:
+        mine = set()
+        for finding in findings:
+            if finding.path in taken or document.blocked(finding.path):
+                continue
+            mine.add(finding.path)
+            located = (document.location(finding.path, finding.role), finding.message)
+            if located not in out:
+                out.append(located)
+        taken |= mine
+    return out
+
+
+def _canonical(shown: str, document: Document) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The canonical body; the model's own complaint (rare: schema and checks come first)."""
     from pydantic import ValidationError
 
     from iasync.model import AccountFile, canonical_body
 
-    result = LoadResult()
-    for path in find_account_files(paths, settings):
-        shown = display_path(path, settings)
-        data = path.read_bytes()
-        try:
-            account = AccountFile.model_validate(yaml.safe_load(data))
-        except ValidationError as exc:
-            for error in exc.errors():
-                result.problems.append(Problem(shown, 1, 1, error["msg"]))
+    try:
+        return canonical_body(AccountFile.model_validate(document.data)), []
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            path = document.existing_prefix(error["loc"])
+            line, column = document.location(path, "value")
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(Problem(shown, line, column, message))
+        return None, sorted(set(problems))
+
+
+# --- identifiers claimed by two files ---------------------------------------------------------
+
+
+def _claims(document: Document) -> list[ClaimedIdentifier]:
+    identifiers = document.data.get("identifiers") if isinstance(document.data, dict) else None
+    if not isinstance(identifiers, dict):
+        return []
+    claims = []
+    for key, value in identifiers.items():
+        path: tuple[str | int, ...] = ("identifiers", key)
+        if isinstance(value, dict):
+            label = value.get("value")
+            value = label.get("labelValue") if isinstance(label, dict) else None
+            path = ("identifiers", key, "value", "labelValue")
+        if isinstance(key, str) and isinstance(value, str):
+            line, column = document.location(path, "value")
+            claims.append(ClaimedIdentifier(key, value, line, column))
+    return claims
+
+
+def _report_shared_identifiers(outcomes: list[FileOutcome]) -> None:
+    """Two files claiming one identifier would be one LUSID account: a problem in each file."""
+    owners: dict[tuple[str, str], list[FileOutcome]] = {}
+    for outcome in outcomes:
+        for claim in outcome.claims:
+            owners.setdefault((claim.key, claim.value), []).append(outcome)
+    for (key, value), claimants in owners.items():
+        files = sorted({outcome.path for outcome in claimants})
+        if len(files) < 2:
             continue
-        result.accounts.append(
-            LoadedAccount(shown, "sha256:" + hashlib.sha256(data).hexdigest(), canonical_body(account))
-        )
-    return result
+        for outcome in claimants:
+            others = ", ".join(path for path in files if path != outcome.path)
+            for claim in outcome.claims:
+                if (claim.key, claim.value) == (key, value):
+                    outcome.problems.append(
+                        Problem(
+                            outcome.path,
+                            claim.line,
+                            claim.column,
+                            f"identifier {key}={value} is also claimed by {others}; "
+                            "each account must have its own identifiers",
+                        )
+                    )
+            outcome.account = None

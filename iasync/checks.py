@@ -1,0 +1,276 @@
+"""The checks on an account file that a JSON Schema cannot express, or cannot explain well.
+
+Each check reads the plain data of one file (which may be invalid in any way: every access is
+guarded) and yields `Finding`s: a path into the data, whether the key or the value at that path is
+at fault, and a message that says what to do. The loader locates them (`path:line:col`) and drops
+schema errors about the same node, so a fault is reported once, in the clearest words.
+
+Identifiers claimed by two files are checked by the loader, which sees all the files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from iasync.model import MAX_LABEL_LENGTH, MAX_PROPERTIES
+from iasync.yamlnodes import render_path
+
+Path = tuple[str | int, ...]
+#: lusid-api.md: scope and code are letters, digits, '-' and '_', at most 64 characters.
+MAX_KEY_PART = 64
+_KEY_PART = re.compile(r"[A-Za-z0-9_-]+")
+ACCOUNT_DOMAIN = "InvestmentAccount"
+INVESTOR_DOMAIN = "InvestorRecord"
+_BARE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_VALUE_KINDS = ("labelValue", "metricValue", "labelValueSet")
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: Path
+    role: str  # "key" (the key node is at fault) or "value"
+    message: str
+
+
+def check_account(
+    data: Any, account_types: Sequence[str], line_of: Callable[[Path], int]
+) -> list[Finding]:
+    """Every problem the schema leaves to us, in the order they appear in a file."""
+    if not isinstance(data, dict):
+        return []
+    return [
+        *_check_keyed_maps(data),
+        *_check_account_type(data.get("accountType"), account_types),
+        *_check_property_count(data.get("properties")),
+        *_check_unique_keys(data, "accountHolders", line_of),
+        *_check_unique_keys(data, "investmentPortfolios", line_of),
+    ]
+
+
+# --- keys and the values under them -----------------------------------------------------------
+
+
+def _keyed_maps(data: dict[str, Any]) -> Iterator[tuple[Path, Any, str, bool]]:
+    """(path, mapping, domain, identifier?) for each map of property-keyed values."""
+    yield ("identifiers",), data.get("identifiers"), ACCOUNT_DOMAIN, True
+    yield ("properties",), data.get("properties"), ACCOUNT_DOMAIN, False
+    holders = data.get("accountHolders")
+    if isinstance(holders, list):
+        for index, holder in enumerate(holders):
+            if isinstance(holder, dict):
+                path = ("accountHolders", index, "identifiers")
+                yield path, holder.get("identifiers"), INVESTOR_DOMAIN, True
+
+
+def _check_keyed_maps(data: dict[str, Any]) -> Iterator[Finding]:
+    for path, mapping, domain, identifiers in _keyed_maps(data):
+        if not isinstance(mapping, dict):
+            continue
+        for key, value in mapping.items():
+            here = (*path, key)
+            problem = key_problem(key, domain)
+            if problem is not None:
+                yield Finding(here, "key", problem)
+            yield from _check_value(here, key, value, identifiers)
+
+
+def key_problem(key: str, domain: str) -> str | None:
+    """Why `key` is not a `{domain}/{scope}/{code}` key, or None when it is one."""
+    form = f"{domain}/{{scope}}/{{code}}"
+    parts = key.split("/")
+    if len(parts) != 3:
+        return f"key {key!r} must have the form {form}"
+    if parts[0] != domain:
+        return f"key {key!r} is in the {parts[0]!r} domain; here keys must have the form {form}"
+    for name, part in zip(("scope", "code"), parts[1:], strict=True):
+        if not part:
+            return f"key {key!r} has an empty {name}; the form is {form}"
+        if len(part) > MAX_KEY_PART:
+            return (
+                f"key {key!r}: the {name} is {len(part)} characters long; "
+                f"the limit is {MAX_KEY_PART}"
+            )
+        if not _KEY_PART.fullmatch(part):
+            bad = "".join(sorted({c for c in part if not _KEY_PART.fullmatch(c)}))
+            return (
+                f"key {key!r}: the {name} may hold only letters, digits, '-' and '_' (not {bad!r})"
+            )
+    return None
+
+
+def _check_value(path: Path, key: str, value: Any, identifier: bool) -> Iterator[Finding]:
+    yield from _check_labels(path, value)
+    if not isinstance(value, dict):
+        return
+    yield from _check_effective(path, value)
+    inner = value.get("value")
+    if isinstance(inner, dict) or "key" in value:
+        yield from _check_long_form(path, key, value, identifier)
+    elif "unit" in value and not _is_number(inner):
+        yield Finding(
+            (*path, "unit"),
+            "key",
+            f"{render_path(path)}: a unit is only for numbers (metric values)",
+        )
+
+
+def _check_long_form(
+    path: Path, key: str, value: dict[str, Any], identifier: bool
+) -> Iterator[Finding]:
+    stated = value.get("key")
+    if isinstance(stated, str) and stated != key:
+        yield Finding(
+            (*path, "key"),
+            "value",
+            f"{render_path(path)}: key {stated!r} differs from the key {key!r} it is under",
+        )
+    inner = value.get("value")
+    if not isinstance(inner, dict):
+        return
+    given = [kind for kind in _VALUE_KINDS if inner.get(kind) is not None]
+    if len(given) != 1:
+        yield Finding(
+            (*path, "value"),
+            "value",
+            f"{render_path(path)}: give exactly one of labelValue, metricValue, labelValueSet",
+        )
+    elif identifier and given != ["labelValue"]:
+        yield Finding(
+            (*path, "value", given[0]),
+            "key",
+            f"{render_path(path)}: an identifier's value must be a labelValue (a string)",
+        )
+
+
+def _check_labels(path: Path, value: Any) -> Iterator[Finding]:
+    """Label values (every form of them) are at most 1024 characters."""
+    for label_path, label in _labels(path, value):
+        if len(label) > MAX_LABEL_LENGTH:
+            yield Finding(
+                label_path,
+                "value",
+                f"{render_path(label_path)}: a label value is {len(label)} characters long; "
+                f"the limit is {MAX_LABEL_LENGTH}",
+            )
+
+
+def _labels(path: Path, value: Any) -> Iterator[tuple[Path, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, list):
+        yield from ((p, v) for i, item in enumerate(value) for p, v in _labels((*path, i), item))
+    elif isinstance(value, dict):
+        if "value" in value:
+            yield from _labels((*path, "value"), value["value"])
+        if "labelValue" in value:
+            yield from _labels((*path, "labelValue"), value["labelValue"])
+        values = value.get("labelValueSet")
+        if isinstance(values, dict) and "values" in values:
+            yield from _labels((*path, "labelValueSet", "values"), values["values"])
+
+
+# --- effective dates --------------------------------------------------------------------------
+
+
+def _check_effective(path: Path, value: dict[str, Any]) -> Iterator[Finding]:
+    instants: dict[str, datetime] = {}
+    for name in ("effectiveFrom", "effectiveUntil"):
+        text = value.get(name)
+        if not isinstance(text, str):
+            continue
+        parsed = parse_instant(text)
+        if isinstance(parsed, str):
+            yield Finding((*path, name), "value", f"{render_path((*path, name))}: {parsed}")
+        else:
+            instants[name] = parsed
+    start, end = instants.get("effectiveFrom"), instants.get("effectiveUntil")
+    if start is not None and end is not None and start >= end:
+        yield Finding(
+            (*path, "effectiveUntil"),
+            "value",
+            f"{render_path(path)}: effectiveUntil ({value['effectiveUntil']}) must be after "
+            f"effectiveFrom ({value['effectiveFrom']})",
+        )
+
+
+def parse_instant(text: str) -> datetime | str:
+    """The instant `text` names, or why it names none (as the model reads it: see model.py)."""
+    from datetime import UTC, time
+
+    text = text.strip()
+    if _BARE_DATE.fullmatch(text):
+        try:
+            return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
+        except ValueError:
+            return "not a real date; write it like 2016-01-01"
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return "not an ISO 8601 timestamp; write it like 2016-01-01T00:00:00+00:00"
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        return f"the time has no UTC offset; add one, e.g. {text}+00:00"
+    return parsed
+
+
+# --- the account as a whole -------------------------------------------------------------------
+
+
+def _check_account_type(value: Any, account_types: Sequence[str]) -> Iterable[Finding]:
+    if not isinstance(value, str) or not value or value in account_types:
+        return []
+    message = (
+        f"accountType {value!r} is not one of the configured types: {', '.join(account_types)}"
+    )
+    close = difflib.get_close_matches(value, account_types, n=1, cutoff=0.6)
+    if not close:
+        lowered = {kind.lower(): kind for kind in account_types}
+        close = [lowered[value.lower()]] if value.lower() in lowered else []
+    if close:
+        message += f"; did you mean {close[0]}?"
+    else:
+        message += " (set account_types in iasync.toml to allow others)"
+    return [Finding(("accountType",), "value", message)]
+
+
+def _check_property_count(properties: Any) -> Iterable[Finding]:
+    if not isinstance(properties, dict) or len(properties) <= MAX_PROPERTIES:
+        return []
+    return [
+        Finding(
+            ("properties",),
+            "key",
+            f"{len(properties)} properties; an account may have at most {MAX_PROPERTIES}",
+        )
+    ]
+
+
+def _check_unique_keys(
+    data: dict[str, Any], field: str, line_of: Callable[[Path], int]
+) -> Iterator[Finding]:
+    items = data.get(field)
+    if not isinstance(items, list):
+        return
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        key = item.get("key") if isinstance(item, dict) else None
+        if not isinstance(key, str):
+            continue
+        if key in first:
+            line = line_of((field, first[key], "key"))
+            yield Finding(
+                (field, index, "key"),
+                "value",
+                f"{field}: the key {key!r} is used twice (first at line {line}); "
+                "keys must be unique within an account",
+            )
+        else:
+            first[key] = index
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

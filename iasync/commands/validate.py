@@ -1,0 +1,57 @@
+"""`iasync validate [PATH...]`: check account files; one `path:line:col: message` a problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command(
+    "validate",
+    help="Check account files (default: the configured accounts directory) against the schema "
+    "and the rules LUSID enforces; report every problem as path:line:col: message.",
+)
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: one problem a line; json: a list of {path, line, column, message}.",
+)
+@click.option("--json", "-json", "as_json", is_flag=True, help="The same as --format json.")
+def command(paths: tuple[Path, ...], output_format: str, as_json: bool) -> int:
+    import json
+
+    from iasync.errors import IasyncError
+    from iasync.loader import load_accounts
+    from iasync.settings import load_settings
+
+    settings = load_settings()
+    if not paths and not settings.accounts_path.is_dir():
+        raise IasyncError(
+            f"no accounts directory at {settings.accounts_path}; "
+            "create it, set accounts_dir in iasync.toml, or name the files to validate"
+        )
+    result = load_accounts(list(paths), settings)
+    if as_json or output_format == "json":
+        click.echo(json.dumps([problem.as_json() for problem in result.problems], indent=2))
+        return 0 if result.ok else 1
+    for problem in result.problems:
+        click.echo(str(problem))
+    if result.ok:
+        click.echo(f"{_count(result.files, 'file')} valid.")
+        return 0
+    failed = len({problem.path for problem in result.problems})
+    click.echo(
+        f"{_count(len(result.problems), 'problem')} in {_count(failed, 'file')} "
+        f"(of {result.files} checked).",
+        err=True,
+    )
+    return 1
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"

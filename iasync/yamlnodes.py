@@ -1,0 +1,337 @@
+"""Safe, located YAML: plain data from PyYAML's C composer, with the node of every path kept.
+
+`parse(text)` never constructs Python objects from tags: it composes nodes (libyaml, fast) and
+builds dicts, lists, strings and numbers itself, so that it can
+
+* say where each value and key came from (`Document.location`), for `path:line:col` problems;
+* refuse what an account file has no use for and what hides mistakes: tags other than the core
+  schema's (`!!python/object`, `!!binary`, ...), aliases (an alias bomb is refused at its first
+  alias, never expanded), duplicate keys, merge keys, nulls (a value left out), YAML 1.1 numbers
+  that are not what they look like (`0012` is octal 10, `1:30` is 90), infinities and NaN;
+* keep timestamps as the text written (the schema and the model read them as strings).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+Path = tuple[str | int, ...]
+
+_CORE = "tag:yaml.org,2002:"
+STR, INT, FLOAT, BOOL, NULL = (_CORE + name for name in ("str", "int", "float", "bool", "null"))
+TIMESTAMP, MAP, SEQ, MERGE, VALUE = (
+    _CORE + name for name in ("timestamp", "map", "seq", "merge", "value")
+)
+#: Past this nesting the file cannot be an account (it nests five levels at most).
+MAX_DEPTH = 32
+# YAML 1.1 integers and floats whose value is not what a reader sees: octal with a leading zero
+# (0012 is 10) and base-60 (1:30 is 90).
+_MISREAD_NUMBER = re.compile(r"[-+]?(0[0-9_]+|0o[0-7_]+|[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?)")
+_BOOL_TRUE = {"yes", "true", "on"}
+# A constructor with no state, for the core schema's number rules (0x.., 1_000, .inf).
+_NUMBERS = yaml.constructor.SafeConstructor()
+
+
+@dataclass
+class Document:
+    """One parsed account file: its data, where each path is, and the YAML-stage problems."""
+
+    data: Any = None
+    errors: list[tuple[int, int, str]] = field(default_factory=list)
+    fatal: bool = False  # the file could not be read as a mapping at all
+    nodes: dict[Path, tuple[Node | None, Node]] = field(default_factory=dict)
+    blocked_paths: set[Path] = field(default_factory=set)
+
+    def node(self, path: Path) -> tuple[Node | None, Node] | None:
+        return self.nodes.get(path)
+
+    def location(self, path: Sequence[str | int], role: str = "value") -> tuple[int, int]:
+        """(line, column), from 1, of the key or value node at `path` (or its nearest parent)."""
+        path = tuple(path)
+        while path not in self.nodes and path:
+            path, role = path[:-1], "value"
+        if path not in self.nodes:
+            return 1, 1
+        key_node, value_node = self.nodes[path]
+        mark = (key_node if role == "key" and key_node is not None else value_node).start_mark
+        return mark.line + 1, mark.column + 1
+
+    def line_of(self, path: Sequence[str | int]) -> int:
+        return self.location(path)[0]
+
+    def blocked(self, path: Path) -> bool:
+        """True when the YAML stage already reported `path` or a node above it."""
+        if not self.blocked_paths:
+            return False
+        return any(path[:length] in self.blocked_paths for length in range(len(path) + 1))
+
+    def existing_prefix(self, loc: Sequence[Any]) -> Path:
+        """The part of a pydantic error location that names real data (union tags skipped)."""
+        current, path = self.data, []
+        for part in loc:
+            if not _has(current, part):
+                continue
+            current = current[part]
+            path.append(part)
+        return tuple(path)
+
+
+def _has(container: Any, part: Any) -> bool:
+    if isinstance(container, dict):
+        return part in container
+    return isinstance(container, list) and isinstance(part, int) and 0 <= part < len(container)
+
+
+def parse(text: str) -> Document:
+    """The account file `text` as located plain data; never raises for bad input."""
+    document = Document()
+    try:
+        root = yaml.compose(text, Loader=yaml.CSafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        return _fatal(document, *_syntax_error(exc, text))
+    except yaml.reader.ReaderError as exc:
+        line, column = _line_column(text, exc.position)
+        return _fatal(
+            document,
+            line,
+            column,
+            f"a control character (#x{exc.character:04x}) that YAML does not allow; remove it",
+        )
+    except yaml.YAMLError as exc:  # no mark to point at
+        return _fatal(document, 1, 1, f"invalid YAML: {exc}")
+    if root is None:
+        return _fatal(
+            document,
+            1,
+            1,
+            "the file is empty; an account file is a mapping with at least identifiers, "
+            "displayName and accountType",
+        )
+    if not isinstance(root, MappingNode) or root.tag != MAP:
+        kind = "a list" if isinstance(root, SequenceNode) else "a single value"
+        line, column = root.start_mark.line + 1, root.start_mark.column + 1
+        return _fatal(
+            document,
+            line,
+            column,
+            f"the file holds {kind}; an account file is one mapping of keys "
+            "(identifiers:, displayName:, accountType:, ...)",
+        )
+    builder = _Builder(document)
+    document.data = builder.build(root, (), None, 0)
+    if builder.aliases:
+        _report_aliases(document, text, builder.aliases)
+    return document
+
+
+def _fatal(document: Document, line: int, column: int, message: str) -> Document:
+    document.errors.append((line, column, message))
+    document.fatal = True
+    return document
+
+
+def _line_column(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, str]:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    lines = text.split("\n")
+    at = lines[line - 1][column - 1 : column] if line <= len(lines) else ""
+    problem = exc.problem or "invalid YAML"
+    if at == "\t" or "tab character" in problem:
+        return line, column, "a tab character; YAML indents with spaces only: replace the tab"
+    if "expected a single document" in (exc.context or ""):
+        return (
+            line,
+            column,
+            ("a second YAML document starts here; an account file holds exactly one account"),
+        )
+    if "found undefined alias" in problem:
+        return (
+            line,
+            column,
+            ("a YAML alias (*name); aliases are not allowed in account files: write the value out"),
+        )
+    message = f"invalid YAML: {problem}"
+    if "mapping values are not allowed" in problem:
+        message += " (a value containing ': ' must be quoted)"
+    elif exc.context and exc.context_mark:
+        message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+    return line, column, message
+
+
+def _report_aliases(document: Document, text: str, count: int) -> None:
+    """Point at the first alias in the text (the node tree only knows the anchored node)."""
+    first = None
+    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            first = event
+            break
+    line, column = (first.start_mark.line + 1, first.start_mark.column + 1) if first else (1, 1)
+    name = f"*{first.anchor}" if first else "an alias"
+    more = f" ({count - 1} more in this file)" if count > 1 else ""
+    document.errors.append(
+        (
+            line,
+            column,
+            f"YAML alias {name}: aliases are not allowed in account files; "
+            f"write the value out in full{more}",
+        )
+    )
+
+
+def display_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix(_CORE) if tag.startswith(_CORE) else tag
+
+
+class _Builder:
+    """Builds plain data from nodes, recording nodes by path and YAML-stage problems."""
+
+    def __init__(self, document: Document) -> None:
+        self.document = document
+        self.visited: set[int] = set()
+        self.aliases = 0
+
+    def problem(self, node: Node, path: Path, message: str) -> None:
+        self.document.errors.append((node.start_mark.line + 1, node.start_mark.column + 1, message))
+        self.document.blocked_paths.add(path)
+
+    def build(self, node: Node, path: Path, key_node: Node | None, depth: int) -> Any:
+        self.document.nodes[path] = (key_node, node)
+        if id(node) in self.visited:
+            # The composer hands back the anchored node for an alias: refuse it, unexpanded.
+            self.aliases += 1
+            self.document.blocked_paths.add(path)
+            return None
+        self.visited.add(id(node))
+        if isinstance(node, ScalarNode):
+            return self.scalar(node, path)
+        if depth >= MAX_DEPTH:
+            self.problem(node, path, f"nested more than {MAX_DEPTH} levels deep; not an account")
+            return None
+        if isinstance(node, MappingNode) and node.tag == MAP:
+            return self.mapping(node, path, depth)
+        if isinstance(node, SequenceNode) and node.tag == SEQ:
+            return [
+                self.build(item, (*path, index), None, depth + 1)
+                for index, item in enumerate(node.value)
+            ]
+        return self.bad_tag(node, path)
+
+    def bad_tag(self, node: Node, path: Path) -> None:
+        self.problem(
+            node,
+            path,
+            f"unsupported YAML tag {display_tag(node.tag)}; account files hold plain text, "
+            "numbers, lists and mappings only",
+        )
+
+    def mapping(self, node: MappingNode, path: Path, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        first_seen: dict[str, Node] = {}
+        for key_node, value_node in node.value:
+            key = self.key(key_node, path)
+            if key is None:
+                continue
+            if key in first_seen:
+                first = first_seen[key].start_mark.line + 1
+                self.document.errors.append(
+                    (
+                        key_node.start_mark.line + 1,
+                        key_node.start_mark.column + 1,
+                        f"duplicate key {key!r} (first at line {first}); "
+                        "a key may appear only once in a mapping",
+                    )
+                )
+                continue
+            first_seen[key] = key_node
+            result[key] = self.build(value_node, (*path, key), key_node, depth + 1)
+        return result
+
+    def key(self, node: Node, path: Path) -> str | None:
+        """A key's text (`NO:` and `0012:` mean the text), or None when it cannot be a key."""
+        if id(node) in self.visited:
+            self.aliases += 1
+            return None
+        self.visited.add(id(node))
+        if not isinstance(node, ScalarNode):
+            self.problem(node, path, "a key must be plain text, not a list or a mapping")
+            return None
+        if node.tag == MERGE:
+            self.problem(node, path, "merge keys (<<) are not supported; write the keys out")
+            return None
+        if node.tag not in _SCALAR_TAGS:
+            self.bad_tag(node, path)
+            return None
+        return str(node.value)
+
+    def scalar(self, node: ScalarNode, path: Path) -> Any:
+        tag = node.tag
+        if tag in (STR, TIMESTAMP, VALUE):
+            return node.value
+        if tag == NULL:
+            self.problem(
+                node,
+                path,
+                f"{render_path(path)}: no value (YAML reads it as null); write a value, "
+                "or remove the key if it is optional",
+            )
+            return None
+        if tag == BOOL:
+            return node.value.lower() in _BOOL_TRUE
+        if tag in (INT, FLOAT):
+            return self.number(node, path)
+        self.bad_tag(node, path)
+        return None
+
+    def number(self, node: ScalarNode, path: Path) -> int | float | None:
+        text = node.value
+        value = (
+            _NUMBERS.construct_yaml_int(node)
+            if node.tag == INT
+            else _NUMBERS.construct_yaml_float(node)
+        )
+        if not node.style and _MISREAD_NUMBER.fullmatch(text):
+            self.problem(
+                node,
+                path,
+                f"{render_path(path)}: YAML 1.1 reads {text} as the number {value}; "
+                f"quote it: {quote(text)}",
+            )
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problem(node, path, f"{render_path(path)}: {text} is not a finite number")
+            return None
+        return value
+
+
+_SCALAR_TAGS = frozenset({STR, INT, FLOAT, BOOL, NULL, TIMESTAMP, VALUE})
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def render_path(path: Sequence[str | int]) -> str:
+    """`accountHolders[0].identifiers["InvestorRecord/A/B"]`: a path as a reader finds it."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _NAME.fullmatch(part):
+            out += f".{part}" if out else part
+        else:
+            out += f'["{part}"]'
+    return out or "the account"
+
+
+def quote(text: str) -> str:
+    """`text` as a single-quoted YAML scalar."""
+    return "'" + text.replace("'", "''") + "'"
