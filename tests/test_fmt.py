@@ -1,0 +1,368 @@
+"""`iasync fmt`: the canonical style, comments kept, meaning never changed, bad files refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import iasync.fmt
+from iasync.fmt import FmtError, format_files, format_text, write_atomically
+from iasync.loader import load_accounts
+from iasync.settings import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+MODELINE = "# yaml-language-server: $schema=../schema/investment-account.schema.json\n"
+
+MINIMAL_HEAD = """\
+identifiers:
+  InvestmentAccount/ExternalIdentifier/ExternalIAId: IA_1
+displayName: One
+accountType: Personal
+"""
+
+
+def example(name: str) -> str:
+    return (ROOT / "accounts" / name).read_text(encoding="utf-8")
+
+
+def reference_request(name: str) -> dict:
+    return json.loads((DATA / "reference-example-request-body.json").read_text())[name]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text('[tool.iasync]\naccounts_dir = "accounts"\n')
+    (tmp_path / "accounts").mkdir()
+    return tmp_path
+
+
+def meaning(path: Path, root: Path) -> bytes:
+    """What the loader makes of a file: its canonical request body."""
+    result = load_accounts([path], load_settings(root, env={}))
+    assert result.ok, result.problems
+    return result.accounts[0].body_json
+
+
+def run_fmt(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "iasync", "fmt", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+# --- the canonical style ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["john-doe.yaml", "jane-doe.yaml"])
+def test_example_accounts_are_canonical(name: str) -> None:
+    assert format_text(example(name)) == example(name)
+
+
+@pytest.mark.parametrize(
+    "name, file_name",
+    [("firstExampleRequest", "john-doe.yaml"), ("secondExampleRequest", "jane-doe.yaml")],
+)
+def test_pasted_reference_request_becomes_the_example_account(name: str, file_name: str) -> None:
+    pasted = json.dumps(reference_request(name), indent=4)
+    assert MODELINE + format_text(pasted) == example(file_name)
+
+
+def test_long_form_items_become_short() -> None:
+    text = MINIMAL_HEAD + (
+        "properties:\n"
+        "  InvestmentAccount/D/Label:\n"
+        "    key: InvestmentAccount/D/Label\n"
+        "    value:\n"
+        "      labelValue: text\n"
+        "  InvestmentAccount/D/Metric:\n"
+        "    {key: InvestmentAccount/D/Metric, value: {metricValue: {value: 2}}}\n"
+        "  InvestmentAccount/D/Money:\n"
+        "    key: InvestmentAccount/D/Money\n"
+        "    value: {metricValue: {value: 2.5, unit: GBP}}\n"
+        "  InvestmentAccount/D/Set: {value: {labelValueSet: {values: [b, a]}}}\n"
+        "  InvestmentAccount/D/Dated:\n"
+        "    value: {labelValue: UK}\n"
+        "    effectiveUntil: '2020-01-01T00:00:00.0000000+00:00'\n"
+        "    effectiveFrom: '2016-01-01T00:00:00.0000000+00:00'\n"
+        "  InvestmentAccount/D/Wrapped: {value: plain}\n"
+    )
+    assert format_text(text) == MINIMAL_HEAD + (
+        "properties:\n"
+        "  InvestmentAccount/D/Label: text\n"
+        "  InvestmentAccount/D/Metric: 2\n"
+        "  InvestmentAccount/D/Money:\n"
+        "    value: 2.5\n"
+        "    unit: GBP\n"
+        "  InvestmentAccount/D/Set: [b, a]\n"
+        "  InvestmentAccount/D/Dated:\n"
+        "    value: UK\n"
+        "    effectiveFrom: 2016-01-01T00:00:00+00:00\n"
+        "    effectiveUntil: 2020-01-01T00:00:00+00:00\n"
+        "  InvestmentAccount/D/Wrapped: plain\n"
+    )
+
+
+def test_identifier_with_effective_dates_stays_long() -> None:
+    text = (
+        "identifiers:\n"
+        "  InvestmentAccount/ExternalIdentifier/ExternalIAId:\n"
+        "    effectiveFrom: 2016-01-01T00:00:00+00:00\n"
+        "    value:\n"
+        "      labelValue: IA_1\n"
+        "    key: InvestmentAccount/ExternalIdentifier/ExternalIAId\n"
+        "displayName: One\n"
+        "accountType: Personal\n"
+    )
+    assert format_text(text) == (
+        "identifiers:\n"
+        "  InvestmentAccount/ExternalIdentifier/ExternalIAId:\n"
+        "    key: InvestmentAccount/ExternalIdentifier/ExternalIAId\n"
+        "    value:\n"
+        "      labelValue: IA_1\n"
+        "    effectiveFrom: 2016-01-01T00:00:00+00:00\n"
+        "displayName: One\n"
+        "accountType: Personal\n"
+    )
+
+
+def test_key_order_indentation_and_block_style() -> None:
+    text = (
+        "investmentPortfolios:\n"
+        "- {portfolioCode: c, key: P, portfolioScope: s}\n"
+        "accountHolders:\n"
+        "-   identifiers:\n"
+        "        InvestorRecord/X/Y: v\n"
+        "    key: H\n"
+        "accountType: Personal\n"
+        "properties: {InvestmentAccount/D/N: {effectiveFrom: 2016-01-01, value: x}}\n"
+        "displayName: One\n"
+        "identifiers:\n"
+        "    InvestmentAccount/ExternalIdentifier/ExternalIAId: IA_1\n"
+    )
+    assert format_text(text) == MINIMAL_HEAD + (
+        "properties:\n"
+        "  InvestmentAccount/D/N:\n"
+        "    value: x\n"
+        "    effectiveFrom: 2016-01-01\n"
+        "accountHolders:\n"
+        "  - key: H\n"
+        "    identifiers:\n"
+        "      InvestorRecord/X/Y: v\n"
+        "investmentPortfolios:\n"
+        "  - key: P\n"
+        "    portfolioScope: s\n"
+        "    portfolioCode: c\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "written, expected",
+    [
+        ("'NO'", "'NO'"),
+        ('"yes"', "'yes'"),
+        ("'off'", "'off'"),
+        ("'y'", "'y'"),
+        ("'0012'", "'0012'"),
+        ("'012'", "'012'"),
+        ("'1_000'", "'1_000'"),
+        ("'1:30'", "'1:30'"),
+        ("'1e3'", "'1e3'"),
+        ("'0x1F'", "'0x1F'"),
+        ("'null'", "'null'"),
+        ("'~'", "'~'"),
+        ("'2016-01-01'", "'2016-01-01'"),
+        ("'.inf'", "'.inf'"),
+        ('"John Doe"', "John Doe"),
+        ("'IA_1'", "IA_1"),
+        ("'a: b'", "'a: b'"),
+        ("'# not a comment'", "'# not a comment'"),
+    ],
+)
+def test_text_that_yaml_would_misread_stays_quoted(written: str, expected: str) -> None:
+    text = MINIMAL_HEAD + f"properties:\n  InvestmentAccount/D/N: {written}\n"
+    formatted = format_text(text)
+    assert formatted == MINIMAL_HEAD + f"properties:\n  InvestmentAccount/D/N: {expected}\n"
+
+
+def test_long_lines_are_not_folded() -> None:
+    long = "word " * 100
+    text = MINIMAL_HEAD.replace("displayName: One", f"displayName: {long.strip()}")
+    assert format_text(text) == text
+
+
+def test_block_scalars_are_kept_verbatim() -> None:
+    text = MINIMAL_HEAD.replace(
+        "displayName: One\n",
+        "displayName: One\ndescription: |\n  # a heading, not a comment\n    indented\n",
+    )
+    assert format_text(text) == text
+
+
+def test_crlf_and_bom_become_plain_lf() -> None:
+    text = "\ufeff" + (MINIMAL_HEAD + "# end\n").replace("\n", "\r\n")
+    assert format_text(text) == MINIMAL_HEAD + "# end\n"
+
+
+# --- comments -----------------------------------------------------------------------------------
+
+
+COMMENTED = """\
+# yaml-language-server: $schema=../schema/investment-account.schema.json
+# header, second line
+displayName: One   # shown in the UI
+# the type comment
+accountType: Personal
+identifiers:
+    # about the external id
+    InvestmentAccount/ExternalIdentifier/ExternalIAId: IA_1  # the main id
+properties:
+  InvestmentAccount/D/Long:
+    key: InvestmentAccount/D/Long
+    value:
+      labelValue: text  # kept beside the short form
+  # about the next property
+  InvestmentAccount/D/Next: x
+# footer
+"""
+
+COMMENTED_FORMATTED = """\
+# yaml-language-server: $schema=../schema/investment-account.schema.json
+# header, second line
+identifiers:
+  # about the external id
+  InvestmentAccount/ExternalIdentifier/ExternalIAId: IA_1    # the main id
+displayName: One   # shown in the UI
+# the type comment
+accountType: Personal
+properties:
+  InvestmentAccount/D/Long: text # kept beside the short form
+  # about the next property
+  InvestmentAccount/D/Next: x
+# footer
+"""
+
+
+def test_comments_are_kept_and_travel_with_their_entries() -> None:
+    # Full-line comments follow the line below them; end-of-line comments keep their column.
+    assert format_text(COMMENTED) == COMMENTED_FORMATTED
+
+
+CASES = {
+    "commented": COMMENTED,
+    "pasted json": json.dumps(reference_request("firstExampleRequest")),
+    "long yaml": MINIMAL_HEAD + "properties:\n  InvestmentAccount/D/M:\n    value:\n"
+    "      metricValue: {value: 1.0, unit: GBP}\n",
+    "four spaces": MINIMAL_HEAD.replace("  ", "    ")
+    + "accountHolders:\n- key: H\n  identifiers:\n"
+    "      # about Y\n      InvestorRecord/X/Y: v\n",
+}
+
+
+@pytest.mark.parametrize("text", CASES.values(), ids=list(CASES))
+def test_formatting_is_stable(text: str) -> None:
+    once = format_text(text)
+    assert format_text(once) == once
+
+
+@pytest.mark.parametrize("text", CASES.values(), ids=list(CASES))
+def test_formatting_keeps_the_meaning(project: Path, text: str) -> None:
+    path = project / "accounts" / "a.yaml"
+    path.write_text(text, encoding="utf-8")
+    before = meaning(path, project)
+    [result] = format_files([path], load_settings(project, env={}), check=False)
+    assert result.problems == []
+    assert result.changed
+    assert meaning(path, project) == before
+    assert path.read_text(encoding="utf-8") == format_text(text)
+
+
+def test_not_a_mapping_is_refused() -> None:
+    with pytest.raises(FmtError):
+        format_text("- just\n- a list\n")
+
+
+# --- files and the command ------------------------------------------------------------------------
+
+
+def test_meaning_guard_refuses_a_bad_rewrite(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A formatter bug that changed a value must be caught by reading the new text back.
+    path = project / "accounts" / "a.yaml"
+    path.write_text(example("john-doe.yaml"), encoding="utf-8")
+    broken = example("john-doe.yaml").replace("John Doe", "Jane Doe")
+    monkeypatch.setattr(iasync.fmt, "format_text", lambda text: broken)
+    [result] = format_files([path], load_settings(project, env={}), check=False)
+    assert [p.message for p in result.problems] == [
+        "formatting would change what this file means, so it was left as it is; "
+        "please report this file"
+    ]
+    assert path.read_text(encoding="utf-8") == example("john-doe.yaml")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["a.yaml"]
+
+
+def test_fmt_command_rewrites_and_names_the_files(project: Path) -> None:
+    accounts = project / "accounts"
+    (accounts / "john.yaml").write_text(example("john-doe.yaml"), encoding="utf-8")
+    pasted = accounts / "sub" / "pasted.yaml"
+    pasted.parent.mkdir()
+    pasted.write_text(json.dumps(reference_request("secondExampleRequest")), encoding="utf-8")
+    pasted.chmod(0o640)
+
+    checked = run_fmt(project, "--check")
+    assert (checked.returncode, checked.stdout) == (1, "accounts/sub/pasted.yaml\n")
+    assert "1 file would be reformatted" in checked.stderr
+    assert pasted.read_text(encoding="utf-8").startswith("{")
+
+    written = run_fmt(project)
+    assert (written.returncode, written.stdout) == (0, "accounts/sub/pasted.yaml\n")
+    assert MODELINE + pasted.read_text(encoding="utf-8") == example("jane-doe.yaml")
+    assert pasted.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in accounts.rglob("*")) == ["john.yaml", "pasted.yaml", "sub"]
+
+    again = run_fmt(project, "-check")
+    assert (again.returncode, again.stdout, again.stderr) == (0, "", "")
+
+
+def test_fmt_command_refuses_invalid_files_with_located_problems(project: Path) -> None:
+    bad = project / "accounts" / "bad.yaml"
+    text = MINIMAL_HEAD + "properties:\n    InvestmentAccount/D/C: NO\n"
+    bad.write_text(text, encoding="utf-8")
+    good = project / "accounts" / "good.yaml"
+    good.write_text(MINIMAL_HEAD.replace("  ", "    "), encoding="utf-8")
+
+    result = run_fmt(project, "accounts/bad.yaml", "accounts/good.yaml")
+    assert result.returncode == 1
+    assert result.stdout == "accounts/good.yaml\n"
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("accounts/bad.yaml:6:28: ")
+    assert "'NO'" in first
+    assert bad.read_text(encoding="utf-8") == text
+    assert good.read_text(encoding="utf-8") == MINIMAL_HEAD
+
+
+def test_fmt_command_without_accounts_directory(tmp_path: Path) -> None:
+    (tmp_path / "iasync.toml").write_text('accounts_dir = "nowhere"\n')
+    result = run_fmt(tmp_path)
+    assert result.returncode == 1
+    assert "no accounts directory" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_write_atomically_replaces_whole_files(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "file.json"
+    write_atomically(target, b"first")
+    target.chmod(0o600)
+    write_atomically(target, b"second")
+    assert target.read_bytes() == b"second"
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in target.parent.iterdir()] == ["file.json"]
