@@ -166,6 +166,10 @@ def _saved_plan(settings: Settings, state: State, planfile: Path) -> Plan:
     from iasync.plan import check_fresh, load_plan
 
     plan = load_plan(planfile)
+    if state.serial == 0 and plan.serial == 0 and not state.accounts:
+        # Nothing applied yet: an absent state gets a new lineage on every read, so the
+        # state's first write takes on the lineage of the plan that was reviewed.
+        state.lineage = plan.lineage
     load = load_accounts([settings.resolve(Path(path)) for path in plan.paths], settings)
     check_fresh(plan, state, load)
     return plan

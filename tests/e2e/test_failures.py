@@ -123,6 +123,14 @@ def test_kill_9_during_apply_then_the_next_plan_shows_exactly_what_is_left(
     assert to_create == expected_left
     assert plan["counts"]["update"] == 0
 
+    # The killed apply could not release its lock: the next one says so and how to release it.
+    locked = project.iasync("apply", "--auto-approve")
+    assert locked.returncode == 1
+    assert "no longer running" in locked.stderr
+    lock_id = json.loads((project.root / ".iasync" / "state.json.lock").read_text())["id"]
+    assert f"iasync force-unlock {lock_id}" in locked.stderr
+    assert project.iasync("force-unlock", lock_id, "-force").returncode == 0
+
     done = project.iasync("apply", "--auto-approve")
     assert done.returncode == 0, done.stdout + done.stderr
     assert len(emulator.accounts()) == 8  # the batch in flight at the kill was matched, not doubled
