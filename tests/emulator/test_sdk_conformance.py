@@ -1,0 +1,252 @@
+"""Conformance: the official LUSID SDK (lusid-sdk 2.1.859) drives the emulator over real HTTP, as
+its users do (SyncApiClientFactory configured from FBN_* environment variables), and parses every
+response into its own models."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lusid import InvestmentAccountsApi, SyncApiClientFactory
+from lusid.exceptions import ApiException
+from lusid.models import (
+    InvestmentAccount,
+    LusidValidationProblemDetails,
+    UpsertInvestmentAccountsResponse,
+)
+
+from iasync.emulator.process import EmulatorProcess
+
+DATA = Path(__file__).parent / "data" / "reference_request_body.json"
+REFERENCE_PAGE = Path(__file__).parents[3] / "shared" / "reference" / "InvestmentAccountsApi.md"
+
+
+def reference_body() -> dict[str, Any]:
+    return json.loads(DATA.read_text())
+
+
+def test_the_request_body_is_the_reference_pages_example_verbatim() -> None:
+    if not REFERENCE_PAGE.exists():
+        pytest.skip("the shared reference page is not beside this checkout")
+    match = re.search(r"request_body = (\{.*\}) # Dict", REFERENCE_PAGE.read_text())
+    assert match is not None
+    assert DATA.read_text().strip() == match.group(1)
+
+
+@pytest.fixture
+def sdk_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[dict[str, str]], None]:
+    """Point the SDK's environment at an emulator; no secrets.json can be found in a temp cwd."""
+    monkeypatch.chdir(tmp_path)
+    for name in (
+        "FBN_LUSID_URL",
+        "FBN_LUSID_API_URL",
+        "FBN_ACCESS_TOKEN",
+        "FBN_TOKEN_URL",
+        "FBN_USERNAME",
+        "FBN_PASSWORD",
+        "FBN_CLIENT_ID",
+        "FBN_CLIENT_SECRET",
+        "FBN_ACCESS_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+    def apply(env: dict[str, str]) -> None:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+
+    return apply
+
+
+def accounts_api() -> InvestmentAccountsApi:
+    return SyncApiClientFactory().build(InvestmentAccountsApi)
+
+
+@pytest.mark.parametrize("mode", ["Partial", "Atomic"])
+def test_sdk_upserts_the_reference_example_and_parses_the_response(
+    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None], mode: str
+) -> None:
+    sdk_env(emulator.env())
+    api = accounts_api()
+
+    response = api.upsert_investment_accounts(mode, reference_body())
+
+    assert isinstance(response, UpsertInvestmentAccountsResponse)
+    assert set(response.values) == {"firstExampleRequest", "secondExampleRequest"}
+    assert response.failed == {}
+    first = response.values["firstExampleRequest"]
+    assert isinstance(first, InvestmentAccount)
+    assert re.fullmatch(r"LUID_[A-Z0-9]{8}", first.lusid_investment_account_id)
+    assert first.display_name == "InvestmentAccount1DisplayName"
+    assert first.account_type == "Personal"
+    assert first.version.as_at_version_number == 1
+    assert first.version.effective_from is not None and first.version.as_at_date is not None
+    country = first.properties["InvestmentAccount/Details/Country"]
+    assert country.value.label_value == "United Kingdom"
+    assert country.effective_from.year == 2016
+    assert first.account_holders[0].key == "AccountHolder1"
+    assert all(link.relation and link.href and link.method for link in first.links)
+    # What the SDK sent: its own content type, the body as given (its models respell datetimes
+    # as +00:00), the mode in the query.
+    (logged,) = emulator.requests()
+    assert logged["contentType"] == "application/json-patch+json"
+    assert logged["query"] == {"successMode": mode}
+    respelled = DATA.read_text().replace(".0000000+00:00", "+00:00")
+    assert logged["body"] == json.loads(respelled)
+
+
+def test_sdk_repeat_is_a_no_op_and_a_change_bumps_the_version(
+    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
+) -> None:
+    sdk_env(emulator.env())
+    api = accounts_api()
+    created = api.upsert_investment_accounts("Partial", reference_body()).values
+    again = api.upsert_investment_accounts("Partial", reference_body()).values
+    body = reference_body()
+    body["secondExampleRequest"]["displayName"] = "Renamed"
+    changed = api.upsert_investment_accounts("Atomic", body).values
+
+    for corr in created:
+        assert again[corr].lusid_investment_account_id == created[corr].lusid_investment_account_id
+        assert again[corr].version.as_at_version_number == 1
+    assert changed["firstExampleRequest"].version.as_at_version_number == 1
+    assert changed["secondExampleRequest"].version.as_at_version_number == 2
+    assert changed["secondExampleRequest"].display_name == "Renamed"
+
+
+def test_sdk_partial_failure_is_parsed_into_failed(
+    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
+) -> None:
+    sdk_env(emulator.env())
+    emulator.add_fault(
+        kind="fail-account", identifier="IR_22345678", errorType="PropertyNotDefined", detail="nope"
+    )
+    response = accounts_api().upsert_investment_accounts("Partial", reference_body())
+
+    assert list(response.values) == ["firstExampleRequest"]
+    failure = response.failed["secondExampleRequest"]
+    assert (failure.id, failure.type, failure.detail) == (
+        "secondExampleRequest",
+        "PropertyNotDefined",
+        "nope",
+    )
+
+
+def test_sdk_atomic_failure_is_a_400_the_sdk_parses_as_problem_details(
+    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
+) -> None:
+    sdk_env(emulator.env())
+    emulator.add_fault(kind="fail-account", identifier="IA_12345678", errorType="ValidationError")
+
+    with pytest.raises(ApiException) as raised:
+        accounts_api().upsert_investment_accounts("Atomic", reference_body())
+
+    assert raised.value.status == 400
+    problem = LusidValidationProblemDetails.from_json(raised.value.body)
+    assert problem.name == "BatchOperationAborted"
+    assert list(problem.errors) == ["firstExampleRequest"]
+    assert emulator.accounts() == []
+
+
+def test_sdk_validation_error_names_the_field(
+    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
+) -> None:
+    sdk_env(emulator.env())
+    body = reference_body()
+    body["firstExampleRequest"]["displayName"] = ""  # the SDK's model lets it through; LUSID not
+
+    with pytest.raises(ApiException) as raised:
+        accounts_api().upsert_investment_accounts("Partial", body)
+
+    problem = LusidValidationProblemDetails.from_json(raised.value.body)
+    assert (problem.name, problem.code) == ("InvalidRequestFailure", 157)
+    assert problem.errors == {
+        "firstExampleRequest.displayName": ["The DisplayName field is required."]
+    }
+
+
+def test_sdk_retries_a_429_that_says_retry_after(
+    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
+) -> None:
+    sdk_env(emulator.env())
+    emulator.add_fault(kind="status", status=429, retryAfter=0, count=1)
+
+    response = accounts_api().upsert_investment_accounts("Partial", reference_body())
+
+    assert len(response.values) == 2
+    assert [r["status"] for r in emulator.requests()] == [429, 201]
+
+
+def test_sdk_without_a_valid_token_gets_401(
+    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
+) -> None:
+    sdk_env({"FBN_LUSID_URL": emulator.url, "FBN_ACCESS_TOKEN": "not-the-token"})
+
+    with pytest.raises(ApiException) as raised:
+        accounts_api().upsert_investment_accounts("Partial", reference_body())
+
+    assert raised.value.status == 401
+    assert emulator.accounts() == []
+
+
+def test_sdk_password_grant_then_refresh_after_expiry(
+    emulator_factory: Callable[..., EmulatorProcess], sdk_env: Callable[[dict[str, str]], None]
+) -> None:
+    # The SDK refreshes once `expires_in - 60` seconds have passed: with tokens that live 30 s it
+    # refreshes before every call after the first, so the refresh grant runs end to end.
+    emu = emulator_factory(
+        None,
+        "--user",
+        "alice:s3cret pass",
+        "--client-id",
+        "iasync-client",
+        "--client-secret",
+        "client/secret",
+        "--token-expiry",
+        "30",
+    )
+    sdk_env(
+        {
+            "FBN_LUSID_URL": emu.url,
+            "FBN_TOKEN_URL": emu.token_url,
+            "FBN_USERNAME": "alice",
+            "FBN_PASSWORD": "s3cret pass",
+            "FBN_CLIENT_ID": "iasync-client",
+            "FBN_CLIENT_SECRET": "client/secret",
+        }
+    )
+    api = accounts_api()
+    first = api.upsert_investment_accounts("Partial", reference_body())
+    second = api.upsert_investment_accounts("Partial", reference_body())
+
+    assert len(first.values) == len(second.values) == 2
+    token_calls = [r for r in emu.requests() if r["path"] == "/oauth2/token"]
+    api_calls = [r for r in emu.requests() if r["path"].startswith("/api/")]
+    assert [r["status"] for r in token_calls] == [200, 200]
+    assert [r["status"] for r in api_calls] == [201, 201]
+    assert all(r["body"] is None for r in token_calls)  # secrets are never logged
+    log_text = json.dumps(emu.requests()) + emu.stderr() + emu.stdout()
+    for secret in ("s3cret", "client/secret"):
+        assert secret not in log_text
+
+
+def test_sdk_password_grant_with_wrong_password_is_refused(
+    emulator_factory: Callable[..., EmulatorProcess], sdk_env: Callable[[dict[str, str]], None]
+) -> None:
+    emu = emulator_factory(None, "--user", "alice:right")
+    sdk_env(
+        {
+            "FBN_LUSID_URL": emu.url,
+            "FBN_TOKEN_URL": emu.token_url,
+            "FBN_USERNAME": "alice",
+            "FBN_PASSWORD": "wrong",
+            "FBN_CLIENT_ID": "any",
+            "FBN_CLIENT_SECRET": "any",
+        }
+    )
+    with pytest.raises(ValueError, match="invalid_grant"):
+        accounts_api().upsert_investment_accounts("Partial", reference_body())
+    assert emu.accounts() == []
