@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -86,7 +86,8 @@ class AccountRecord:
         return frozenset(self.identifiers.items())
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies every body, seconds for a 5,000-account state.
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass
@@ -126,9 +127,22 @@ class State:
 
 
 def dump_state(state: State) -> bytes:
-    """Deterministic JSON (sorted keys, indent 2, trailing newline), so states diff well."""
+    """Deterministic JSON (sorted keys, indent 2, trailing newline), so states diff well.
+
+    orjson writes the layout of `json.dumps(sort_keys=True, indent=2, ensure_ascii=False)` some
+    30 times faster (the stdlib's indenting encoder is pure Python: a second per write of a
+    5,000-account state). The stdlib is the fallback for what orjson refuses (integers beyond
+    64 bits), so anything JSON can hold is written.
+    """
+    doc = state.to_json()
     try:
-        text = json.dumps(state.to_json(), sort_keys=True, indent=2, ensure_ascii=False)
+        import orjson
+
+        return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    except (ImportError, TypeError):
+        pass
+    try:
+        text = json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise StateError(f"cannot serialise the state: {exc}") from None
     return (text + "\n").encode()
@@ -317,6 +331,8 @@ class LocalStateBackend:
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self._held: set[str] = set()  # ids of locks this backend holds
         self._write_mutex = threading.Lock()
+        # (file signature, lineage, serial) of the state this backend last read or wrote.
+        self._seen: tuple[tuple[int, int, int], str, int] | None = None
 
     def describe(self) -> str:
         return str(self.path)
@@ -325,12 +341,16 @@ class LocalStateBackend:
 
     def read(self) -> State:
         try:
-            data = self.path.read_bytes()
+            with self.path.open("rb") as fh:
+                signature = _signature(os.fstat(fh.fileno()))
+                data = fh.read()
         except FileNotFoundError:
             return State.new()
         except OSError as exc:
             raise StateError(f"cannot read the state {self.path}: {exc.strerror}") from None
-        return parse_state(data, str(self.path))
+        state = parse_state(data, str(self.path))
+        self._seen = (signature, state.lineage, state.serial)
+        return state
 
     def write(self, state: State) -> None:
         with self._write_mutex:
@@ -341,6 +361,7 @@ class LocalStateBackend:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._replace_atomically(data)
             state.serial = stored.serial
+            self._seen = (_signature(self.path.stat()), stored.lineage, stored.serial)
 
     def _check_not_locked_by_another(self) -> None:
         holder = self._lock_holder()
@@ -349,17 +370,24 @@ class LocalStateBackend:
 
     def _check_same_history(self, state: State) -> None:
         """Refuse to overwrite a different lineage, or a state that moved since it was read."""
-        if not self.path.exists():
+        try:
+            signature = _signature(self.path.stat())
+        except FileNotFoundError:
             return
-        current = self.read()  # raises on a corrupt file, which is thus never overwritten
-        if current.lineage != state.lineage:
+        if self._seen is not None and self._seen[0] == signature:
+            # The very file this backend last read or wrote: no need to parse it again.
+            lineage, serial = self._seen[1], self._seen[2]
+        else:
+            current = self.read()  # raises on a corrupt file, which is thus never overwritten
+            lineage, serial = current.lineage, current.serial
+        if lineage != state.lineage:
             raise StateError(
-                f"the state {self.path} has lineage {current.lineage}, not {state.lineage}: "
+                f"the state {self.path} has lineage {lineage}, not {state.lineage}: "
                 "it belongs to another history and was not overwritten"
             )
-        if current.serial != state.serial:
+        if serial != state.serial:
             raise StateError(
-                f"the state {self.path} changed since it was read (serial {current.serial}, "
+                f"the state {self.path} changed since it was read (serial {serial}, "
                 f"expected {state.serial}); it was not overwritten. Run the command again."
             )
 
@@ -490,6 +518,11 @@ class LocalStateBackend:
             )
         self.lock_path.unlink(missing_ok=True)
         return holder
+
+
+def _signature(stat: os.stat_result) -> tuple[int, int, int]:
+    """Changes whenever the file is replaced (new inode) or rewritten in place."""
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 def _fsync_directory(directory: Path) -> None:

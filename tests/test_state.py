@@ -94,6 +94,30 @@ def test_file_is_deterministic_sorted_indented_json(backend: LocalStateBackend) 
     assert list(doc["accounts"]) == ["LUID_00000001", "LUID_00000002"]
 
 
+def test_non_ascii_and_numbers_beyond_64_bits_are_written_faithfully(
+    backend: LocalStateBackend,
+) -> None:
+    body = {"displayName": "Zoë Ångström", "metric": 10**20, "small": 1.5, "empty": {}}
+    state = written_state(backend, make_record(body=body))
+    text = backend.path.read_text(encoding="utf-8")
+    assert "Zoë Ångström" in text and "100000000000000000000" in text
+    assert backend.read() == state
+    doc = json.loads(text)
+    assert text == json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_a_change_made_behind_the_backend_is_noticed(backend: LocalStateBackend) -> None:
+    state = written_state(backend, make_record())
+    # Another writer (another backend object, e.g. another process) moves the state on.
+    other = LocalStateBackend(backend.path)
+    theirs = other.read()
+    theirs.record(make_record("LUID_00000002"))
+    other.write(theirs)
+    with pytest.raises(StateError, match="changed since it was read"):
+        backend.write(state)
+    assert set(backend.read().accounts) == {"LUID_00000001", "LUID_00000002"}
+
+
 def test_previous_state_is_kept_as_backup(backend: LocalStateBackend) -> None:
     state = written_state(backend, make_record())
     first = backend.path.read_bytes()
