@@ -263,7 +263,8 @@ def _markdown_section(
     lines: list[str] = []
     shown = 0
     for change in changes:
-        block = [line.replace("```", "'''") for line in change_lines(change)]
+        # Markers at the line start, so GitHub colours creates and removals in a diff block.
+        block = [line[2:].replace("```", "'''") for line in change_lines(change)]
         if _length(lines) + _length(block) > room:
             break
         lines += block

@@ -247,7 +247,7 @@ def test_markdown_of_many_changes_stays_under_the_limit_and_counts_the_rest() ->
     text = render_markdown(plan)
 
     assert len(text) < 60_000
-    shown = text.count("\n  + accounts/")
+    shown = text.count("\n+ accounts/")
     assert 0 < shown < 3_000
     assert f"... and {3_000 - shown:,} more changes" in text
     assert text.count("<details>") == text.count("</details>")

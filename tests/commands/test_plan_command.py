@@ -268,7 +268,7 @@ def test_markdown_for_many_changes_stays_under_60000_characters(project: Project
 
     assert len(text) < 60_000
     assert text.startswith("### iasync plan\n\n**Plan: 400 to create, 0 to update")
-    shown = len(re.findall(r"^  \+ accounts/", text, re.MULTILINE))
+    shown = len(re.findall(r"^\+ accounts/", text, re.MULTILINE))
     assert 0 < shown < 400
     assert f"... and {400 - shown} more changes" in text
     assert text.count("<details>") == text.count("</details>") == 1
