@@ -22,9 +22,7 @@ if TYPE_CHECKING:
 
 
 @click.command("plan")
-@click.argument(
-    "paths", nargs=-1, type=click.Path(exists=True, path_type=Path), metavar="[PATH...]"
-)
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[PATH...]")
 @click.option(
     "--state",
     "state_file",
@@ -69,8 +67,12 @@ def command(
     from iasync.loader import display_path, load_accounts
     from iasync.settings import load_settings
 
+    # Errors exit 1, never click's usage code 2: with -detailed-exitcode, 2 means "changes".
     if as_json and markdown:
-        raise click.UsageError("choose one of -json and --markdown")
+        raise IasyncError("choose one of -json and --markdown")
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        raise IasyncError(f"no such file or directory: {', '.join(missing)}")
     settings = load_settings(state=state_file)
     load = load_accounts(list(paths), settings)
     if not load.ok:

@@ -285,6 +285,17 @@ def test_detailed_exitcode(project: Project, flag: str) -> None:
     assert project.plan(flag).returncode == 0
 
 
+def test_errors_exit_1_even_with_detailed_exitcode(project: Project) -> None:
+    project.write("accounts/a.yaml", account_yaml("IA_1"))
+
+    missing = project.plan("-detailed-exitcode", "accounts/nope.yaml")
+    both = project.plan("-detailed-exitcode", "-json", "--markdown")
+
+    assert (missing.returncode, both.returncode) == (1, 1)
+    assert missing.stderr == "Error: no such file or directory: accounts/nope.yaml\n"
+    assert both.stderr == "Error: choose one of -json and --markdown\n"
+
+
 def test_no_colour_when_piped_colour_on_a_terminal_unless_no_color(project: Project) -> None:
     project.write("accounts/a.yaml", account_yaml("IA_1"))
 
