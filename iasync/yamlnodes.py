@@ -93,7 +93,7 @@ def parse(text: str) -> Document:
     """The account file `text` as located plain data; never raises for bad input."""
     document = Document()
     try:
-        root = yaml.compose(text, Loader=yaml.CSafeLoader)
+        root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         return _fatal(document, *_syntax_error(exc, text))
     except yaml.reader.ReaderError as exc:
@@ -129,6 +129,38 @@ def parse(text: str) -> Document:
     if builder.aliases:
         _report_aliases(document, text, builder.aliases)
     return document
+
+
+# A plain scalar's tag, left for `_Builder` to resolve: keys never need it (a key is its text).
+PLAIN = "?plain"
+_IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
+
+
+class _Loader(yaml.CSafeLoader):
+    """libyaml's parser and composer; implicit tags are resolved later, and only for values."""
+
+    def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            return PLAIN if implicit[0] else STR
+        return MAP if kind is MappingNode else SEQ
+
+    # Path resolvers are a feature nobody here registers: skip the bookkeeping for each node.
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+
+def resolve_plain(node: ScalarNode) -> str:
+    """The core-schema (YAML 1.1) tag of a plain scalar, as PyYAML's safe loader gives it."""
+    value = node.value
+    for tag, pattern in _IMPLICIT.get(value[:1], ()):
+        if pattern.match(value):
+            node.tag = tag
+            return tag
+    node.tag = STR
+    return STR
 
 
 def _fatal(document: Document, line: int, column: int, message: str) -> Document:
@@ -267,6 +299,8 @@ class _Builder:
         if not isinstance(node, ScalarNode):
             self.problem(node, path, "a key must be plain text, not a list or a mapping")
             return None
+        if node.tag == PLAIN and node.value == "<<":
+            node.tag = MERGE
         if node.tag == MERGE:
             self.problem(node, path, "merge keys (<<) are not supported; write the keys out")
             return None
@@ -277,6 +311,8 @@ class _Builder:
 
     def scalar(self, node: ScalarNode, path: Path) -> Any:
         tag = node.tag
+        if tag == PLAIN:
+            tag = resolve_plain(node)
         if tag in (STR, TIMESTAMP, VALUE):
             return node.value
         if tag == NULL:
@@ -315,7 +351,7 @@ class _Builder:
         return value
 
 
-_SCALAR_TAGS = frozenset({STR, INT, FLOAT, BOOL, NULL, TIMESTAMP, VALUE})
+_SCALAR_TAGS = frozenset({PLAIN, STR, INT, FLOAT, BOOL, NULL, TIMESTAMP, VALUE})
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
