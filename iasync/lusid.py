@@ -390,7 +390,7 @@ class LusidClient:
             params={"successMode": success_mode},
             content=body,
             headers={"Content-Type": "application/json-patch+json"},
-            what=f"batch upsert of {len(requests)} accounts",
+            what=f"the batch upsert of {len(requests)} accounts",
         )
         if response.status_code != 201:
             raise self._unexpected(response, "the batch upsert")
@@ -417,7 +417,7 @@ class LusidClient:
             params: dict[str, Any] = {"limit": page_size}
             if page:
                 params["page"] = page
-            response = self._send("GET", ACCOUNTS_PATH, params=params, what="list of accounts")
+            response = self._send("GET", ACCOUNTS_PATH, params=params, what="listing the accounts")
             if response.status_code != 200:
                 raise self._unexpected(response, "listing the accounts")
             doc = _json_or_none(response) or {}
@@ -431,7 +431,7 @@ class LusidClient:
     ) -> dict[str, Any] | None:
         """The account with identifier `InvestmentAccount/{scope}/{code}` = `code`, or None."""
         path = "/".join(quote(part, safe="") for part in (id_type_scope, id_type_code, code))
-        response = self._send("GET", f"{ACCOUNTS_PATH}/{path}", what="account")
+        response = self._send("GET", f"{ACCOUNTS_PATH}/{path}", what="reading an account")
         if response.status_code == 404:
             return None
         if response.status_code != 200:
@@ -442,14 +442,16 @@ class LusidClient:
 
     def _send(self, method: str, path: str, *, what: str, **kwargs: Any) -> httpx.Response:
         url = self._base + path
+        where = httpx.URL(url)  # scheme, host and port only: never a password in a message
+        what = f"{what} at {where.scheme}://{where.netloc.decode()}"
         return self._with_retries(what, lambda: self._authorised(method, url, **kwargs))
 
     def _authorised(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One attempt, plus one more with a new token if LUSID says the token is not valid."""
-        response = self._attempt(method, url, self._bearer(), **kwargs)
+        bearer = self._bearer()
+        response = self._attempt(method, url, bearer, **kwargs)
         if response.status_code == 401 and self.config.uses_password_grant:
-            log.info("LUSID answered 401: obtaining a new token with the password grant")
-            response = self._attempt(method, url, self._bearer(renew=True), **kwargs)
+            response = self._attempt(method, url, self._bearer(rejected=bearer), **kwargs)
         if response.status_code == 401:
             raise LusidApiError(
                 _with_request_id(
@@ -489,7 +491,7 @@ class LusidClient:
                 if number == policy.max_attempts:
                     raise LusidApiError(
                         _with_request_id(
-                            f"LUSID did not accept the {what} after {number} attempts; "
+                            f"{what} did not succeed after {number} attempts; "
                             f"the last answer: {retry.reason}. Try again later.",
                             retry.request_id,
                         ),
@@ -544,14 +546,19 @@ class LusidClient:
 
     # tokens
 
-    def _bearer(self, renew: bool = False) -> str:
+    def _bearer(self, rejected: str | None = None) -> str:
+        """The token to send; `rejected`: the one LUSID just answered 401 to."""
         if self.config.access_token is not None:
             return self.config.access_token.reveal()
         with self._token_lock:  # one thread obtains the token; the others wait and share it
             token = self._token
-            if renew or token is None:
+            if token is None:
                 token = self._password_grant()
-            elif time.monotonic() >= token.refresh_at:
+            elif rejected is not None and token.access.reveal() == rejected:
+                # Only the first thread to see the 401 renews; the others take its new token.
+                log.info("LUSID answered 401: obtaining a new token with the password grant")
+                token = self._password_grant()
+            elif rejected is None and time.monotonic() >= token.refresh_at:
                 token = self._refresh(token)
             self._token = token
             return token.access.reveal()
@@ -618,7 +625,7 @@ class LusidClient:
                 )
             return response
 
-        return self._with_retries(f"token request to {url}", attempt)
+        return self._with_retries(f"the token request to {url}", attempt)
 
     def _token_from(self, response: httpx.Response) -> _Token:
         doc = _json_or_none(response)

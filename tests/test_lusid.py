@@ -419,6 +419,7 @@ def test_exhausted_retries_give_a_clear_error_with_status_and_request_id(
     error = caught.value
     assert error.status == 503 and error.request_id
     assert "after 3 attempts" in str(error) and "503 Service Unavailable" in str(error)
+    assert f"the batch upsert of 2 accounts at {emulator.root}" in str(error)
     assert error.request_id in str(error)
     assert len(waits) == 2 and len(emulator.requests()) == 3
 
@@ -535,13 +536,13 @@ def test_token_is_refreshed_before_it_expires(
     waits: Waits,
     secrets_log: pytest.LogCaptureFixture,
 ) -> None:
-    emu = grant_emulator(emulator_factory, "--token-expiry", "2")
+    emu = grant_emulator(emulator_factory, "--token-expiry", "4")
     config = load_lusid_config(grant_env(emu), tmp_path)
-    # With a 2 s token the client refreshes after 1 s (half its life): no request may see a 401.
+    # With a 4 s token the client refreshes after 2 s (half its life): no request may see a 401.
     with LusidClient(config, retry=RetryPolicy(sleep=waits)) as client:
         client.upsert_investment_accounts(example_requests(), "Partial")
         first = client._token.access.reveal() if client._token else ""
-        threading.Event().wait(1.3)
+        threading.Event().wait(2.3)
         client.upsert_investment_accounts(example_requests(), "Partial")
         second = client._token.access.reveal() if client._token else ""
     assert first != second
@@ -558,20 +559,31 @@ def test_a_401_gets_a_new_token_by_password_grant_and_one_more_try(
 ) -> None:
     emu = grant_emulator(emulator_factory, "--token-expiry", "1")
     config = load_lusid_config(grant_env(emu), tmp_path)
+    requests = example_requests()
     # A negative margin models a client whose clock runs behind: it keeps a token LUSID has
     # already expired, and only the 401 tells it so.
     with LusidClient(config, retry=RetryPolicy(sleep=waits), refresh_margin=-3600) as client:
-        client.upsert_investment_accounts(example_requests(), "Partial")
+        client.upsert_investment_accounts(requests, "Partial")
         threading.Event().wait(1.3)
-        response = client.upsert_investment_accounts(example_requests(), "Partial")
-    assert len(response.values) == 2
-    assert api_statuses(emu) == [
-        (TOKEN, 200),
-        (BATCH, 201),
-        (BATCH, 401),
-        (TOKEN, 200),
-        (BATCH, 201),
-    ]
+        responses: list[object] = []
+        threads = [
+            threading.Thread(
+                target=lambda: responses.append(
+                    client.upsert_investment_accounts(requests, "Partial")
+                )
+            )
+            for _ in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(responses) == 4
+    statuses = api_statuses(emu)
+    assert statuses[:3] == [(TOKEN, 200), (BATCH, 201), (BATCH, 401)]
+    # However many threads saw the 401, one password grant renewed the token for all of them.
+    assert statuses.count((TOKEN, 200)) == 2
+    assert statuses.count((BATCH, 201)) == 5
     assert "LUSID answered 401" in secrets_log.text
     assert_no_secret(secrets_log.text)
 
@@ -581,7 +593,7 @@ def test_a_refused_refresh_falls_back_to_the_password_grant(
 ) -> None:
     import httpx
 
-    emu = grant_emulator(emulator_factory, "--token-expiry", "2")
+    emu = grant_emulator(emulator_factory, "--token-expiry", "4")
     config = load_lusid_config(grant_env(emu), tmp_path)
     with LusidClient(config, retry=RetryPolicy(sleep=waits)) as client:
         client.upsert_investment_accounts(example_requests(), "Partial")
@@ -593,7 +605,7 @@ def test_a_refused_refresh_falls_back_to_the_password_grant(
             auth=("iasync-tests", CLIENT_SECRET),
         )
         assert spent.status_code == 200
-        threading.Event().wait(1.3)
+        threading.Event().wait(2.3)
         response = client.upsert_investment_accounts(example_requests(), "Partial")
     assert len(response.values) == 2
     assert api_statuses(emu) == [
