@@ -175,8 +175,89 @@ def _moves(plan: Plan, style: Style) -> list[str]:
 # --- JSON -------------------------------------------------------------------------------------
 
 
+_IDENTITY_SCHEMA = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"key": {"type": "string"}, "value": {"type": "string"}},
+        "required": ["key", "value"],
+        "additionalProperties": False,
+    },
+}
+_COUNT = {"type": "integer", "minimum": 0}
+
+#: The shape of `iasync plan -json` output at JSON_FORMAT_VERSION. Consumers check
+#: `format_version`: fields may be added within a version, never removed or changed.
+PLAN_JSON_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "iasync plan -json",
+    "type": "object",
+    "required": ["format_version", "iasync_version", "state", "counts", "apply", "changes"],
+    "properties": {
+        "format_version": {"const": JSON_FORMAT_VERSION},
+        "iasync_version": {"type": "string"},
+        "state": {
+            "type": "object",
+            "required": ["lineage", "serial"],
+            "properties": {"lineage": {"type": "string"}, "serial": _COUNT},
+        },
+        "counts": {
+            "type": "object",
+            "required": ["create", "update", "unchanged", "orphaned"],
+            "properties": {name: _COUNT for name in ("create", "update", "unchanged", "orphaned")},
+            "additionalProperties": False,
+        },
+        "apply": {
+            "type": "object",
+            "required": ["accounts", "batches", "batch_size", "success_mode"],
+            "properties": {
+                "accounts": _COUNT,
+                "batches": _COUNT,
+                "batch_size": {"type": "integer", "minimum": 1},
+                "success_mode": {"enum": ["Partial", "Atomic"]},
+            },
+        },
+        "changes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": [
+                    "action",
+                    "path",
+                    "identity",
+                    "lusid_id",
+                    "version",
+                    "moved_from",
+                    "differences",
+                ],
+                "properties": {
+                    "action": {"enum": ["create", "update", "unchanged", "orphaned"]},
+                    "path": {"type": "string"},
+                    "identity": _IDENTITY_SCHEMA,
+                    "lusid_id": {"type": ["string", "null"]},
+                    "version": {"type": ["integer", "null"]},
+                    "moved_from": {"type": ["string", "null"]},
+                    "body": {"type": "object"},
+                    "differences": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["path", "action", "before", "after"],
+                            "properties": {
+                                "path": {"type": "string"},
+                                "action": {"enum": ["add", "remove", "change"]},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
 def plan_json(plan: Plan) -> dict[str, Any]:
-    """The plan's facts for machines (`iasync plan -json`), schema versioned by format_version."""
+    """The plan's facts for machines (`iasync plan -json`), as PLAN_JSON_SCHEMA describes."""
     shown = [c for c in plan.changes if c.action != "unchanged" or c.moved_from]
     return {
         "format_version": JSON_FORMAT_VERSION,

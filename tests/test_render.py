@@ -7,12 +7,15 @@ import json
 import re
 from typing import Any
 
+import jsonschema
+
 from iasync.errors import Problem
 from iasync.loader import LoadedAccount, LoadResult
 from iasync.model import AccountFile, body_hash, canonical_body
 from iasync.plan import Plan, make_plan
 from iasync.render import (
     JSON_FORMAT_VERSION,
+    PLAN_JSON_SCHEMA,
     plan_json,
     problems_json,
     render_markdown,
@@ -206,7 +209,13 @@ def test_json_carries_the_same_facts_with_a_format_version() -> None:
             "after": None,
         },
     ]
-    json.dumps(doc)  # it is plain JSON
+    jsonschema.Draft202012Validator(PLAN_JSON_SCHEMA).validate(json.loads(json.dumps(doc)))
+
+
+def test_the_json_schema_is_a_valid_schema_that_refuses_other_versions() -> None:
+    jsonschema.Draft202012Validator.check_schema(PLAN_JSON_SCHEMA)
+    doc = plan_json(many_creates(3)) | {"format_version": JSON_FORMAT_VERSION + 1}
+    assert not jsonschema.Draft202012Validator(PLAN_JSON_SCHEMA).is_valid(doc)
 
 
 def test_json_problems_are_located() -> None:

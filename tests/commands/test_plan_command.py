@@ -12,12 +12,14 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
 from iasync.loader import load_accounts
 from iasync.model import AccountFile, body_hash, canonical_body
 from iasync.plan import StalePlanError, check_fresh, load_plan
+from iasync.render import PLAN_JSON_SCHEMA
 from iasync.settings import load_settings
 from iasync.state import AccountRecord, LocalStateBackend, State
 
@@ -245,6 +247,7 @@ def test_json_output_has_a_format_version_and_the_same_facts(project: Project, f
 
     doc = json.loads(ok(project.plan(flag)))
 
+    jsonschema.Draft202012Validator(PLAN_JSON_SCHEMA).validate(doc)
     assert doc["format_version"] == 1
     assert doc["counts"] == {"create": 1, "update": 1, "unchanged": 0, "orphaned": 0}
     assert doc["apply"] == {"accounts": 2, "batches": 1, "batch_size": 2, "success_mode": "Partial"}
