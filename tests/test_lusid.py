@@ -6,6 +6,7 @@ chosen (Retry-After honoured, backoff bounded) without spending them.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import pickle
@@ -622,30 +623,39 @@ def test_a_refused_refresh_falls_back_to_the_password_grant(
 
 
 class HeaderServer:
-    """A real HTTP server on 127.0.0.1 (uvicorn in a thread) that keeps each request's headers.
+    """A real HTTP server on 127.0.0.1 (uvicorn in a thread) that keeps each request's target
+    and headers, and answers every request with an empty 201 batch result.
 
-    The emulator's request log leaves headers out, so this is where the headers are checked.
+    The emulator's request log leaves headers out, so this is where headers are checked; it also
+    stands in for an HTTP proxy, which receives the full URL as the request target.
     """
 
     def __init__(self) -> None:
         import uvicorn
-        from starlette.applications import Starlette
-        from starlette.requests import Request
-        from starlette.responses import JSONResponse
-        from starlette.routing import Route
 
-        self.headers: list[dict[str, str]] = []
-
-        async def upsert(request: Request) -> JSONResponse:
-            self.headers.append(dict(request.headers))
-            return JSONResponse({"values": {}, "failed": {}}, status_code=201)
-
-        app = Starlette(routes=[Route(BATCH, upsert, methods=["POST"])])
+        self.seen: list[tuple[str, dict[str, str]]] = []
         self.socket = socket.socket()
         self.socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/api"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self.address = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        self.url = f"{self.address}/api"
+        config = uvicorn.Config(self._app, interface="asgi3", log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, args=([self.socket],), daemon=True)
+
+    async def _app(self, scope: dict, receive: Callable, send: Callable) -> None:  # type: ignore[type-arg]
+        while (await receive()).get("more_body"):
+            pass
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        self.seen.append((scope["raw_path"].decode(), headers))
+        body = b'{"values": {}, "failed": {}}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 201,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
     def __enter__(self) -> HeaderServer:
         self.thread.start()
@@ -664,9 +674,30 @@ def test_requests_carry_the_sdk_headers(tmp_path: Path) -> None:
         env = {"FBN_LUSID_URL": server.url, "FBN_ACCESS_TOKEN": "pat", "FBN_APP_NAME": "my-app"}
         with LusidClient(load_lusid_config(env, tmp_path)) as client:
             client.upsert_investment_accounts(example_requests(), "Atomic")
-    [headers] = server.headers
+    [(target, headers)] = server.seen
+    assert target == BATCH
     assert headers["x-lusid-application"] == "my-app"
     assert headers["authorization"] == "Bearer pat"
     assert headers["content-type"] == "application/json-patch+json"
     assert headers["accept"] == "application/json"
     assert headers["user-agent"].startswith("iasync/")
+
+
+def test_the_configured_proxy_carries_the_requests(tmp_path: Path) -> None:
+    with HeaderServer() as proxy:
+        env = {
+            # Nothing listens on this host's port: only the proxy can answer.
+            "FBN_LUSID_URL": "http://lusid.invalid/api",
+            "FBN_ACCESS_TOKEN": "pat",
+            "FBN_PROXY_ADDRESS": proxy.address,
+            "FBN_PROXY_USERNAME": "proxy-user",
+            "FBN_PROXY_PASSWORD": "proxy-s3cret",
+        }
+        config = load_lusid_config(env, tmp_path)
+        with LusidClient(config) as client:
+            client.upsert_investment_accounts(example_requests(), "Partial")
+    [(target, headers)] = proxy.seen
+    assert target.startswith("http://lusid.invalid/api/api/investmentaccounts/")
+    expected = "Basic " + base64.b64encode(b"proxy-user:proxy-s3cret").decode()
+    assert headers["proxy-authorization"] == expected
+    assert "proxy-s3cret" not in repr(config) + repr(client)
