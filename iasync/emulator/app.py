@@ -423,19 +423,24 @@ class ConnectionDropped(Exception):
     """Raised to make the server abort a response when its transport cannot be reached."""
 
 
-async def _drop_connection(server_send: Send) -> None:
-    """Close the client's connection with no response: the client sees a connection error.
-
-    uvicorn's `send` is a bound method of its per-request cycle, which holds the transport.
-    """
+def _close_transport(server_send: Send) -> bool:
+    """Close the connection under uvicorn's `send` (a bound method of its per-request cycle,
+    which holds the transport); False when this server's `send` gives no way to it."""
     transport = getattr(getattr(server_send, "__self__", None), "transport", None)
     if transport is None:
+        return False
+    transport.close()
+    return True
+
+
+async def _drop_connection(server_send: Send) -> None:
+    """Close the client's connection with no response: the client sees a connection error."""
+    if not _close_transport(server_send):
         # Another server: start a response promising a body, then fail, so it cuts the stream.
         await server_send(
             {"type": "http.response.start", "status": 500, "headers": [(b"content-length", b"1")]}
         )
         raise ConnectionDropped
-    transport.close()
     # Let connection_lost run, so the server knows the client is gone and writes nothing more.
     for _ in range(3):
         await asyncio.sleep(0)
@@ -533,7 +538,12 @@ class EmulatorASGI:
             await _status_response(fault, scope, request_id)(scope, receive, stamped)
             return
         if fault.kind == "hang":
-            await asyncio.sleep(fault.seconds)
+            try:
+                await asyncio.sleep(fault.seconds)
+            except asyncio.CancelledError:
+                # The server is shutting down while we hang: end this request quietly, unserved.
+                _close_transport(server_send)
+                return
             if fault.commit:
                 await self.app(scope, receive, stamped)
                 return

@@ -80,6 +80,8 @@ def parse_fault(spec: Any) -> Fault:
         count = None
     else:
         count = int(_number(spec, "count", 1))
+        if count < 1:
+            raise FaultSpecError("fault field 'count' must be at least 1")
     method = spec.get("method")
     if method is not None and not isinstance(method, str):
         raise FaultSpecError("fault field 'method' must be an HTTP method name, e.g. POST")

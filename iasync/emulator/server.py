@@ -83,7 +83,7 @@ def serve(options: ServerOptions, out: TextIO = sys.stdout) -> None:
         proxy_headers=False,
         server_header=False,
         date_header=False,
-        timeout_graceful_shutdown=3,
+        timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
     # uvicorn re-raises the signal it caught once it has shut down; these no-op handlers are the
