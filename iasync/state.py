@@ -410,15 +410,24 @@ class LocalStateBackend:
         _fsync_directory(directory)
 
     def _keep_backup(self) -> None:
-        """Copy the current state to `<name>.backup`, itself atomically."""
+        """Make the current state `<name>.backup`, itself atomically.
+
+        The state file is only ever replaced, never changed in place, so a hard link to it is a
+        faithful backup at no cost; a copy where the filesystem has no hard links.
+        """
         fd, tmp_name = tempfile.mkstemp(
             prefix=f".{self.backup_path.name}.", suffix=".tmp", dir=self.path.parent
         )
         try:
-            with os.fdopen(fd, "wb") as out, self.path.open("rb") as src:
-                shutil.copyfileobj(src, out)
-                out.flush()
-                os.fsync(out.fileno())
+            os.close(fd)
+            os.unlink(tmp_name)
+            try:
+                os.link(self.path, tmp_name)
+            except OSError:
+                with open(tmp_name, "xb") as out, self.path.open("rb") as src:
+                    shutil.copyfileobj(src, out)
+                    out.flush()
+                    os.fsync(out.fileno())
             os.replace(tmp_name, self.backup_path)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
@@ -484,7 +493,12 @@ class LocalStateBackend:
             return None
         try:
             raw = json.loads(data)
-            return LockInfo(**{name: raw[name] for name in LockInfo.__dataclass_fields__})
+            info = LockInfo(**{name: raw[name] for name in LockInfo.__dataclass_fields__})
+            if isinstance(info.pid, int) and all(
+                isinstance(getattr(info, name), str) for name in ("id", "who", "host", "created")
+            ):
+                return info
+            raise ValueError("not a lock iasync wrote")
         except (ValueError, TypeError, KeyError):
             # Not written by iasync (the lock file is always complete): still a lock.
             return LockInfo(
