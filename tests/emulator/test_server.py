@@ -1,0 +1,187 @@
+"""The `iasync emulator` command as a real process: start-up lines, signals, --data, bad options."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from iasync.emulator.process import EmulatorProcess, EmulatorStartError
+
+UPSERT = "/api/investmentaccounts/$batchUpsert?successMode=Partial"
+Account = Callable[..., dict[str, Any]]
+
+
+def upsert(emu: EmulatorProcess, body: dict[str, Any]) -> dict[str, Any]:
+    response = httpx.post(
+        f"{emu.url}{UPSERT}", json=body, headers={"Authorization": f"Bearer {emu.token}"}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["values"]
+
+
+def run_emulator(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run a command that is expected to exit on its own (a start-up error)."""
+    return subprocess.run(
+        [sys.executable, "-m", "iasync", "emulator", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_prints_the_urls_with_the_real_port(emulator: EmulatorProcess) -> None:
+    lines = emulator.stdout().splitlines()
+
+    assert re.fullmatch(r"FBN_LUSID_URL=http://127\.0\.0\.1:\d+/api", lines[0])
+    port = int(lines[0].rsplit(":", 1)[1].removesuffix("/api"))
+    assert port > 0
+    assert lines[1] == f"FBN_TOKEN_URL=http://127.0.0.1:{port}/oauth2/token"
+    assert not any(line.startswith("FBN_ACCESS_TOKEN=") for line in lines)  # it was given one
+
+
+def test_generates_and_prints_a_token_when_none_is_given(
+    emulator_factory: Callable[..., EmulatorProcess],
+) -> None:
+    emu = emulator_factory(None)
+
+    printed = [ln for ln in emu.stdout().splitlines() if ln.startswith("FBN_ACCESS_TOKEN=")]
+    assert printed == [f"FBN_ACCESS_TOKEN={emu.token}"]
+    assert len(emu.token or "") >= 20
+    headers = {"Authorization": f"Bearer {emu.token}"}
+    assert httpx.get(f"{emu.url}/api/investmentaccounts", headers=headers).status_code == 200
+
+
+def test_listens_on_the_port_asked_for(emulator_factory: Callable[..., EmulatorProcess]) -> None:
+    with socket.socket() as probe:  # find a free port, then free it for the emulator
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    emu = EmulatorProcess("tok", "--port", str(port))
+    # --port given twice: click takes the last one, so the fixed port wins over the default 0.
+    emu.start()
+    try:
+        assert emu.url == f"http://127.0.0.1:{port}/api"
+    finally:
+        emu.stop()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_stops_cleanly_on_a_signal(
+    emulator_factory: Callable[..., EmulatorProcess], sig: signal.Signals
+) -> None:
+    emu = emulator_factory("tok")
+    assert httpx.get(f"{emu.root}/_emulator/requests").status_code == 200
+
+    status = emu.stop(sig)
+
+    assert status == 0
+    assert "Traceback" not in emu.stderr()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{emu.root}/_emulator/requests")
+
+
+def test_data_survives_a_restart(tmp_path: Path, account: Account) -> None:
+    data = tmp_path / "state" / "emulator.json"
+    with EmulatorProcess("tok", "--data", str(data)) as emu:
+        created = upsert(emu, {"a": account(1), "b": account(2)})
+        upsert(emu, {"a": account(1, displayName="Changed")})
+
+    with EmulatorProcess("tok", "--data", str(data)) as emu:
+        accounts = {a["lusidInvestmentAccountId"]: a for a in emu.accounts()}
+        again = upsert(emu, {"a": account(1, displayName="Changed"), "b": account(2)})
+
+    assert set(accounts) == {v["lusidInvestmentAccountId"] for v in created.values()}
+    assert again["a"]["version"]["asAtVersionNumber"] == 2  # unchanged: a no-op after restart
+    assert again["b"]["version"]["asAtVersionNumber"] == 1
+    assert again["a"]["lusidInvestmentAccountId"] == created["a"]["lusidInvestmentAccountId"]
+    # Written atomically: one complete JSON file, no temporary files left beside it.
+    assert [p.name for p in data.parent.iterdir()] == ["emulator.json"]
+    assert len(json.loads(data.read_text())["accounts"]) == 2
+
+
+def test_reset_and_delete_are_persisted(tmp_path: Path, account: Account) -> None:
+    data = tmp_path / "emulator.json"
+    with EmulatorProcess("tok", "--data", str(data)) as emu:
+        upsert(emu, {"a": account(1), "b": account(2)})
+        headers = {"Authorization": "Bearer tok"}
+        httpx.delete(f"{emu.url}/api/investmentaccounts/Ext/Id/IA_1", headers=headers)
+    with EmulatorProcess("tok", "--data", str(data)) as emu:
+        assert [a["displayName"] for a in emu.accounts()] == ["Account 2"]
+        emu.reset()
+    with EmulatorProcess("tok", "--data", str(data)) as emu:
+        assert emu.accounts() == []
+
+
+def test_without_data_accounts_live_in_memory(account: Account) -> None:
+    with EmulatorProcess("tok") as emu:
+        upsert(emu, {"a": account(1)})
+    with EmulatorProcess("tok") as emu:
+        assert emu.accounts() == []
+
+
+def test_a_corrupt_data_file_is_a_clear_error(tmp_path: Path) -> None:
+    data = tmp_path / "emulator.json"
+    data.write_text("{not json")
+
+    result = run_emulator("--data", str(data))
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert str(data) in result.stderr and "cannot read the emulator's data file" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fault", "{nope"], "--fault"),
+        (["--fault", '{"kind": "status", "status": 200}'], "status"),
+        (["--user", "no-colon-here"], "NAME:PASSWORD"),
+        (["--definitions", "/no/such/file.yaml"], "does not exist"),
+        (["--port", "70000"], "70000"),
+    ],
+)
+def test_bad_options_exit_with_a_message(args: list[str], message: str) -> None:
+    result = run_emulator(*args)
+
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_port_in_use_is_a_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = run_emulator("--port", str(port))
+
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_user_password_is_not_echoed_on_a_bad_spec() -> None:
+    result = run_emulator("--user", "secretpassword")
+
+    assert result.returncode == 1
+    assert "secretpassword" not in result.stderr + result.stdout
+
+
+def test_start_failure_is_reported_by_emulator_process(tmp_path: Path) -> None:
+    data = tmp_path / "emulator.json"
+    data.write_text("[]")
+
+    with pytest.raises(EmulatorStartError, match="cannot read the emulator's data file"):
+        EmulatorProcess("tok", "--data", str(data)).start()
