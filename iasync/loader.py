@@ -235,8 +235,8 @@ def _read_bytes(path: Path, settings: Settings) -> tuple[bytes | None, str | Non
 
 def _too_big(size: int) -> str:
     return (
-        f"the file is {size / 1024 / 1024:.1f} MiB; an account file may be at most 1 MiB "
-        "(is it really an account?)"
+        f"the file is {size:,} bytes; an account file may be at most {MAX_FILE_BYTES:,} bytes "
+        "(1 MiB): is it really an account?"
     )
 
 

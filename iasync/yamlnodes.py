@@ -35,6 +35,7 @@ MAX_DEPTH = 32
 # (0012 is 10) and base-60 (1:30 is 90).
 _MISREAD_NUMBER = re.compile(r"[-+]?(0[0-9_]+|0o[0-7_]+|[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?)")
 _BOOL_TRUE = {"yes", "true", "on"}
+_ALIAS = re.compile(r"\*[^\s,\[\]{}]+")
 # A constructor with no state, for the core schema's number rules (0x.., 1_000, .inf).
 _NUMBERS = yaml.constructor.SafeConstructor()
 
@@ -189,10 +190,14 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, str]:
             ("a second YAML document starts here; an account file holds exactly one account"),
         )
     if "found undefined alias" in problem:
+        name = _ALIAS.match(lines[line - 1], column - 1) if line <= len(lines) else None
         return (
             line,
             column,
-            ("a YAML alias (*name); aliases are not allowed in account files: write the value out"),
+            (
+                f"YAML alias {name.group(0) if name else ''} names no anchor; aliases are not "
+                "allowed in account files: write the value out"
+            ),
         )
     message = f"invalid YAML: {problem}"
     if "mapping values are not allowed" in problem:
@@ -249,7 +254,9 @@ class _Builder:
         if isinstance(node, ScalarNode):
             return self.scalar(node, path)
         if depth >= MAX_DEPTH:
+            # Not an account: one line says so, not one per schema rule it then breaks.
             self.problem(node, path, f"nested more than {MAX_DEPTH} levels deep; not an account")
+            self.document.fatal = True
             return None
         if isinstance(node, MappingNode) and node.tag == MAP:
             return self.mapping(node, path, depth)
