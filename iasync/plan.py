@@ -178,15 +178,19 @@ def make_plan(
     )
 
 
-def _index_by_identifier(records: Iterable[AccountRecord]) -> dict[tuple[str, str], list]:
-    index: dict[tuple[str, str], list[AccountRecord]] = {}
+RecordIndex = dict[tuple[str, str], list["AccountRecord"]]
+
+
+def _index_by_identifier(records: Iterable[AccountRecord]) -> RecordIndex:
+    """(identifier key, value) -> the records holding it: one lookup per identifier."""
+    index: RecordIndex = {}
     for record in records:
         for pair in record.identity:
             index.setdefault(pair, []).append(record)
     return index
 
 
-def _match(account: LoadedAccount, index: dict[tuple[str, str], list]) -> list[AccountRecord]:
+def _match(account: LoadedAccount, index: RecordIndex) -> list[AccountRecord]:
     """The distinct state records sharing any identifier with the account."""
     found: dict[str, AccountRecord] = {}
     for pair in sorted(account.identity):
@@ -214,7 +218,7 @@ def _check_unambiguous(
     for lusid_id, files in claimed.items():
         if len(files) > 1:
             problems.append(
-                f"{' and '.join(files)} all match the same LUSID account {lusid_id}; "
+                f"{' and '.join(files)} match the same LUSID account {lusid_id}; "
                 "keep one file per account"
             )
     if problems:
