@@ -1,0 +1,212 @@
+"""Request validation on its own: which bodies are refused, with which field named, and how a
+valid item is normalised."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from iasync.emulator.validation import MAX_BATCH, parse_success_mode, validate_batch
+
+Account = Callable[..., dict[str, Any]]
+
+
+def errors_of(item: Any) -> dict[str, list[str]]:
+    valid, errors = validate_batch({"x": item})
+    assert valid == {}
+    return errors
+
+
+def test_valid_item_is_normalised(account: Account) -> None:
+    minimal = account(1)
+    for optional in ("properties", "accountHolders", "investmentPortfolios", "description"):
+        del minimal[optional]
+
+    valid, errors = validate_batch({"x": minimal})
+
+    assert errors == {}
+    item = valid["x"]
+    assert (item["properties"], item["accountHolders"], item["investmentPortfolios"]) == (
+        {},
+        [],
+        [],
+    )
+    assert "description" not in item
+
+
+def test_nulls_for_optional_fields_mean_absent(account: Account) -> None:
+    item = account(
+        1, properties=None, accountHolders=None, investmentPortfolios=None, description=None
+    )
+
+    valid, errors = validate_batch({"x": item})
+
+    assert errors == {} and "description" not in valid["x"]
+
+
+@pytest.mark.parametrize(
+    ("value", "normalised"),
+    [
+        ({"labelValue": "a"}, {"labelValue": "a"}),
+        (
+            {"metricValue": {"value": 1.5, "unit": "GBP"}},
+            {"metricValue": {"value": 1.5, "unit": "GBP"}},
+        ),
+        ({"metricValue": {"value": 2}}, {"metricValue": {"value": 2}}),
+        ({"labelValueSet": {"values": ["a", "b"]}}, {"labelValueSet": {"values": ["a", "b"]}}),
+        ({"labelValue": "a", "metricValue": None}, {"labelValue": "a"}),
+    ],
+)
+def test_property_value_kinds(
+    account: Account, value: dict[str, Any], normalised: dict[str, Any]
+) -> None:
+    key = "InvestmentAccount/A/B"
+    valid, errors = validate_batch(
+        {"x": account(1, properties={key: {"key": key, "value": value}})}
+    )
+
+    assert errors == {}
+    assert valid["x"]["properties"][key]["value"] == normalised
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        ({}, ".value"),
+        ({"metricValue": {"value": True}}, ".value.metricValue.value"),
+        ({"metricValue": {"value": "1"}}, ".value.metricValue.value"),
+        ({"metricValue": {"value": 1, "unit": 5}}, ".value.metricValue.unit"),
+        ({"labelValueSet": {"values": [1]}}, ".value.labelValueSet"),
+        ({"labelValue": 5}, ".value.labelValue"),
+        ({"labelValue": "x" * 1025}, ".value.labelValue"),
+        ({"labelValue": "a", "colour": "red"}, ".value.colour"),
+        ("text", ".value"),
+    ],
+)
+def test_bad_property_values(account: Account, value: Any, path: str) -> None:
+    key = "InvestmentAccount/A/B"
+    errors = errors_of(account(1, properties={key: {"key": key, "value": value}}))
+
+    assert list(errors) == [f"x.properties[{key}]{path}"]
+
+
+def test_property_without_value_or_key(account: Account) -> None:
+    key = "InvestmentAccount/A/B"
+    errors = errors_of(account(1, properties={key: {}}))
+
+    assert errors == {
+        f"x.properties[{key}].key": ["The Key field is required."],
+        f"x.properties[{key}].value": ["The Value field is required."],
+    }
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "InvestmentAccount/A",
+        "InvestmentAccount/A/B/C",
+        "InvestmentAccount/a b/c",
+        "Instrument/A/B",
+        f"InvestmentAccount/{'a' * 65}/B",
+    ],
+)
+def test_bad_keys_are_named(account: Account, key: str) -> None:
+    errors = errors_of(account(1, properties={key: {"key": key, "value": {"labelValue": "v"}}}))
+
+    assert list(errors) == [f"x.properties[{key}]"]
+
+
+def test_too_many_properties(account: Account) -> None:
+    props = {
+        f"InvestmentAccount/P/K{n}": {
+            "key": f"InvestmentAccount/P/K{n}",
+            "value": {"labelValue": "v"},
+        }
+        for n in range(101)
+    }
+
+    assert "x.properties" in errors_of(account(1, properties=props))
+
+
+@pytest.mark.parametrize("identifiers", [{}, [], "IA_1"])
+def test_identifiers_need_at_least_one(account: Account, identifiers: Any) -> None:
+    assert list(errors_of(account(1, identifiers=identifiers))) == ["x.identifiers"]
+
+
+def test_holder_identifiers_are_investor_records(account: Account) -> None:
+    holders = [
+        {
+            "key": "H",
+            "identifiers": {
+                "InvestmentAccount/A/B": {
+                    "key": "InvestmentAccount/A/B",
+                    "value": {"labelValue": "v"},
+                }
+            },
+        },
+        {"key": "G", "identifiers": {}},
+        {
+            "key": "F",
+            "identifiers": {
+                "InvestorRecord/A/B": {"key": "InvestorRecord/A/B", "value": {"labelValue": "v"}}
+            },
+            "x": 1,
+        },
+        "not an object",
+    ]
+
+    errors = errors_of(account(1, accountHolders=holders))
+
+    assert set(errors) == {
+        "x.accountHolders[0].identifiers[InvestmentAccount/A/B]",
+        "x.accountHolders[1].identifiers",
+        "x.accountHolders[2].x",
+        "x.accountHolders[3]",
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("displayName", 5),
+        ("displayName", "   "),
+        ("accountType", ["Personal"]),
+        ("description", 3),
+        ("accountHolders", {}),
+        ("investmentPortfolios", "P"),
+    ],
+)
+def test_wrong_types_are_named(account: Account, field: str, value: Any) -> None:
+    assert list(errors_of(account(1, **{field: value}))) == [f"x.{field}"]
+
+
+def test_item_must_be_an_object() -> None:
+    assert errors_of(["a"]) == {
+        "x": ["Each request must be a JSON object (an UpsertInvestmentAccountRequest)."]
+    }
+
+
+def test_batch_limit(account: Account) -> None:
+    item = account(1)
+    assert validate_batch(dict.fromkeys(map(str, range(MAX_BATCH)), item))[1] == {}
+    _, errors = validate_batch(dict.fromkeys(map(str, range(MAX_BATCH + 1)), item))
+    assert list(errors) == [""]
+
+
+@pytest.mark.parametrize(
+    ("raw", "mode", "field"),
+    [
+        ("Atomic", "Atomic", None),
+        ("PARTIAL", "Partial", None),
+        (None, None, "successMode"),
+        ("", None, "successMode"),
+        ("Both", None, "successMode"),
+    ],
+)
+def test_success_mode(raw: str | None, mode: str | None, field: str | None) -> None:
+    parsed, errors = parse_success_mode(raw)
+
+    assert parsed == mode
+    assert list(errors) == ([field] if field else [])
