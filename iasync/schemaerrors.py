@@ -38,6 +38,7 @@ class _Context:
     # (mapping path, key name) a "did you mean" already pointed to: no second line saying the
     # key is missing, the misspelling is the one fault.
     suggested: set[tuple[Path, str]] = field(default_factory=set)
+    missing: set[tuple[Path, str]] = field(default_factory=set)  # already reported
 
 
 def explain(errors: Iterable[ValidationError], document: Document) -> list[Finding]:
@@ -107,9 +108,11 @@ def _unknown_keys(error: ValidationError, path: Path, context: _Context) -> Iter
 def _missing_keys(error: ValidationError, path: Path, context: _Context) -> Iterator[Finding]:
     if not isinstance(error.instance, dict):
         return
+    # jsonschema raises one error per missing key, each with the whole list: report each once.
     for name in error.validator_value:
-        if name in error.instance or (path, name) in context.suggested:
+        if name in error.instance or (path, name) in context.suggested | context.missing:
             continue
+        context.missing.add((path, name))
         inside = f"{render_path(path)}: " if path else ""
         yield Finding(path, "value", f"{inside}missing required key {name!r}")
 
@@ -128,7 +131,8 @@ def _explain_union(error: ValidationError, context: _Context) -> list[Finding]:
         return [
             Finding(path, "value", _type_message(path, types, error.instance, context.document))
         ]
-    best = min(meant, key=len)
+    # Fewest errors; on a tie, the branch whose errors lie deepest: more of it matched.
+    best = min(meant, key=lambda errors: (len(errors), -max(len(e.relative_path) for e in errors)))
     return [finding for sub in best for finding in _explain(sub, context)]
 
 

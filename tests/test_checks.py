@@ -1,0 +1,247 @@
+"""The checks a schema cannot express, on plain data (which may be wrong in any way)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from iasync.checks import Finding, check_account, key_problem, parse_instant
+from iasync.settings import DEFAULT_ACCOUNT_TYPES
+
+EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
+
+
+def check(data: Any, types: tuple[str, ...] = DEFAULT_ACCOUNT_TYPES) -> list[Finding]:
+    return check_account(data, types, lambda path: 10 + len(path))
+
+
+def valid(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "identifiers": {EXT: "IA_1"},
+        "displayName": "One",
+        "accountType": "Personal",
+    }
+    data.update(changes)
+    return data
+
+
+def test_a_valid_account_has_no_findings() -> None:
+    data = valid(
+        properties={
+            "InvestmentAccount/Details/Name": "x",
+            "InvestmentAccount/Details/Tags": ["a", "b"],
+            "InvestmentAccount/Details/Amount": {"value": 1.5, "unit": "GBP"},
+            "InvestmentAccount/Details/Country": {
+                "value": "UK",
+                "effectiveFrom": "2016-01-01",
+                "effectiveUntil": "2017-01-01T00:00:00Z",
+            },
+            "InvestmentAccount/Details/Long": {
+                "key": "InvestmentAccount/Details/Long",
+                "value": {"labelValueSet": {"values": ["a"]}},
+            },
+        },
+        accountHolders=[{"key": "H1", "identifiers": {"InvestorRecord/A/B": "x"}}],
+        investmentPortfolios=[{"key": "P1"}, {"key": "P2"}],
+    )
+    assert check(data) == []
+
+
+@pytest.mark.parametrize("data", [None, [], "text", {"identifiers": [1]}, {"properties": 3}])
+def test_data_of_any_shape_is_checked_without_failing(data: Any) -> None:
+    assert check(data) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("InvestmentAccount/Scope-1/Code_2", None),
+        (f"InvestmentAccount/{'s' * 64}/{'c' * 64}", None),
+        ("InvestmentAccount/Scope", "key 'InvestmentAccount/Scope' must have the form "
+         "InvestmentAccount/{scope}/{code}"),
+        ("InvestmentAccount/a/b/c", "key 'InvestmentAccount/a/b/c' must have the form "
+         "InvestmentAccount/{scope}/{code}"),
+        ("InvestorRecord/a/b", "key 'InvestorRecord/a/b' is in the 'InvestorRecord' domain; "
+         "here keys must have the form InvestmentAccount/{scope}/{code}"),
+        ("InvestmentAccount//b", "key 'InvestmentAccount//b' has an empty scope; the form is "
+         "InvestmentAccount/{scope}/{code}"),
+        (f"InvestmentAccount/{'s' * 65}/b", f"key 'InvestmentAccount/{'s' * 65}/b': the scope "
+         "is 65 characters long; the limit is 64"),
+        ("InvestmentAccount/a/b.c d", "key 'InvestmentAccount/a/b.c d': the code may hold only "
+         "letters, digits, '-' and '_' (not ' .')"),
+        ("InvestmentAccount/a/é", "key 'InvestmentAccount/a/é': the code may hold only "
+         "letters, digits, '-' and '_' (not 'é')"),
+    ],
+)  # fmt: skip
+def test_key_problem(key: str, problem: str | None) -> None:
+    assert key_problem(key, "InvestmentAccount") == problem
+
+
+def test_keys_are_checked_in_the_domain_of_their_map() -> None:
+    data = valid(
+        identifiers={"InvestorRecord/A/B": "x"},
+        properties={"InvestmentAccount/A/B": "x", "Bad": "y"},
+        accountHolders=[{"key": "H", "identifiers": {"InvestmentAccount/A/B": "z"}}],
+    )
+
+    assert [(f.path, f.role) for f in check(data)] == [
+        (("identifiers", "InvestorRecord/A/B"), "key"),
+        (("properties", "Bad"), "key"),
+        (("accountHolders", 0, "identifiers", "InvestmentAccount/A/B"), "key"),
+    ]
+
+
+def test_label_values_of_every_form_are_at_most_1024_characters() -> None:
+    long = "x" * 1025
+    data = valid(
+        identifiers={EXT: long},
+        properties={
+            "InvestmentAccount/A/Short": long,
+            "InvestmentAccount/A/Set": ["ok", long],
+            "InvestmentAccount/A/Mapping": {"value": long},
+            "InvestmentAccount/A/Long": {"value": {"labelValue": long}},
+            "InvestmentAccount/A/LongSet": {"value": {"labelValueSet": {"values": [long]}}},
+            "InvestmentAccount/A/Fits": "x" * 1024,
+        },
+    )
+
+    findings = check(data)
+
+    assert [f.path for f in findings] == [
+        ("identifiers", EXT),
+        ("properties", "InvestmentAccount/A/Short"),
+        ("properties", "InvestmentAccount/A/Set", 1),
+        ("properties", "InvestmentAccount/A/Mapping", "value"),
+        ("properties", "InvestmentAccount/A/Long", "value", "labelValue"),
+        ("properties", "InvestmentAccount/A/LongSet", "value", "labelValueSet", "values", 0),
+    ]
+    assert findings[2].message == (
+        'properties["InvestmentAccount/A/Set"][1]: a label value is 1025 characters long; '
+        "the limit is 1024"
+    )
+
+
+def test_at_most_100_properties() -> None:
+    many = {f"InvestmentAccount/P/K{i}": "v" for i in range(101)}
+
+    assert check(valid(properties=many)) == [
+        Finding(("properties",), "key", "101 properties; an account may have at most 100")
+    ]
+    assert check(valid(properties=dict(list(many.items())[:100]))) == []
+
+
+def test_account_type_in_the_configured_set_with_a_hint() -> None:
+    assert check(valid(accountType="personal"), ("Personal", "Corporate")) == [
+        Finding(
+            ("accountType",),
+            "value",
+            "accountType 'personal' is not one of the configured types: Personal, Corporate; "
+            "did you mean Personal?",
+        )
+    ]
+    assert check(valid(accountType="Trust"), ("Personal", "Corporate"))[0].message == (
+        "accountType 'Trust' is not one of the configured types: Personal, Corporate "
+        "(set account_types in iasync.toml to allow others)"
+    )
+    assert check(valid(accountType="Trust"), ("Trust",)) == []
+
+
+def test_holder_and_portfolio_keys_are_unique_within_an_account() -> None:
+    data = valid(
+        accountHolders=[{"key": "H"}, {"key": "G"}, {"key": "H"}],
+        investmentPortfolios=[{"key": "P"}, {"key": "P"}],
+    )
+
+    assert check(data) == [
+        Finding(
+            ("accountHolders", 2, "key"),
+            "value",
+            # line_of gives 10 + the length of the path of the first use: 13
+            "accountHolders: the key 'H' is used twice (first at line 13); "
+            "keys must be unique within an account",
+        ),
+        Finding(
+            ("investmentPortfolios", 1, "key"),
+            "value",
+            "investmentPortfolios: the key 'P' is used twice (first at line 13); "
+            "keys must be unique within an account",
+        ),
+    ]
+
+
+def test_effective_dates() -> None:
+    def finding(**dates: str) -> list[str]:
+        data = valid(properties={"InvestmentAccount/A/B": {"value": "x", **dates}})
+        return [f"{'.'.join(map(str, f.path[2:]))}: {f.message}" for f in check(data)]
+
+    assert finding(effectiveFrom="2016-01-01", effectiveUntil="2016-01-02") == []
+    assert finding(effectiveFrom="2016-01-02", effectiveUntil="2016-01-01T12:00:00+00:00") == [
+        'effectiveUntil: properties["InvestmentAccount/A/B"]: effectiveUntil '
+        "(2016-01-01T12:00:00+00:00) must be after effectiveFrom (2016-01-02)"
+    ]
+    assert finding(effectiveFrom="2016-01-01", effectiveUntil="2016-01-01") == [
+        'effectiveUntil: properties["InvestmentAccount/A/B"]: effectiveUntil (2016-01-01) '
+        "must be after effectiveFrom (2016-01-01)"
+    ]
+    assert finding(effectiveFrom="2016-01-01T00:00:00") == [
+        'effectiveFrom: properties["InvestmentAccount/A/B"].effectiveFrom: the time has no '
+        "UTC offset; add one, e.g. 2016-01-01T00:00:00+00:00"
+    ]
+    assert finding(effectiveUntil="soon") == [
+        'effectiveUntil: properties["InvestmentAccount/A/B"].effectiveUntil: not an ISO 8601 '
+        "timestamp; write it like 2016-01-01T00:00:00+00:00"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "instant"),
+    [
+        ("2016-01-01", datetime(2016, 1, 1, tzinfo=UTC)),
+        ("2016-01-01T10:00:00Z", datetime(2016, 1, 1, 10, tzinfo=UTC)),
+        (
+            "2016-01-01 10:00:00+02:00",
+            datetime(2016, 1, 1, 10, tzinfo=timezone(timedelta(hours=2))),
+        ),
+        ("2016-02-30", "not a real date; write it like 2016-01-01"),
+    ],
+)
+def test_parse_instant(text: str, instant: datetime | str) -> None:
+    assert parse_instant(text) == instant
+
+
+def test_long_form_rules_the_schema_cannot_state() -> None:
+    data = valid(
+        identifiers={EXT: {"value": {"metricValue": {"value": 1}}}},
+        properties={
+            "InvestmentAccount/A/B": {"key": "InvestmentAccount/A/C", "value": {"labelValue": "x"}},
+            "InvestmentAccount/A/D": {"value": {}},
+            "InvestmentAccount/A/E": {"value": "text", "unit": "GBP"},
+        },
+    )
+
+    assert [(f.path, f.role, f.message) for f in check(data)] == [
+        (
+            ("identifiers", EXT, "value", "metricValue"),
+            "key",
+            f'identifiers["{EXT}"]: an identifier\'s value must be a labelValue (a string)',
+        ),
+        (
+            ("properties", "InvestmentAccount/A/B", "key"),
+            "value",
+            "properties[\"InvestmentAccount/A/B\"]: key 'InvestmentAccount/A/C' differs from "
+            "the key 'InvestmentAccount/A/B' it is under",
+        ),
+        (
+            ("properties", "InvestmentAccount/A/D", "value"),
+            "value",
+            'properties["InvestmentAccount/A/D"]: give exactly one of labelValue, metricValue, '
+            "labelValueSet",
+        ),
+        (
+            ("properties", "InvestmentAccount/A/E", "unit"),
+            "key",
+            'properties["InvestmentAccount/A/E"]: a unit is only for numbers (metric values)',
+        ),
+    ]
