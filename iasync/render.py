@@ -128,7 +128,7 @@ def _attribute_count(view: dict[str, Any]) -> int:
 
 
 def _difference_lines(diffs: Sequence[Difference], style: Style) -> list[str]:
-    width = min(max((len(d.path) for d in diffs), default=0) + 2, 60)
+    width = min(max((len(d.path) for d in diffs), default=0) + 1, 60)
     lines = []
     for diff in diffs:
         marker = _DIFF_MARKERS[diff.action]
