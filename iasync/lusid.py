@@ -22,7 +22,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +40,7 @@ SCOPE = "openid client groups offline_access"
 REQUEST_ID_HEADER = "lusid-meta-requestId"
 RETRIED_STATUSES = frozenset({429, 502, 503, 504})
 BATCH_UPSERT_PATH = "/api/investmentaccounts/$batchUpsert"
+MAX_LISTED = 10  # items named in one error message; the rest are counted
 ACCOUNTS_PATH = "/api/investmentaccounts"
 
 
@@ -223,6 +224,10 @@ class RetryPolicy:
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
     rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+
     def backoff(self, attempt: int) -> float:
         """The wait after failed attempt `attempt` (1-based): half fixed, half random."""
         ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
@@ -274,8 +279,14 @@ def _json_or_none(response: httpx.Response) -> Any:
         return None
 
 
-def describe_problem(problem: Mapping[str, Any]) -> str:
-    """LUSID's problem details in plain words: name, title, detail, then errors by field."""
+def describe_problem(
+    problem: Mapping[str, Any], skip: Collection[str] = (), limit: int = MAX_LISTED
+) -> str:
+    """LUSID's problem details in plain words: name, title, detail, then errors by field.
+
+    `skip`: error keys told elsewhere (the failed items of an Atomic batch); at most `limit`
+    fields are listed, so a 2,000-item batch does not become a 2,000-line message.
+    """
     head = " ".join(
         str(part) for part in (problem.get("name"), problem.get("code")) if part is not None
     )
@@ -286,15 +297,23 @@ def describe_problem(problem: Mapping[str, Any]) -> str:
     ]
     text = ". ".join(dict.fromkeys(parts))  # title and detail are often the same sentence
     errors = problem.get("errors")
-    if isinstance(errors, Mapping) and errors:
-        by_field = "; ".join(
-            f"{field_name}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
-            for field_name, msgs in errors.items()
-        )
-        text = f"{text}. {by_field}" if text else by_field
+    if isinstance(errors, Mapping):
+        listed = [
+            f"{name}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+            for name, msgs in errors.items()
+            if name not in skip
+        ]
+        by_field = _at_most(listed, limit)
+        if by_field:
+            text = f"{text}. {by_field}" if text else by_field
     if head:
         text = f"{head}: {text}" if text else head
     return text or "no details given"
+
+
+def _at_most(items: list[str], limit: int) -> str:
+    shown = "; ".join(items[:limit])
+    return f"{shown}; and {len(items) - limit} more" if len(items) > limit else shown
 
 
 def _failed_items(problem: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -348,7 +367,8 @@ class LusidClient:
         retry: RetryPolicy | None = None,
         refresh_margin: float = 60.0,
     ) -> None:
-        """`refresh_margin`: refresh a token this many seconds (at most half its life) early."""
+        """`retry` replaces the default policy (and its `max_attempts`); `refresh_margin`: refresh
+        a token this many seconds (at most half its life) before it expires."""
         self.config = config
         self.retry = retry or RetryPolicy(max_attempts=max_attempts)
         self.refresh_margin = refresh_margin
@@ -514,13 +534,13 @@ class LusidClient:
         problem = _json_or_none(response)
         problem = problem if isinstance(problem, dict) else {}
         failed = _failed_items(problem)
-        message = f"LUSID rejected the request (400): {describe_problem(problem)}"
+        message = f"LUSID rejected the request (400): {describe_problem(problem, skip=failed)}"
         if failed:
-            items = "; ".join(
+            items = [
                 f"{corr_id}: {item.get('type', 'Error')}: {item.get('detail', '')}".rstrip(": ")
                 for corr_id, item in failed.items()
-            )
-            message += f". Failed: {items}"
+            ]
+            message += f". Failed: {_at_most(items, MAX_LISTED)}"
         return LusidApiError(
             _with_request_id(message, _request_id(response)),
             status=400,

@@ -322,6 +322,28 @@ def test_atomic_failure_is_a_400_naming_the_items_and_commits_nothing(
     assert emulator.accounts() == []
 
 
+def test_a_large_failed_batch_names_ten_items_and_counts_the_rest(
+    emulator: EmulatorProcess, connect: Callable[..., LusidClient]
+) -> None:
+    template = json.loads(example_requests()["accounts/first.yaml"])
+    requests = {}
+    for i in range(25):
+        body = json.loads(json.dumps(template))
+        for key, prop in body["identifiers"].items():
+            prop["value"]["labelValue"] = f"{key.rsplit('/', 1)[1]}_{i}"
+        requests[f"accounts/a{i:02d}.yaml"] = canonical_json(body)
+    for i in range(3, 25):
+        emulator.add_fault(
+            kind="fail-account", identifier=f"ExternalIAId_{i}", errorType="X", detail="x"
+        )
+    with connect() as client, pytest.raises(LusidApiError) as caught:
+        client.upsert_investment_accounts(requests, "Atomic")
+    message = str(caught.value)
+    assert len(caught.value.failed) == 22
+    assert message.count("accounts/a") == 10  # each named once, not again by field
+    assert "and 12 more" in message
+
+
 def test_bad_request_is_not_retried_and_says_what_is_wrong_by_field(
     emulator: EmulatorProcess, connect: Callable[..., LusidClient], waits: Waits
 ) -> None:
