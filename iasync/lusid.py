@@ -412,6 +412,12 @@ class LusidClient:
             headers={"Content-Type": "application/json-patch+json"},
             what=f"the batch upsert of {len(requests)} accounts",
         )
+        if response.status_code == 404:
+            raise self._unexpected(
+                response,
+                "the batch upsert",
+                hint=f"is the LUSID URL {self._base!r} right? It usually ends in /api",
+            )
         if response.status_code != 201:
             raise self._unexpected(response, "the batch upsert")
         doc = _json_or_none(response)
@@ -549,10 +555,13 @@ class LusidClient:
             request_id=_request_id(response),
         )
 
-    def _unexpected(self, response: httpx.Response, doing: str) -> LusidApiError:
+    def _unexpected(
+        self, response: httpx.Response, doing: str, hint: str | None = None
+    ) -> LusidApiError:
         problem = _json_or_none(response)
         problem = problem if isinstance(problem, dict) else {}
         details = f": {describe_problem(problem)}" if problem else ""
+        details += f"; {hint}" if hint else ""
         return LusidApiError(
             _with_request_id(
                 f"unexpected answer from LUSID to {doing}: "

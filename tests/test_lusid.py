@@ -447,6 +447,18 @@ def test_exhausted_retries_give_a_clear_error_with_status_and_request_id(
     assert len(waits) == 2 and len(emulator.requests()) == 3
 
 
+def test_a_url_without_api_gets_a_404_and_a_hint(
+    emulator: EmulatorProcess, tmp_path: Path, waits: Waits
+) -> None:
+    env = {"FBN_LUSID_URL": emulator.root, "FBN_ACCESS_TOKEN": emulator.token or ""}
+    client = LusidClient(load_lusid_config(env, tmp_path), retry=RetryPolicy(sleep=waits))
+    with client, pytest.raises(LusidApiError) as caught:
+        client.upsert_investment_accounts(example_requests(), "Partial")
+    assert caught.value.status == 404
+    assert "404 Not Found" in str(caught.value) and "usually ends in /api" in str(caught.value)
+    assert waits == []
+
+
 def test_a_500_is_not_retried(
     emulator: EmulatorProcess, connect: Callable[..., LusidClient], waits: Waits
 ) -> None:
