@@ -1,0 +1,281 @@
+"""Finding and loading account files: canonical bodies of valid files, located problems."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from iasync import loader
+from iasync.errors import Problem
+from iasync.loader import find_account_files, load_accounts
+from iasync.model import AccountFile, canonical_body
+from iasync.settings import Settings
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
+
+
+def account(ident: str, extra: str = "") -> str:
+    return f"identifiers:\n  {EXT}: {ident}\ndisplayName: One\naccountType: Personal\n" + extra
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    (tmp_path / "accounts").mkdir()
+    return Settings(root=tmp_path)
+
+
+def write(settings: Settings, name: str, content: str | bytes) -> Path:
+    path = settings.root / "accounts" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
+def test_the_example_accounts_load_as_the_model_reads_them() -> None:
+    settings = Settings(root=REPOSITORY)
+
+    result = load_accounts([], settings)
+
+    assert result.ok and result.files == 2
+    for loaded in result.accounts:
+        path = REPOSITORY / loaded.path
+        raw = path.read_bytes()
+        # PyYAML's own safe loader (datetimes and all) and the model give the same body.
+        assert loaded.body == canonical_body(AccountFile.model_validate(yaml.safe_load(raw)))
+        assert loaded.file_hash == "sha256:" + hashlib.sha256(raw).hexdigest()
+        assert loaded.identity == {
+            (key, value["value"]["labelValue"]) for key, value in loaded.body["identifiers"].items()
+        }
+    assert [a.path for a in result.accounts] == ["accounts/jane-doe.yaml", "accounts/john-doe.yaml"]
+
+
+def test_timestamps_in_every_spelling_become_the_same_body(settings: Settings) -> None:
+    spellings = [
+        "2016-01-01",
+        "'2016-01-01'",
+        "2016-01-01T00:00:00Z",
+        "2016-01-01T00:00:00+00:00",
+        "2016-01-01 01:00:00+01:00",
+        "'2016-01-01T00:00:00.000+00:00'",
+    ]
+    for index, spelling in enumerate(spellings):
+        prop = (
+            f"properties:\n  InvestmentAccount/A/B:\n    value: x\n    effectiveFrom: {spelling}\n"
+        )
+        write(settings, f"a{index}.yaml", account(f"IA_{index}", prop))
+
+    result = load_accounts([], settings)
+
+    assert result.ok, result.problems
+    effective = {
+        a.body["properties"]["InvestmentAccount/A/B"]["effectiveFrom"] for a in result.accounts
+    }
+    assert effective == {"2016-01-01T00:00:00.0000000+00:00"}
+
+
+def test_find_account_files_skips_hidden_and_other_files(settings: Settings) -> None:
+    write(settings, "b.yaml", account("IA_B"))
+    write(settings, "sub/a.yml", account("IA_A"))
+    write(settings, ".hidden/c.yaml", account("IA_C"))
+    write(settings, ".d.yaml", account("IA_D"))
+    write(settings, "notes.txt", "no")
+    outside = settings.root / "elsewhere"
+    outside.mkdir()
+    (settings.root / "accounts" / "linked").symlink_to(outside, target_is_directory=True)
+    (outside / "e.yaml").write_text(account("IA_E"))
+
+    found = find_account_files([], settings)
+
+    assert [p.relative_to(settings.root).as_posix() for p in found] == [
+        "accounts/b.yaml",
+        "accounts/sub/a.yml",
+    ]
+    named = settings.root / "accounts" / "notes.txt"
+    assert find_account_files([named], settings) == [named]
+
+
+def test_a_file_with_any_problem_gives_no_account(settings: Settings) -> None:
+    write(settings, "good.yaml", account("IA_1"))
+    write(settings, "bad.yaml", account("IA_2", "description: 12\n"))
+
+    result = load_accounts([], settings)
+
+    assert not result.ok
+    assert [a.path for a in result.accounts] == ["accounts/good.yaml"]
+    assert result.problems == [
+        Problem(
+            "accounts/bad.yaml",
+            5,
+            14,
+            "description: expected text, but YAML reads 12 as the number 12; quote it: '12'",
+        )
+    ]
+
+
+def test_problems_are_sorted_and_never_repeated(settings: Settings) -> None:
+    write(settings, "b.yaml", account("IA_1", "displayname: x\ndescription: [1]\n"))
+    write(settings, "a.yaml", "displayName: [x]\n")
+
+    problems = load_accounts([], settings).problems
+
+    assert [(p.path, p.line, p.column) for p in problems] == sorted(
+        (p.path, p.line, p.column) for p in problems
+    )
+    assert len(problems) == len(set(problems))
+    assert [str(p) for p in problems] == [
+        "accounts/a.yaml:1:1: missing required key 'accountType'",
+        "accounts/a.yaml:1:1: missing required key 'identifiers'",
+        "accounts/a.yaml:1:14: displayName: expected text, got a list",
+        "accounts/b.yaml:5:1: unknown key 'displayname'; did you mean displayName?",
+        "accounts/b.yaml:6:14: description: expected text, got a list",
+    ]
+
+
+def test_an_identifier_shared_by_three_files_is_reported_in_each(settings: Settings) -> None:
+    for name in ("a", "b", "c"):
+        write(settings, f"{name}.yaml", account("IA_SAME"))
+    write(settings, "d.yaml", account("IA_OWN"))
+
+    result = load_accounts([], settings)
+
+    assert [a.path for a in result.accounts] == ["accounts/d.yaml"]
+    assert [str(p) for p in result.problems] == [
+        f"accounts/a.yaml:2:54: identifier {EXT}=IA_SAME is also claimed by accounts/b.yaml, "
+        "accounts/c.yaml; each account must have its own identifiers",
+        f"accounts/b.yaml:2:54: identifier {EXT}=IA_SAME is also claimed by accounts/a.yaml, "
+        "accounts/c.yaml; each account must have its own identifiers",
+        f"accounts/c.yaml:2:54: identifier {EXT}=IA_SAME is also claimed by accounts/a.yaml, "
+        "accounts/b.yaml; each account must have its own identifiers",
+    ]
+
+
+def test_shared_identifiers_are_found_in_the_long_form_and_in_invalid_files(
+    settings: Settings,
+) -> None:
+    write(settings, "a.yaml", account("IA_SAME"))
+    long_form = f"identifiers:\n  {EXT}:\n    value: {{labelValue: IA_SAME}}\ndisplayName: 12\n"
+    write(settings, "b.yaml", long_form)
+
+    messages = [str(p) for p in load_accounts([], settings).problems]
+
+    assert (
+        f"accounts/b.yaml:3:25: identifier {EXT}=IA_SAME is also claimed by accounts/a.yaml; "
+        "each account must have its own identifiers"
+    ) in messages
+    assert messages[0].startswith("accounts/a.yaml:2:54: identifier")
+
+
+def test_the_same_value_under_another_identifier_is_no_clash(settings: Settings) -> None:
+    write(settings, "a.yaml", account("IA_1"))
+    other = "InvestmentAccount/InternalIdentifier/InternalIAId"
+    write(settings, "b.yaml", account("IA_1").replace(EXT, other))
+
+    assert load_accounts([], settings).ok
+
+
+def test_a_non_utf8_file_is_located_at_its_first_bad_byte(settings: Settings) -> None:
+    write(settings, "latin.yaml", b"identifiers:\n  x: \xff\xfe\n")
+
+    assert [str(p) for p in load_accounts([], settings).problems] == [
+        "accounts/latin.yaml:2:6: not UTF-8 text (byte 0xff); save the file with UTF-8 encoding"
+    ]
+
+
+def test_a_utf8_byte_order_mark_is_fine(settings: Settings) -> None:
+    write(settings, "bom.yaml", b"\xef\xbb\xbf" + account("IA_BOM").encode())
+
+    assert load_accounts([], settings).ok
+
+
+def test_not_a_regular_file(settings: Settings) -> None:
+    fifo = settings.root / "accounts" / "pipe.yaml"
+    os.mkfifo(fifo)
+
+    assert [str(p) for p in load_accounts([fifo], settings).problems] == [
+        "accounts/pipe.yaml:1:1: not a regular file"
+    ]
+
+
+def test_a_symlinked_directory_out_of_the_project_is_refused_when_named(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "x.yaml").write_text(account("IA_X"))
+    (settings.root / "accounts" / "linked").symlink_to(outside, target_is_directory=True)
+
+    named = settings.root / "accounts" / "linked" / "x.yaml"
+    problems = load_accounts([named], settings).problems
+
+    assert [str(p) for p in problems] == [
+        f"accounts/linked/x.yaml:1:1: a symlink to {outside.resolve() / 'x.yaml'}, outside the "
+        f"project ({settings.root}); account files must live in the repository"
+    ]
+
+
+def test_a_file_outside_the_project_named_on_purpose_is_read(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "x.yaml"
+    elsewhere.write_text(account("IA_X"))
+
+    result = load_accounts([elsewhere], settings)
+
+    assert result.ok
+    assert [a.path for a in result.accounts] == [elsewhere.as_posix()]
+
+
+def test_many_files_load_in_a_process_pool_with_the_same_result(settings: Settings) -> None:
+    count = loader.PARALLEL_THRESHOLD + 20
+    for number in range(count):
+        write(settings, f"g{number % 7}/a{number:04d}.yaml", account(f"IA_{number}"))
+    write(settings, "g0/clash.yaml", account("IA_5"))
+    write(settings, "g1/bad.yaml", account("IA_BAD", "description: yes\n"))
+
+    pooled = load_accounts([], settings)
+    files = find_account_files([], settings)
+    serial = [loader.load_file(path, settings) for path in files]
+
+    assert pooled.files == count + 2
+    assert len(pooled.accounts) == count - 1  # IA_5 is claimed twice
+    claimed_twice = {"IA_5"}
+    assert [a.body for a in pooled.accounts] == [
+        o.account.body
+        for o in serial
+        if o.account is not None and not {c.value for c in o.claims} & claimed_twice
+    ]
+    assert [str(p) for p in pooled.problems] == [
+        f"accounts/g0/clash.yaml:2:54: identifier {EXT}=IA_5 is also claimed by "
+        "accounts/g5/a0005.yaml; each account must have its own identifiers",
+        "accounts/g1/bad.yaml:5:14: description: expected text, but YAML reads yes as the "
+        "boolean true; quote it: 'yes'",
+        f"accounts/g5/a0005.yaml:2:54: identifier {EXT}=IA_5 is also claimed by "
+        "accounts/g0/clash.yaml; each account must have its own identifiers",
+    ]
+
+
+def test_when_the_validators_disagree_jsonschema_rs_words_are_used(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A schema stricter than the one jsonschema explains with: the fallback must still locate.
+    import jsonschema_rs
+
+    from iasync.schema import load_schema
+
+    strict = {**load_schema(), "properties": {**load_schema()["properties"]}}
+    strict["properties"]["displayName"] = {"type": "string", "maxLength": 2}
+    monkeypatch.setattr(
+        loader, "_VALIDATORS", (jsonschema_rs.validator_for(strict, validate_formats=False),)
+    )
+    write(settings, "a.yaml", account("IA_1"))
+
+    assert [str(p) for p in load_accounts([], settings).problems] == [
+        'accounts/a.yaml:3:14: "One" is longer than 2 characters'
+    ]
