@@ -93,14 +93,19 @@ def load_settings(
         values.update(_coerce_all(file_values, file_source))
         source = file_source
     settings = _checked(replace(Settings(root=root), **values), source)
-    env_values = {
-        f.name: env[f"IASYNC_{f.name.upper()}"]
-        for f in fields(Settings)
-        if f.name != "root" and f"IASYNC_{f.name.upper()}" in env
-    }
+    env_values = {name: env[_env_name(name)] for name in sorted(_KNOWN) if _env_name(name) in env}
     if env_values:
-        settings = _checked(replace(settings, **_coerce_all(env_values, "environment")), "IASYNC_*")
+        # Each value is named by its own variable, so a bad one is easy to find.
+        coerced = {
+            name: _coerce(name, value, _env_name(name)) for name, value in env_values.items()
+        }
+        source = "environment (" + ", ".join(map(_env_name, env_values)) + ")"
+        settings = _checked(replace(settings, **coerced), source)
     return settings.with_overrides(**cli)
+
+
+def _env_name(setting: str) -> str:
+    return f"IASYNC_{setting.upper()}"
 
 
 def _read_toml(path: Path) -> dict[str, Any] | None:
@@ -115,12 +120,26 @@ def _file_values(root: Path) -> tuple[dict[str, Any], str]:
     dedicated = root / "iasync.toml"
     if dedicated.is_file():
         data = _load_toml_or_fail(dedicated)
-        return data.get("tool", {}).get("iasync", data), str(dedicated)
+        return _table(_tool_section(data, str(dedicated), default=data), str(dedicated))
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
+        source = f"{pyproject} [tool.iasync]"
         data = _load_toml_or_fail(pyproject)
-        return data.get("tool", {}).get("iasync", {}), f"{pyproject} [tool.iasync]"
+        return _table(_tool_section(data, source, default={}), source)
     return {}, "defaults"
+
+
+def _tool_section(data: dict[str, Any], source: str, default: Any) -> Any:
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise SettingsError(f"{source}: `tool` must be a table")
+    return tool.get("iasync", default)
+
+
+def _table(section: Any, source: str) -> tuple[dict[str, Any], str]:
+    if not isinstance(section, dict):
+        raise SettingsError(f"{source}: the iasync settings must be a table of name = value")
+    return section, source
 
 
 def _load_toml_or_fail(path: Path) -> dict[str, Any]:
@@ -148,24 +167,42 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if name in ("accounts_dir", "state"):
             return Path(value)
         if name in ("batch_size", "concurrency"):
-            if isinstance(value, bool):
+            # No bool (an int to Python) and no float: int(1.5) would quietly give 1.
+            if isinstance(value, bool | float):
                 raise ValueError
             return int(value)
         if name == "account_types":
             items = value.split(",") if isinstance(value, str) else list(value)
+            if not all(isinstance(item, str) for item in items):
+                raise TypeError
             return tuple(str(item).strip() for item in items if str(item).strip())
         return str(value)
     except (TypeError, ValueError):
-        raise SettingsError(f"{source}: {name} = {value!r} is not a valid value") from None
+        raise SettingsError(
+            f"{source}: {name} = {value!r} is not valid; expected {_EXPECTED.get(name, 'text')}"
+        ) from None
+
+
+_EXPECTED = {
+    "accounts_dir": "a path",
+    "state": "a path",
+    "batch_size": "a whole number",
+    "concurrency": "a whole number",
+    "account_types": "a list of names (or, in the environment, names separated by commas)",
+    "success_mode": "Partial or Atomic",
+}
 
 
 def _checked(settings: Settings, source: str) -> Settings:
     if not 1 <= settings.batch_size <= MAX_BATCH_SIZE:
         raise SettingsError(
-            f"{source}: batch_size must be between 1 and {MAX_BATCH_SIZE}, got {settings.batch_size}"
+            f"{source}: batch_size must be between 1 and {MAX_BATCH_SIZE}, "
+            f"got {settings.batch_size}"
         )
     if not 1 <= settings.concurrency <= 64:
-        raise SettingsError(f"{source}: concurrency must be between 1 and 64")
+        raise SettingsError(
+            f"{source}: concurrency must be between 1 and 64, got {settings.concurrency}"
+        )
     if settings.success_mode not in SUCCESS_MODES:
         raise SettingsError(
             f"{source}: success_mode must be Partial or Atomic, got {settings.success_mode!r}"
