@@ -321,7 +321,10 @@ def differences_of(
             diff_view(before), diff_view(after)
         )
     found: list[dict[str, Difference]] = [{} for _ in pairs]
-    for kind, levels in DeepDiff(old, new, view="tree").items():
+    # threshold_to_diff_deeper=0: never report a whole dict as replaced because few of its keys
+    # are shared (the pruned views share none); every member is named on its own.
+    diff = DeepDiff(old, new, view="tree", threshold_to_diff_deeper=0)
+    for kind, levels in diff.items():
         action = _DIFF_KINDS.get(kind)
         if action is None:
             continue

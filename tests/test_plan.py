@@ -447,3 +447,14 @@ def test_a_plan_of_some_paths_ignores_files_outside_them() -> None:
     plan = make_plan(LoadResult(load.accounts[:1]), state, paths=["accounts/a.yaml"])
 
     check_fresh(plan, state, load)  # b.yaml and c.yaml were never part of this plan
+
+
+def test_replacing_every_member_names_each_one_not_the_whole_field() -> None:
+    # DeepDiff's default reports a dict sharing under a third of its keys as one replaced value.
+    before = body("IA_1", properties={COUNTRY: "UK"})
+    after = body("IA_1", properties={"InvestmentAccount/Details/Name": "Jo"})
+
+    assert differences(before, after) == [
+        Difference(f'properties["{COUNTRY}"]', "remove", {"value": "UK"}, None),
+        Difference('properties["InvestmentAccount/Details/Name"]', "add", None, {"value": "Jo"}),
+    ]

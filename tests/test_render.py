@@ -270,3 +270,18 @@ def test_markdown_truncation_spans_sections() -> None:
     assert len(text) < 900
     assert "more changes" in text
     assert text.count("<details>") == text.count("</details>")
+
+
+def test_a_renamed_and_edited_account_is_an_update_naming_its_old_file() -> None:
+    state = State(lineage="L", serial=1)
+    state.record(record("LUID_1", body("IA_1"), "accounts/old.yaml", 2))
+    edited = body("IA_1", properties={"InvestmentAccount/Details/Tags": ["a", "b"]})
+    plan = make_plan(LoadResult([loaded("accounts/new.yaml", edited)]), state)
+
+    lines = render_plan(plan).splitlines()
+
+    assert "  ~ accounts/new.yaml  (IA_1, LUID_1, version 2; moved from accounts/old.yaml)" in lines
+    assert [" ".join(line.split()) for line in lines if line.startswith("      ")] == [
+        '- properties["InvestmentAccount/Details/Country"]',
+        '+ properties["InvestmentAccount/Details/Tags"]: ["a", "b"]',
+    ]
