@@ -20,9 +20,13 @@ from iasync.errors import IasyncError
 from iasync.model import canonical_json
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from iasync.loader import LoadResult
     from iasync.lusid import LusidClient, UpsertResponse
     from iasync.plan import AccountChange
-    from iasync.state import State, StateBackend
+    from iasync.settings import Settings
+    from iasync.state import AccountRecord, State, StateBackend
 
 #: What apply sends; "unchanged" and "orphaned" changes are never sent (orphans are never deleted).
 SENT_ACTIONS = ("create", "update")
@@ -71,6 +75,57 @@ class ApplyResult:
             "batches": self.batches,
             "failures": [f.as_json() for f in self.failures],
         }
+
+
+def load_desired(paths: Sequence[Path], settings: Settings, state: State) -> LoadResult:
+    """`load_accounts`, without parsing again the files that are byte for byte as applied.
+
+    A file whose path and bytes (sha256) are those a state record was applied from gives that
+    record's canonical body, which is what the file gave then: in the steady state (a few files
+    edited among thousands) only the edited files are parsed and validated. Moved, renamed,
+    new and edited files, and symlinks, go through the loader as usual; its cross-file check of
+    shared identifiers sees only those, and the plan refuses a file that matches the same
+    account as another one.
+    """
+    from iasync.loader import (
+        LoadedAccount,
+        LoadResult,
+        display_path,
+        find_account_files,
+        load_accounts,
+    )
+
+    files = find_account_files(paths, settings)
+    shown = [display_path(path, settings) for path in files]
+    applied = {record.source: record for record in state.accounts.values()}
+    reused: list[LoadedAccount] = []
+    to_load: list[Path] = []
+    for path, name in zip(files, shown, strict=True):
+        record = applied.get(name)
+        if record is not None and _same_bytes(path, record):
+            reused.append(LoadedAccount(record.source, record.source_hash, record.body))
+        else:
+            to_load.append(path)
+    # load_accounts([]) would mean "the whole accounts directory": only call it with files.
+    result = load_accounts(to_load, settings) if to_load else LoadResult()
+    order = {name: index for index, name in enumerate(shown)}  # the loader's own file order
+    result.accounts = sorted(result.accounts + reused, key=lambda a: order.get(a.path, -1))
+    result.files = len(files)
+    return result
+
+
+def _same_bytes(path: Path, record: AccountRecord) -> bool:
+    import hashlib
+    import os
+
+    if os.path.islink(path):
+        return False  # the loader checks where a symlink leads
+    try:
+        with open(path, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return False  # let the loader report it
+    return f"sha256:{digest}" == record.source_hash
 
 
 def changes_to_send(changes: Sequence[AccountChange]) -> list[AccountChange]:

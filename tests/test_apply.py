@@ -271,3 +271,53 @@ def test_result_as_json_names_each_failure(project: Path, backend, client, emula
     assert document["failed"] == 1
     assert document["failures"][0]["path"] == "accounts/account-0001.yaml"
     assert document["failures"][0]["type"] == "PropertyNotDefined"
+
+
+# --- loading only what changed ----------------------------------------------------------------
+
+
+def test_files_as_applied_give_the_recorded_body_and_edited_files_are_parsed(
+    project: Path, backend, client, emulator
+) -> None:
+    from iasync.apply import load_desired
+
+    for n in range(3):
+        write_account(project, n)
+    run_apply(project, backend, client)
+    # Mark the recorded bodies, to see which accounts come from the state and which from files.
+    state = backend.read()
+    for record in state.accounts.values():
+        record.body = {**record.body, "description": "as recorded"}
+    backend.write(state)
+    write_account(project, 1, suffix=" (edited)")
+    (project / "accounts" / "account-0002.yaml").rename(project / "accounts" / "moved.yaml")
+
+    settings = Settings(root=project)
+    load = load_desired([], settings, backend.read())
+    assert load.ok
+    bodies = {account.path: account.body for account in load.accounts}
+    assert list(bodies) == [
+        "accounts/account-0000.yaml",
+        "accounts/account-0001.yaml",
+        "accounts/moved.yaml",
+    ]
+    assert bodies["accounts/account-0000.yaml"]["description"] == "as recorded"
+    assert "description" not in bodies["accounts/account-0001.yaml"]
+    assert bodies["accounts/account-0001.yaml"]["displayName"] == "Account 1 (edited)"
+    assert "description" not in bodies["accounts/moved.yaml"]  # moved: read again
+    assert load.files == 3
+
+
+def test_a_broken_edit_is_still_reported_by_the_loader(
+    project: Path, backend, client, emulator
+) -> None:
+    from iasync.apply import load_desired
+
+    for n in range(2):
+        write_account(project, n)
+    run_apply(project, backend, client)
+    (project / "accounts" / "account-0001.yaml").write_text("displayName: [unclosed\n")
+    load = load_desired([], Settings(root=project), backend.read())
+    assert not load.ok
+    assert {p.path for p in load.problems} == {"accounts/account-0001.yaml"}
+    assert [a.path for a in load.accounts] == ["accounts/account-0000.yaml"]

@@ -147,10 +147,10 @@ def _run(
 
 
 def _plan_now(settings: Settings, output: Output, state: State) -> Plan:
-    from iasync.loader import load_accounts
+    from iasync.apply import load_desired
     from iasync.plan import make_plan
 
-    load = load_accounts([], settings)
+    load = load_desired([], settings, state)
     _require_valid(load)
     plan = make_plan(
         load, state, success_mode=settings.success_mode, batch_size=settings.batch_size
@@ -162,7 +162,7 @@ def _plan_now(settings: Settings, output: Output, state: State) -> Plan:
 
 def _saved_plan(settings: Settings, state: State, planfile: Path) -> Plan:
     """The saved plan, once shown to be made against this very state and these very files."""
-    from iasync.loader import load_accounts
+    from iasync.apply import load_desired
     from iasync.plan import check_fresh, load_plan
 
     plan = load_plan(planfile)
@@ -170,7 +170,7 @@ def _saved_plan(settings: Settings, state: State, planfile: Path) -> Plan:
         # Nothing applied yet: an absent state gets a new lineage on every read, so the
         # state's first write takes on the lineage of the plan that was reviewed.
         state.lineage = plan.lineage
-    load = load_accounts([settings.resolve(Path(path)) for path in plan.paths], settings)
+    load = load_desired([settings.resolve(Path(path)) for path in plan.paths], settings, state)
     check_fresh(plan, state, load)
     return plan
 
@@ -204,8 +204,11 @@ def _require_valid(load: LoadResult) -> None:
 def _show_plan(plan: Plan, output: Output) -> None:
     from iasync.render import render_plan
 
-    click.echo(render_plan(plan, color=output.color), color=output.color, nl=False)
-    click.echo()
+    text = render_plan(plan, color=output.color)
+    if plan.has_changes:
+        # The plan's last line says "Run `iasync apply` to ...": that is what is happening now.
+        text = text.rstrip("\n").rpartition("\n")[0] + "\n"
+    click.echo(text, color=output.color)
 
 
 def _confirmed() -> bool:
