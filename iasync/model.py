@@ -33,6 +33,8 @@ from pydantic import (
     model_validator,
 )
 
+from iasync.settings import DEFAULT_ACCOUNT_TYPES
+
 # lusid-api.md: scope and code parts of keys match ^[a-zA-Z0-9\-_]+$, at most 64 characters.
 _PART = r"[a-zA-Z0-9\-_]{1,64}"
 ACCOUNT_KEY_PATTERN = rf"^InvestmentAccount/{_PART}/{_PART}$"
@@ -108,8 +110,10 @@ Instant = Annotated[datetime, Field(json_schema_extra=_instant_schema)]
 
 
 class _Effective(_Strict):
-    effectiveFrom: Instant | None = None
-    effectiveUntil: Instant | None = None
+    effectiveFrom: Instant | None = Field(
+        None, description="When the value starts to hold (LUSID's effective date)."
+    )
+    effectiveUntil: Instant | None = Field(None, description="When the value stops holding.")
 
     @field_validator("effectiveFrom", "effectiveUntil", mode="before")
     @classmethod
@@ -135,20 +139,24 @@ class _Effective(_Strict):
 
 
 class MetricValue(_Strict):
+    """A number, with an optional unit."""
+
     value: Number
-    unit: StrictStr | None = None
+    unit: StrictStr | None = Field(None, description="The unit, e.g. a currency code: GBP.")
 
 
 class LabelValueSet(_Strict):
+    """A set of texts."""
+
     values: list[Label]
 
 
 class PropertyValue(_Strict):
     """Exactly one of the three kinds of value LUSID knows."""
 
-    labelValue: Label | None = None
-    metricValue: MetricValue | None = None
-    labelValueSet: LabelValueSet | None = None
+    labelValue: Label | None = Field(None, description="A text value.")
+    metricValue: MetricValue | None = Field(None, description="A number, with an optional unit.")
+    labelValueSet: LabelValueSet | None = Field(None, description="A set of texts.")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> PropertyValue:
@@ -161,7 +169,11 @@ class PropertyValue(_Strict):
 
 
 class LongProperty(_Effective):
-    key: StrictStr | None = None
+    """The API's own form of a property: `{key, value: {labelValue | metricValue | ...}}`."""
+
+    key: StrictStr | None = Field(
+        None, description="The property key again; when given it must equal the map key."
+    )
     value: PropertyValue
 
 
@@ -171,8 +183,12 @@ class LongProperty(_Effective):
 class ShortProperty(_Effective):
     """`{value: ..., unit: ...}` with optional effective dates."""
 
-    value: Label | Number | list[Label]
-    unit: StrictStr | None = None
+    value: Label | Number | list[Label] = Field(
+        description="Text (a label), a number (a metric) or a list of texts (a label set)."
+    )
+    unit: StrictStr | None = Field(
+        None, description="The unit of a number, e.g. a currency code: GBP."
+    )
 
     @model_validator(mode="after")
     def _unit_needs_number(self) -> ShortProperty:
@@ -192,16 +208,17 @@ def _property_form(value: Any) -> str:
 
 
 PropertyInput = Annotated[
-    Annotated[Label, Tag("label")]
-    | Annotated[Number, Tag("metric")]
-    | Annotated[list[Label], Tag("set")]
+    Annotated[Label, Tag("label"), Field(description="A text value (a label).")]
+    | Annotated[Number, Tag("metric"), Field(description="A number (a metric value).")]
+    | Annotated[list[Label], Tag("set"), Field(description="A set of texts (a label set).")]
     | Annotated[ShortProperty, Tag("short")]
     | Annotated[LongProperty, Tag("long")],
     Discriminator(_property_form),
 ]
 
 IdentifierInput = Annotated[
-    Annotated[Label, Tag("label")] | Annotated[LongProperty, Tag("long")],
+    Annotated[Label, Tag("label"), Field(description="The identifier's value.")]
+    | Annotated[LongProperty, Tag("long")],
     Discriminator(lambda v: "long" if isinstance(v, dict) else "label"),
 ]
 
@@ -210,8 +227,15 @@ IdentifierInput = Annotated[
 
 
 class AccountHolder(_Strict):
-    key: StrictStr = Field(min_length=1)
-    identifiers: dict[InvestorKey, IdentifierInput] = Field(min_length=1)
+    """An investor record that holds the account, named by its identifiers."""
+
+    key: StrictStr = Field(
+        min_length=1, description="Names this holder within the account (unique in it)."
+    )
+    identifiers: dict[InvestorKey, IdentifierInput] = Field(
+        min_length=1,
+        description="The investor record's identifiers: InvestorRecord/{scope}/{code} -> value.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> AccountHolder:
@@ -220,9 +244,13 @@ class AccountHolder(_Strict):
 
 
 class InvestmentPortfolio(_Strict):
-    key: StrictStr = Field(min_length=1)
-    portfolioScope: StrictStr = Field(min_length=1)
-    portfolioCode: StrictStr = Field(min_length=1)
+    """A LUSID portfolio the account invests through."""
+
+    key: StrictStr = Field(
+        min_length=1, description="Names this portfolio within the account (unique in it)."
+    )
+    portfolioScope: StrictStr = Field(min_length=1, description="The portfolio's scope.")
+    portfolioCode: StrictStr = Field(min_length=1, description="The portfolio's code.")
 
 
 class AccountFile(_Strict):
@@ -237,15 +265,37 @@ class AccountFile(_Strict):
         },
     )
 
-    identifiers: dict[AccountKey, IdentifierInput] = Field(min_length=1)
-    displayName: Annotated[StrictStr, Field(min_length=1, max_length=MAX_TEXT_LENGTH)]
-    description: Annotated[StrictStr, Field(max_length=MAX_TEXT_LENGTH)] | None = None
-    accountType: StrictStr = Field(min_length=1)
-    properties: dict[AccountKey, PropertyInput] = Field(
-        default_factory=dict, max_length=MAX_PROPERTIES
+    identifiers: dict[AccountKey, IdentifierInput] = Field(
+        min_length=1,
+        description="How LUSID knows the account: InvestmentAccount/{scope}/{code} -> value. "
+        "An account that shares any identifier with an existing one is that account.",
     )
-    accountHolders: list[AccountHolder] = Field(default_factory=list)
-    investmentPortfolios: list[InvestmentPortfolio] = Field(default_factory=list)
+    displayName: Annotated[
+        StrictStr,
+        Field(min_length=1, max_length=MAX_TEXT_LENGTH, description="The account's name."),
+    ]
+    description: Annotated[StrictStr, Field(max_length=MAX_TEXT_LENGTH)] | None = Field(
+        None, description="A longer description of the account."
+    )
+    accountType: StrictStr = Field(
+        min_length=1,
+        description="The kind of account. The allowed set is configurable (account_types); "
+        "by default the types LUSID has documented.",
+        # Offered by editors for completion; the allowed set itself is a setting.
+        json_schema_extra={"examples": list(DEFAULT_ACCOUNT_TYPES)},
+    )
+    properties: dict[AccountKey, PropertyInput] = Field(
+        default_factory=dict,
+        max_length=MAX_PROPERTIES,
+        description="InvestmentAccount/{scope}/{code} -> value: text, a number, a list of "
+        "texts, or a mapping {value, unit, effectiveFrom, effectiveUntil}.",
+    )
+    accountHolders: list[AccountHolder] = Field(
+        default_factory=list, description="The investor records that hold the account."
+    )
+    investmentPortfolios: list[InvestmentPortfolio] = Field(
+        default_factory=list, description="The portfolios the account invests through."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> AccountFile:

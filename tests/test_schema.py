@@ -198,3 +198,14 @@ def test_schema_accepts_what_the_model_accepts(change: dict[str, Any]) -> None:
     data = _with(change)
     assert model_accepts(data)
     assert schema_errors(data) == []
+
+
+def test_editors_get_descriptions_and_completions() -> None:
+    schema = load_schema()
+    assert all("description" in field for field in schema["properties"].values())
+    assert all("description" in definition for definition in schema["$defs"].values())
+    assert "Personal" in schema["properties"]["accountType"]["examples"]
+    # pydantic's generated noise is gone: no field titles like "Displayname", no `default: null`.
+    text = json.dumps(schema)
+    assert '"title": "Displayname"' not in text
+    assert '"default": null' not in text
