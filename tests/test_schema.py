@@ -209,3 +209,18 @@ def test_editors_get_descriptions_and_completions() -> None:
     text = json.dumps(schema)
     assert '"title": "Displayname"' not in text
     assert '"default": null' not in text
+
+
+def test_check_jsonschema_agrees(tmp_path: Path) -> None:
+    # The schema as another tool reads it: check-jsonschema, with its own YAML parser.
+    schema_file = str(ROOT / COMMITTED_PATHS[0])
+    command = [sys.executable, "-m", "check_jsonschema", "--schemafile", schema_file]
+    good = subprocess.run([*command, *map(str, ACCOUNT_FILES)], capture_output=True, text=True)
+    assert good.returncode == 0, good.stdout + good.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        ACCOUNT_FILES[0].read_text(encoding="utf-8").replace("accountType:", "acountType:")
+    )
+    bad = subprocess.run([*command, str(broken)], capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert "acountType" in bad.stdout
