@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 _LOCK_POLL_SECONDS = 0.1
+_BRIEF_LOCK_WAIT_SECONDS = 2.0  # a write outside a held lock waits this long for one in progress
 
 
 class StateError(IasyncError):
@@ -354,14 +355,24 @@ class LocalStateBackend:
 
     def write(self, state: State) -> None:
         with self._write_mutex:
-            self._check_not_locked_by_another()
-            self._check_same_history(state)
-            stored = State(state.lineage, state.serial + 1, state.accounts)
-            data = dump_state(stored)  # fails before any file is touched
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._replace_atomically(data)
-            state.serial = stored.serial
-            self._seen = (_signature(self.path.stat()), stored.lineage, stored.serial)
+            if self._held:
+                self._write(state)
+                return
+            # Not under the caller's lock: take it for the write alone, so that checking the
+            # serial and replacing the file are one step, and a concurrent writer cannot slip
+            # between them (it would be a lost update).
+            with self.lock("write", timeout=_BRIEF_LOCK_WAIT_SECONDS):
+                self._write(state)
+
+    def _write(self, state: State) -> None:
+        self._check_not_locked_by_another()
+        self._check_same_history(state)
+        stored = State(state.lineage, state.serial + 1, state.accounts)
+        data = dump_state(stored)  # fails before any file is touched
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._replace_atomically(data)
+        state.serial = stored.serial
+        self._seen = (_signature(self.path.stat()), stored.lineage, stored.serial)
 
     def _check_not_locked_by_another(self) -> None:
         holder = self._lock_holder()

@@ -367,6 +367,70 @@ def test_lock_waits_until_the_holder_releases(
     assert not backend.lock_path.exists()
 
 
+_LOCKED_INCREMENTS = """
+import os, sys
+from pathlib import Path
+from iasync.state import AccountRecord, LocalStateBackend
+backend = LocalStateBackend(Path(sys.argv[1]))
+for i in range(5):
+    with backend.lock("apply", timeout=120):
+        state = backend.read()
+        lusid_id = f"LUID_{os.getpid()}_{i}"
+        state.record(AccountRecord(lusid_id, 1, {"InvestmentAccount/A/B": lusid_id}, {}, "sha256:0",
+                                   f"accounts/{lusid_id}.yaml", "sha256:1", "2026-11-29", None))
+        backend.write(state)
+"""
+
+
+def test_processes_taking_turns_under_the_lock_lose_no_write(backend: LocalStateBackend) -> None:
+    workers = [
+        subprocess.Popen([sys.executable, "-c", _LOCKED_INCREMENTS, str(backend.path)])
+        for _ in range(4)
+    ]
+    assert [worker.wait(timeout=300) for worker in workers] == [0, 0, 0, 0]
+    state = backend.read()
+    assert len(state.accounts) == 20 and state.serial == 20
+    assert not backend.lock_path.exists()
+
+
+_UNLOCKED_WRITES = """
+import os, sys
+from pathlib import Path
+from iasync.state import AccountRecord, LocalStateBackend, StateError
+backend = LocalStateBackend(Path(sys.argv[1]))
+for i in range(10):
+    try:
+        state = backend.read()
+        lusid_id = f"LUID_{os.getpid()}_{i}"
+        state.record(AccountRecord(lusid_id, 1, {"InvestmentAccount/A/B": lusid_id}, {}, "sha256:0",
+                                   f"accounts/{lusid_id}.yaml", "sha256:1", "2026-11-29", None))
+        backend.write(state)
+        print("written", flush=True)
+    except StateError:
+        print("refused", flush=True)
+"""
+
+
+def test_racing_writers_without_the_lock_are_refused_never_lost(
+    backend: LocalStateBackend,
+) -> None:
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _UNLOCKED_WRITES, str(backend.path)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [worker.communicate(timeout=300)[0].split() for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers)
+    written = sum(out.count("written") for out in outputs)
+    assert written + sum(out.count("refused") for out in outputs) == 40
+    state = backend.read()
+    # Every write that reported success is in the state: none was silently overwritten.
+    assert len(state.accounts) == state.serial == written
+
+
 def test_lock_wait_gives_up_after_the_timeout(
     backend: LocalStateBackend, holder: LockHolder
 ) -> None:
