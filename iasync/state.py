@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 _LOCK_POLL_SECONDS = 0.1
 _BRIEF_LOCK_WAIT_SECONDS = 2.0  # a write outside a held lock waits this long for one in progress
+_STALE_LOCK_ATTEMPT_SECONDS = 60.0
 
 
 class StateError(IasyncError):
@@ -370,6 +371,7 @@ class LocalStateBackend:
         stored = State(state.lineage, state.serial + 1, state.accounts)
         data = dump_state(stored)  # fails before any file is touched
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._remove_leftovers()
         self._replace_atomically(data)
         state.serial = stored.serial
         self._seen = (_signature(self.path.stat()), stored.lineage, stored.serial)
@@ -401,6 +403,22 @@ class LocalStateBackend:
                 f"the state {self.path} changed since it was read (serial {serial}, "
                 f"expected {state.serial}); it was not overwritten. Run the command again."
             )
+
+    def _remove_leftovers(self) -> None:
+        """Temp files of writes killed midway. Safe: every write holds the lock, as we do now.
+
+        A lock attempt's temp file lives for milliseconds in a live process, so only old ones
+        are removed: those are from processes killed while trying to lock.
+        """
+        stale_before = time.time() - _STALE_LOCK_ATTEMPT_SECONDS
+        for leftover in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            try:
+                attempt = leftover.name.startswith(f".{self.lock_path.name}.")
+                if attempt and leftover.stat().st_mtime >= stale_before:
+                    continue
+                leftover.unlink()
+            except FileNotFoundError:
+                pass
 
     def _replace_atomically(self, data: bytes) -> None:
         directory = self.path.parent

@@ -128,6 +128,24 @@ def test_previous_state_is_kept_as_backup(backend: LocalStateBackend) -> None:
     assert json.loads(backend.path.read_bytes())["serial"] == 2
 
 
+def test_a_write_removes_temp_files_left_by_killed_writes_but_not_lock_attempts(
+    backend: LocalStateBackend,
+) -> None:
+    written_state(backend)
+    directory = backend.path.parent
+    leftovers = [directory / ".state.json.abc123.tmp", directory / ".state.json.backup.x.tmp"]
+    for leftover in leftovers:
+        leftover.write_text("half a state")
+    contender = directory / ".state.json.lock.q1w2.tmp"  # another process's lock attempt
+    contender.write_text("{}")
+    killed = directory / ".state.json.lock.e3r4.tmp"  # one killed while locking, long ago
+    killed.write_text("{}")
+    os.utime(killed, (0, 0))
+    backend.write(backend.read())
+    assert not any(leftover.exists() for leftover in [*leftovers, killed])
+    assert contender.exists()
+
+
 def test_failed_write_leaves_previous_state_intact(backend: LocalStateBackend) -> None:
     state = written_state(backend, make_record())
     before = backend.path.read_bytes()
@@ -156,6 +174,16 @@ def test_kill_9_during_writes_never_leaves_a_half_written_state(tmp_path: Path) 
     assert len(state.accounts) == 2000
     backup = json.loads((tmp_path / "state.json.backup").read_bytes())
     assert backup["lineage"] == state.lineage
+    # Killed inside a write, it left that write's lock: visible, and released by its id.
+    backend = LocalStateBackend(path)
+    if backend.lock_path.exists():
+        stale = json.loads(backend.lock_path.read_text())
+        assert stale["operation"] == "write" and stale["pid"] == writer.pid
+        backend.force_unlock(stale["id"])
+    # The next write clears whatever the killed one left half-written beside the state.
+    backend.write(backend.read())
+    left = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".state.json.lock."))
+    assert left == ["state.json", "state.json.backup"]
 
 
 _WRITE_FOREVER = """
