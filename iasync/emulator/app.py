@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
+from starlette.responses import JSONResponse as _StarletteJSONResponse
 from starlette.routing import Route
 
 from iasync.emulator.auth import Authenticator
@@ -31,6 +33,14 @@ from iasync.emulator.definitions import Definitions
 from iasync.emulator.faults import Fault, Faults, FaultSpecError, parse_fault
 from iasync.emulator.store import Account, AccountStore, error_detail, now_instant
 from iasync.emulator.validation import parse_success_mode, validate_batch
+
+
+class JSONResponse(_StarletteJSONResponse):
+    """orjson: a 2,000-account answer is ~3 MB of JSON, several times faster to write."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -165,8 +175,8 @@ async def batch_upsert(request: Request) -> Response:
     if not raw.strip():
         return invalid_request(request, {"": ["A non-empty request body is required."]})
     try:
-        parsed = json.loads(raw)
-    except ValueError as exc:  # UnicodeDecodeError is a ValueError too
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:  # bad UTF-8 too
         return invalid_request(request, {"": [f"The request body is not valid JSON: {exc}."]})
     items, errors = validate_batch(parsed)
     if errors:
@@ -301,8 +311,8 @@ def _logged_body(entry: dict[str, Any]) -> Any:
     if raw is None or not raw:
         return None
     try:
-        return json.loads(raw)
-    except ValueError:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
         return None
 
 

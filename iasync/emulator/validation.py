@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from iasync.model import format_instant
@@ -151,18 +152,36 @@ def _property_map(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, prop in raw.items():
-        here = f"{path}[{key}]"
-        if not pattern.match(key):
+        if not _key_ok(pattern, key):
             errs.add(
-                here,
+                f"{path}[{key}]",
                 f"The key '{key}' must look like {domain}/<scope>/<code>, where scope and code "
                 "are 1-64 letters, digits, '-' or '_'.",
             )
-            continue
-        normalised = _property(errs, here, key, prop)
-        if normalised is not None:
-            out[key] = normalised
+        elif _plain_label_property(key, prop):
+            out[key] = prop  # already in its normal form: kept as sent, no copy
+        else:
+            normalised = _property(errs, f"{path}[{key}]", key, prop)
+            if normalised is not None:
+                out[key] = normalised
     return out
+
+
+@lru_cache(maxsize=8192)
+def _key_ok(pattern: re.Pattern[str], key: str) -> bool:
+    # The same few keys recur in every item of a batch: match each once.
+    return pattern.match(key) is not None
+
+
+def _plain_label_property(map_key: str, raw: Any) -> bool:
+    """The common case, checked cheaply: {"key": K, "value": {"labelValue": "short text"}}."""
+    if type(raw) is not dict or len(raw) != 2 or raw.get("key") != map_key:
+        return False
+    value = raw.get("value")
+    if type(value) is not dict or len(value) != 1:
+        return False
+    label = value.get("labelValue")
+    return type(label) is str and len(label) <= MAX_LABEL
 
 
 def _property(errs: _Collector, path: str, map_key: str, raw: Any) -> dict[str, Any] | None:
@@ -234,13 +253,18 @@ def _label_set(errs: _Collector, path: str, raw: Any) -> Any:
 
 
 def _instant(errs: _Collector, path: str, raw: Any) -> str | None:
-    if not isinstance(raw, str):
-        errs.add(path, "A datetime must be a string like 2016-01-01T00:00:00.0000000+00:00.")
-        return None
+    spelled = _lusid_instant(raw) if isinstance(raw, str) else None
+    if spelled is None:
+        errs.add(path, f"{raw!r} is not a datetime like 2016-01-01T00:00:00.0000000+00:00.")
+    return spelled
+
+
+@lru_cache(maxsize=4096)
+def _lusid_instant(raw: str) -> str | None:
+    """LUSID's spelling of an ISO 8601 datetime; None when it is not one. (Dates recur: cached.)"""
     try:
         parsed = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
     except ValueError:
-        errs.add(path, f"'{raw}' is not a datetime like 2016-01-01T00:00:00.0000000+00:00.")
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)  # LUSID reads a datetime without offset as UTC
