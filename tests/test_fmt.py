@@ -366,3 +366,22 @@ def test_write_atomically_replaces_whole_files(tmp_path: Path) -> None:
     assert target.read_bytes() == b"second"
     assert target.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in target.parent.iterdir()] == ["file.json"]
+
+
+def test_many_files_are_formatted_in_a_pool(project: Path) -> None:
+    # Past PARALLEL_THRESHOLD the files go to worker processes; the results are the same.
+    accounts = project / "accounts"
+    count = iasync.fmt.PARALLEL_THRESHOLD + 5
+    for index in range(count):
+        text = MINIMAL_HEAD.replace("IA_1", f"IA_{index}")
+        if index % 10 == 0:
+            text = text.replace("  ", "    ")
+        (accounts / f"a{index:03}.yaml").write_text(text, encoding="utf-8")
+    results = format_files([], load_settings(project, env={}), check=False)
+    assert [result.shown for result in results if result.changed] == [
+        f"accounts/a{index:03}.yaml" for index in range(0, count, 10)
+    ]
+    assert all(not result.problems for result in results)
+    assert (accounts / "a010.yaml").read_text(encoding="utf-8") == MINIMAL_HEAD.replace(
+        "IA_1", "IA_10"
+    )
