@@ -550,7 +550,8 @@ def _format_file(result: FormatResult, settings: Settings, *, check: bool) -> No
     if new_text == old_text:
         return
     result.changed = True
-    temporary = _write_temporary(result.path, new_text.encode())
+    target = _real_file(result.path)
+    temporary = _write_temporary(target, new_text.encode())
     try:
         after = load_accounts([temporary], settings)
         if not after.ok or after.accounts[0].body_json != before.accounts[0].body_json:
@@ -559,7 +560,7 @@ def _format_file(result: FormatResult, settings: Settings, *, check: bool) -> No
                 "please report this file"
             )
         if not check:
-            _replace(temporary, result.path)
+            _replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -573,13 +574,18 @@ def write_atomically(path: Path, data: bytes) -> None:
     The temporary file sits beside the target (same file system, so the rename is atomic), is
     fsynced before the rename, and keeps the target's permission bits when it already exists.
     """
-    path = Path(path)
+    path = _real_file(Path(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = _write_temporary(path, data)
     try:
         _replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _real_file(path: Path) -> Path:
+    """The file a symlink leads to: rewriting a symlinked file must not replace the link."""
+    return path.resolve() if path.is_symlink() else path
 
 
 def _write_temporary(path: Path, data: bytes) -> Path:

@@ -385,3 +385,15 @@ def test_many_files_are_formatted_in_a_pool(project: Path) -> None:
     assert (accounts / "a010.yaml").read_text(encoding="utf-8") == MINIMAL_HEAD.replace(
         "IA_1", "IA_10"
     )
+
+
+def test_a_symlinked_file_is_rewritten_through_its_link(project: Path) -> None:
+    real = project / "shared" / "one.yaml"
+    real.parent.mkdir()
+    real.write_text(MINIMAL_HEAD.replace("  ", "    "), encoding="utf-8")
+    link = project / "accounts" / "one.yaml"
+    link.symlink_to(real)
+    [result] = format_files([], load_settings(project, env={}), check=False)
+    assert (result.changed, result.problems) == (True, [])
+    assert link.is_symlink()
+    assert real.read_text(encoding="utf-8") == MINIMAL_HEAD
