@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from iasync.model import MAX_LABEL_LENGTH, MAX_PROPERTIES
@@ -79,6 +80,7 @@ def _check_keyed_maps(data: dict[str, Any]) -> Iterator[Finding]:
             yield from _check_value(here, key, value, identifiers)
 
 
+@lru_cache(maxsize=4096)  # the same few keys recur in thousands of files
 def key_problem(key: str, domain: str) -> str | None:
     """Why `key` is not a `{domain}/{scope}/{code}` key, or None when it is one."""
     form = f"{domain}/{{scope}}/{{code}}"

@@ -114,13 +114,11 @@ def find_account_files(paths: Sequence[Path], settings: Settings) -> list[Path]:
     Hidden directories (.git, .iasync, ...) are skipped; symlinked directories are not followed.
     A path that does not exist is returned as is, for `load_accounts` to report.
     """
-    found: set[Path] = set()
+    found: dict[str, Path] = {}  # by absolute path: a file named twice is read once
     for path in paths or [settings.accounts_path]:
-        if path.is_dir():
-            found.update(_walk(path))
-        else:
-            found.add(path)
-    return sorted(found)
+        for file in _walk(path) if path.is_dir() else [path]:
+            found.setdefault(os.path.abspath(file), file)
+    return sorted(found.values())
 
 
 def _walk(directory: Path) -> Iterable[Path]:

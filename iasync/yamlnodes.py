@@ -125,7 +125,7 @@ def parse(text: str) -> Document:
             f"the file holds {kind}; an account file is one mapping of keys "
             "(identifiers:, displayName:, accountType:, ...)",
         )
-    builder = _Builder(document)
+    builder = _Builder(document, anchors="&" in text)
     document.data = builder.build(root, (), None, 0)
     if builder.aliases:
         _report_aliases(document, text, builder.aliases)
@@ -234,8 +234,11 @@ def display_tag(tag: str) -> str:
 class _Builder:
     """Builds plain data from nodes, recording nodes by path and YAML-stage problems."""
 
-    def __init__(self, document: Document) -> None:
+    def __init__(self, document: Document, anchors: bool) -> None:
         self.document = document
+        # Without an anchor (no '&' anywhere in the text) there can be no alias: skip the
+        # bookkeeping that finds them, in the common case.
+        self.anchors = anchors
         self.visited: set[int] = set()
         self.aliases = 0
 
@@ -245,12 +248,13 @@ class _Builder:
 
     def build(self, node: Node, path: Path, key_node: Node | None, depth: int) -> Any:
         self.document.nodes[path] = (key_node, node)
-        if id(node) in self.visited:
-            # The composer hands back the anchored node for an alias: refuse it, unexpanded.
-            self.aliases += 1
-            self.document.blocked_paths.add(path)
-            return None
-        self.visited.add(id(node))
+        if self.anchors:
+            if id(node) in self.visited:
+                # The composer hands back the anchored node for an alias: refuse it, unexpanded.
+                self.aliases += 1
+                self.document.blocked_paths.add(path)
+                return None
+            self.visited.add(id(node))
         if isinstance(node, ScalarNode):
             return self.scalar(node, path)
         if depth >= MAX_DEPTH:
@@ -279,9 +283,13 @@ class _Builder:
         result: dict[str, Any] = {}
         first_seen: dict[str, Node] = {}
         for key_node, value_node in node.value:
-            key = self.key(key_node, path)
-            if key is None:
-                continue
+            tag = key_node.tag
+            if not self.anchors and (tag == STR or (tag == PLAIN and key_node.value != "<<")):
+                key = key_node.value  # the common case, inline
+            else:
+                key = self.key(key_node, path)
+                if key is None:
+                    continue
             if key in first_seen:
                 first = first_seen[key].start_mark.line + 1
                 self.document.errors.append(
@@ -299,10 +307,11 @@ class _Builder:
 
     def key(self, node: Node, path: Path) -> str | None:
         """A key's text (`NO:` and `0012:` mean the text), or None when it cannot be a key."""
-        if id(node) in self.visited:
-            self.aliases += 1
-            return None
-        self.visited.add(id(node))
+        if self.anchors:
+            if id(node) in self.visited:
+                self.aliases += 1
+                return None
+            self.visited.add(id(node))
         if not isinstance(node, ScalarNode):
             self.problem(node, path, "a key must be plain text, not a list or a mapping")
             return None

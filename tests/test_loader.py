@@ -279,3 +279,11 @@ def test_when_the_validators_disagree_jsonschema_rs_words_are_used(
     assert [str(p) for p in load_accounts([], settings).problems] == [
         'accounts/a.yaml:3:14: "One" is longer than 2 characters'
     ]
+
+
+def test_a_file_named_twice_is_read_once(settings: Settings) -> None:
+    path = write(settings, "a.yaml", account("IA_1"))
+
+    result = load_accounts([settings.root / "accounts", path, path.absolute()], settings)
+
+    assert result.ok and result.files == 1
