@@ -287,3 +287,15 @@ def test_a_file_named_twice_is_read_once(settings: Settings) -> None:
     result = load_accounts([settings.root / "accounts", path, path.absolute()], settings)
 
     assert result.ok and result.files == 1
+
+
+def test_the_models_own_complaint_is_located_at_the_deepest_node_it_names() -> None:
+    # Checks catch this before the model runs; called directly, the model's message is located.
+    from iasync.yamlnodes import parse
+
+    text = account("IA_1", "properties:\n  InvestmentAccount/A/B:\n    value: x\n    unit: GBP\n")
+
+    body, problems = loader._canonical("a.yaml", parse(text))
+
+    assert body is None
+    assert [str(p) for p in problems] == ["a.yaml:7:5: unit is only for numbers (metric values)"]
