@@ -107,7 +107,7 @@ def parse(text: str) -> Document:
         )
     except yaml.YAMLError as exc:  # no mark to point at
         return _fatal(document, 1, 1, f"invalid YAML: {exc}")
-    if root is None:
+    if root is None or (isinstance(root, ScalarNode) and root.tag == PLAIN and not root.value):
         return _fatal(
             document,
             1,

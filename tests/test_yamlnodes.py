@@ -119,6 +119,11 @@ def test_quoted_and_explicitly_tagged_text_is_no_trap() -> None:
             "displayName and accountType",
         ),
         (
+            "---\n# a document marker and nothing else\n",
+            "1:1: the file is empty; an account file is a mapping with at least identifiers, "
+            "displayName and accountType",
+        ),
+        (
             "- a\n",
             "1:1: the file holds a list; an account file is one mapping of keys "
             "(identifiers:, displayName:, accountType:, ...)",
