@@ -204,6 +204,26 @@ def test_broken_secrets_json_is_located_and_never_echoed(tmp_path: Path) -> None
     assert PASSWORD not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("[]", "expected a JSON object"),
+        ('{"api": {"lusidUrl": 42}}', "api.lusidUrl must be a string"),
+    ],
+)
+def test_secrets_json_of_the_wrong_shape_is_refused(
+    tmp_path: Path, content: str, reason: str
+) -> None:
+    (tmp_path / "secrets.json").write_text(content)
+    with pytest.raises(LusidConfigError, match=reason):
+        load_lusid_config({}, cwd=tmp_path)
+
+
+def test_retry_policy_needs_one_attempt() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        RetryPolicy(max_attempts=0)
+
+
 def test_secret_hides_its_value_and_refuses_pickling() -> None:
     secret = Secret(PASSWORD)
     assert PASSWORD not in f"{secret} {secret!r} {[secret]}"
@@ -483,6 +503,24 @@ def test_nobody_listening_is_retried_then_reported(tmp_path: Path, waits: Waits)
     ):
         client.upsert_investment_accounts(example_requests(), "Partial")
     assert caught.value.status is None and len(waits) == 2
+
+
+def test_an_unreachable_token_endpoint_is_retried_then_reported(
+    emulator: EmulatorProcess, tmp_path: Path, waits: Waits
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**grant_env(emulator), "FBN_TOKEN_URL": f"http://127.0.0.1:{port}/oauth2/token"}
+    policy = RetryPolicy(max_attempts=2, base_delay=0.01, sleep=waits)
+    client = LusidClient(load_lusid_config(env, tmp_path), retry=policy)
+    with client, pytest.raises(LusidApiError) as caught:
+        client.upsert_investment_accounts(example_requests(), "Partial")
+    message = str(caught.value)
+    assert f"the token request to http://127.0.0.1:{port}/oauth2/token" in message
+    assert "after 2 attempts" in message and "could not connect" in message
+    assert_no_secret(message)
+    assert emulator.requests() == [] and len(waits) == 1
 
 
 # --- reading accounts -------------------------------------------------------------------------
