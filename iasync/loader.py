@@ -164,6 +164,10 @@ def _load_all(files: list[Path], settings: Settings) -> list[FileOutcome]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    # Forked workers start in milliseconds with everything imported; without fork, stay serial.
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return [load_file(path, settings) for path in files]
+
     # Build the validators once here: forked workers inherit them instead of each building its own.
     _schema_validators()
     chunk = max(50, len(files) // (workers * 4))
