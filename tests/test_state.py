@@ -218,6 +218,35 @@ while True:
             "accounts.L.identifiers is missing",
         ),
         (b"\xff\xfe", "not valid JSON"),
+        (b'{"format_version": 0, "lineage": "x", "serial": 0, "accounts": {}}', "not a known"),
+        (b'{"format_version": 1, "lineage": "x", "serial": -1, "accounts": {}}', "negative"),
+        (b'{"format_version": true, "lineage": "x", "serial": 0, "accounts": {}}', "an integer"),
+        (
+            b'{"format_version": 1, "lineage": "x", "serial": 0, "accounts": {"L": []}}',
+            "accounts.L",
+        ),
+        (
+            json.dumps(
+                {
+                    "format_version": 1,
+                    "lineage": "x",
+                    "serial": 1,
+                    "accounts": {"L": {**make_record("M").to_json()}},
+                }
+            ).encode(),
+            "accounts.L.lusid_id is 'M', not its key",
+        ),
+        (
+            json.dumps(
+                {
+                    "format_version": 1,
+                    "lineage": "x",
+                    "serial": 1,
+                    "accounts": {"M": {**make_record("M").to_json(), "identifiers": {"k": 1}}},
+                }
+            ).encode(),
+            "every value must be a string",
+        ),
     ],
 )
 def test_corrupt_state_is_refused_and_never_overwritten(
@@ -516,11 +545,18 @@ def test_release_of_a_stolen_lock_leaves_the_new_holders_lock(backend: LocalStat
     assert not backend.lock_path.exists()
 
 
-def test_a_foreign_lock_file_still_locks(backend: LocalStateBackend) -> None:
+@pytest.mark.parametrize(
+    "content",
+    [
+        "held by a script",
+        '{"id": "x", "operation": "apply", "who": "w", "host": "h", "pid": "1", "created": "c"}',
+    ],
+)
+def test_a_foreign_lock_file_still_locks(backend: LocalStateBackend, content: str) -> None:
     backend.lock_path.parent.mkdir(parents=True)
-    backend.lock_path.write_text("held by a script")
+    backend.lock_path.write_text(content)
     with pytest.raises(StateLockedError), backend.lock("apply"):
         pass
     with pytest.raises(StateError, match="delete it by hand"):
         backend.force_unlock("unknown")
-    assert backend.lock_path.read_text() == "held by a script"
+    assert backend.lock_path.read_text() == content
