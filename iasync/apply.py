@@ -11,6 +11,7 @@ kill -9 therefore loses nothing that LUSID accepted before it, and records nothi
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from iasync.model import canonical_json
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from iasync.loader import LoadResult
+    from iasync.loader import LoadedAccount, LoadResult
     from iasync.lusid import LusidClient, UpsertResponse
     from iasync.plan import AccountChange
     from iasync.settings import Settings
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 
 #: What apply sends; "unchanged" and "orphaned" changes are never sent (orphans are never deleted).
 SENT_ACTIONS = ("create", "update")
+#: Answers that every other batch would get too (bad credentials, no access, wrong URL): apply
+#: stops at the first instead of sending every batch to be refused, and reports it once.
+FATAL_STATUSES = frozenset({401, 403, 404})
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ def load_desired(paths: Sequence[Path], settings: Settings, state: State) -> Loa
     for path, name in zip(files, shown, strict=True):
         record = applied.get(name)
         if record is not None and _same_bytes(path, record):
-            reused.append(LoadedAccount(record.source, record.source_hash, record.body))
+            reused.append(_as_loaded(LoadedAccount, record))
         else:
             to_load.append(path)
     # load_accounts([]) would mean "the whole accounts directory": only call it with files.
@@ -112,6 +116,17 @@ def load_desired(paths: Sequence[Path], settings: Settings, state: State) -> Loa
     result.accounts = sorted(result.accounts + reused, key=lambda a: order.get(a.path, -1))
     result.files = len(files)
     return result
+
+
+def _as_loaded(loaded_account: type[LoadedAccount], record: AccountRecord) -> LoadedAccount:
+    """The account a file gave when applied, with the hash and identity the state knows.
+
+    `body_hash` and `identity` are cached properties: given here, they need not be computed
+    again for thousands of unchanged accounts.
+    """
+    account = loaded_account(record.source, record.source_hash, record.body)
+    account.__dict__.update(body_hash=record.body_hash, identity=record.identity)
+    return account
 
 
 def _same_bytes(path: Path, record: AccountRecord) -> bool:
@@ -180,8 +195,9 @@ def _run_batches(
 ) -> None:
     """Send the batches, `concurrency` at a time; record each outcome as it arrives."""
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="batch") as pool:
+        stop = threading.Event()  # set on a fatal answer: batches not yet sent are not sent
         futures = [
-            pool.submit(_send_batch, number, batch, client, success_mode)
+            pool.submit(_send_batch, number, batch, client, success_mode, stop)
             for number, batch in enumerate(batches, start=1)
         ]
         done: set[Future[BatchOutcome]] = set()
@@ -193,7 +209,8 @@ def _run_batches(
             _finish_in_flight(futures, done, record)
             raise
         except BaseException:
-            # Recording failed (the state could not be written): send nothing more.
+            # A fatal answer, or recording failed (the state could not be written): send
+            # nothing more. What was recorded so far stays recorded.
             for future in futures:
                 future.cancel()
             raise
@@ -214,12 +231,21 @@ def _finish_in_flight(
 
 
 def _send_batch(
-    number: int, batch: Sequence[AccountChange], client: LusidClient, success_mode: str
+    number: int,
+    batch: Sequence[AccountChange],
+    client: LusidClient,
+    success_mode: str,
+    stop: threading.Event,
 ) -> BatchOutcome:
+    if stop.is_set():
+        return BatchOutcome(number, batch, {}, [])  # never recorded: the run is failing
     requests = {change.path: canonical_json(change.body) for change in batch}
     try:
         response = client.upsert_investment_accounts(requests, success_mode)
     except IasyncError as exc:
+        if getattr(exc, "status", None) in FATAL_STATUSES:
+            stop.set()
+            raise
         return BatchOutcome(number, batch, {}, _batch_failures(batch, exc))
     return _outcome_of(number, batch, response)
 

@@ -312,6 +312,7 @@ def test_a_broken_edit_is_still_reported_by_the_loader(
     project: Path, backend, client, emulator
 ) -> None:
     from iasync.apply import load_desired
+    from iasync.model import body_hash, identity_of
 
     for n in range(2):
         write_account(project, n)
@@ -320,4 +321,8 @@ def test_a_broken_edit_is_still_reported_by_the_loader(
     load = load_desired([], Settings(root=project), backend.read())
     assert not load.ok
     assert {p.path for p in load.problems} == {"accounts/account-0001.yaml"}
-    assert [a.path for a in load.accounts] == ["accounts/account-0000.yaml"]
+    (kept,) = load.accounts
+    assert kept.path == "accounts/account-0000.yaml"
+    # Given from the state, the same as computed from the body.
+    assert kept.body_hash == body_hash(kept.body)
+    assert kept.identity == identity_of(kept.body)

@@ -311,8 +311,7 @@ def _report(output: Output, plan: Plan, result: ApplyResult) -> None:
         f"{len(result.created)} created, {len(result.updated)} updated, "
         f"{len(result.failures)} failed."
     )
-    for failure in sorted(result.failures, key=lambda f: f.path):
-        output.say(f"  ! {failure.path}: {failure.error_type}: {failure.detail}")
+    _report_failures(output, result)
     _report_orphans(output, plan)
     if not result.ok:
         click.echo(
@@ -320,6 +319,20 @@ def _report(output: Output, plan: Plan, result: ApplyResult) -> None:
             "`iasync plan` shows them again.",
             err=True,
         )
+
+
+def _report_failures(output: Output, result: ApplyResult) -> None:
+    """Each failed file with LUSID's error; a reason shared by many files is said once."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for failure in result.failures:
+        groups.setdefault((failure.error_type, failure.detail), []).append(failure.path)
+    for (error_type, detail), paths in sorted(groups.items(), key=lambda g: min(g[1])):
+        if len(paths) == 1:
+            output.say(f"  ! {paths[0]}: {error_type}: {detail}")
+            continue
+        output.say(f"  ! {len(paths)} accounts: {error_type}: {detail}")
+        for path in sorted(paths):
+            output.say(f"      {path}")
 
 
 def _orphans(plan: Plan) -> list[str]:

@@ -1,0 +1,59 @@
+"""Mistakes a user can make: each is a plain message and exit 1, and nothing is sent or written."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import Project
+
+
+def test_a_wrong_token_stops_at_the_first_batch_with_a_plain_message(
+    project: Project, emulator: Any
+) -> None:
+    env = project.env | {"FBN_ACCESS_TOKEN": "not-the-token"}
+    done = project.iasync(
+        "apply", "--auto-approve", "--batch-size", "1", "--concurrency", "1", env=env
+    )
+    assert done.returncode == 1
+    assert "401" in done.stderr
+    assert "not-the-token" not in done.stdout + done.stderr
+    assert len(project.upserts()) == 1  # not one refused request per batch
+    assert not project.state_path.exists()
+
+
+def test_missing_credentials_are_named(project: Project, emulator: Any) -> None:
+    env = {k: v for k, v in project.env.items() if k != "FBN_ACCESS_TOKEN"}
+    done = project.iasync("apply", "--auto-approve", env=env)
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: ")
+    assert "FBN_ACCESS_TOKEN" in done.stderr
+    assert project.upserts() == []
+
+
+def test_an_invalid_account_file_is_located_and_nothing_is_sent(
+    project: Project, emulator: Any
+) -> None:
+    project.account_path(1).write_text(
+        project.account_path(1).read_text().replace("accountType: Personal", "accountType: 7")
+    )
+    done = project.iasync("apply", "--auto-approve")
+    assert done.returncode == 1
+    assert "accounts/account-0001.yaml:" in done.stderr
+    assert "iasync validate" in done.stderr
+    assert project.upserts() == []
+    assert not project.state_path.exists()
+
+
+def test_a_batch_size_above_the_limit_is_refused(project: Project, emulator: Any) -> None:
+    done = project.iasync("apply", "--auto-approve", "--batch-size", "2001")
+    assert done.returncode == 1
+    assert "batch_size must be between 1 and 2000" in done.stderr
+    assert project.upserts() == []
+
+
+def test_json_without_auto_approve_is_refused(project: Project, emulator: Any) -> None:
+    done = project.iasync("apply", "-json")
+    assert done.returncode == 1
+    assert "--auto-approve" in done.stderr
+    assert project.upserts() == []
