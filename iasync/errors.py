@@ -24,4 +24,9 @@ class Problem:
         return f"{self.path}:{self.line}:{self.column}: {self.message}"
 
     def as_json(self) -> dict[str, object]:
-        return {"path": self.path, "line": self.line, "column": self.column, "message": self.message}
+        return {
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+        }
