@@ -18,10 +18,13 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from iasync.model import MAX_LABEL_LENGTH, MAX_PROPERTIES
 from iasync.yamlnodes import render_path
 
 Path = tuple[str | int, ...]
+# lusid-api.md; the same limits as iasync.model's (a test holds them equal), kept here so that
+# `iasync validate` never imports pydantic.
+MAX_LABEL_LENGTH = 1024
+MAX_PROPERTIES = 100
 #: lusid-api.md: scope and code are letters, digits, '-' and '_', at most 64 characters.
 MAX_KEY_PART = 64
 _KEY_PART = re.compile(r"[A-Za-z0-9_-]+")

@@ -245,3 +245,11 @@ def test_long_form_rules_the_schema_cannot_state() -> None:
             'properties["InvestmentAccount/A/E"]: a unit is only for numbers (metric values)',
         ),
     ]
+
+
+def test_the_limits_are_the_models() -> None:
+    import iasync.checks
+    import iasync.model
+
+    assert iasync.checks.MAX_LABEL_LENGTH == iasync.model.MAX_LABEL_LENGTH
+    assert iasync.checks.MAX_PROPERTIES == iasync.model.MAX_PROPERTIES

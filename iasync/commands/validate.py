@@ -35,7 +35,7 @@ def command(paths: tuple[Path, ...], output_format: str, as_json: bool) -> int:
             f"no accounts directory at {settings.accounts_path}; "
             "create it, set accounts_dir in iasync.toml, or name the files to validate"
         )
-    result = load_accounts(list(paths), settings)
+    result = load_accounts(list(paths), settings, canonical=False)
     if as_json or output_format == "json":
         click.echo(json.dumps([problem.as_json() for problem in result.problems], indent=2))
         return 0 if result.ok else 1
