@@ -61,7 +61,7 @@ MAX_ROUNDS = 4
 # Scalars that some YAML reader would not read as text when plain. PyYAML (YAML 1.1) knows most;
 # YAML 1.1 also lists these single letters as booleans, which PyYAML does not implement.
 _YAML11_LETTER_BOOLEANS = frozenset("yYnN")
-_BLOCK_SCALAR_HEADER = re.compile(r"(?:^|[:\-]\s)\s*[|>][1-9+\-]*[1-9+\-]?\s*(?:#.*)?$")
+_BLOCK_SCALAR_HEADER = re.compile(r"(?:^|[:\-]\s)\s*[|>][1-9+\-]*\s*(?:#.*)?$")
 
 
 class FmtError(IasyncError):
@@ -96,8 +96,14 @@ def format_text(text: str) -> str:
 
 
 def _format_once(text: str) -> str:
+    from ruamel.yaml.error import YAMLError
+
     yaml = _yaml()
-    data = yaml.load(text)
+    try:
+        data = yaml.load(text)
+    except YAMLError as exc:
+        # The loader (PyYAML) read the file, so this is a corner where the two parsers differ.
+        raise FmtError(f"cannot be formatted: ruamel.yaml cannot read it ({exc})") from None
     if not _is_map(data):
         raise FmtError("an account file holds one mapping (identifiers:, displayName:, ...)")
     if data.fa.flow_style():

@@ -397,3 +397,8 @@ def test_a_symlinked_file_is_rewritten_through_its_link(project: Path) -> None:
     assert (result.changed, result.problems) == (True, [])
     assert link.is_symlink()
     assert real.read_text(encoding="utf-8") == MINIMAL_HEAD
+
+
+def test_unreadable_yaml_is_an_fmt_error_not_a_traceback() -> None:
+    with pytest.raises(FmtError, match=r"ruamel\.yaml cannot read it"):
+        format_text("displayName: [unclosed\n")
