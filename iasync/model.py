@@ -141,14 +141,14 @@ class _Effective(_Strict):
 class MetricValue(_Strict):
     """A number, with an optional unit."""
 
-    value: Number
+    value: Number = Field(description="The amount.")
     unit: StrictStr | None = Field(None, description="The unit, e.g. a currency code: GBP.")
 
 
 class LabelValueSet(_Strict):
     """A set of texts."""
 
-    values: list[Label]
+    values: list[Label] = Field(description="The texts (their order does not matter).")
 
 
 class PropertyValue(_Strict):
@@ -174,7 +174,9 @@ class LongProperty(_Effective):
     key: StrictStr | None = Field(
         None, description="The property key again; when given it must equal the map key."
     )
-    value: PropertyValue
+    value: PropertyValue = Field(
+        description="Exactly one of labelValue, metricValue, labelValueSet."
+    )
 
 
 # --- the short form ---------------------------------------------------------------------------
