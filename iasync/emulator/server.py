@@ -92,10 +92,15 @@ def serve(options: ServerOptions, out: TextIO = sys.stdout) -> None:
     # collector runs full passes over every stored account many times per batch. Accounts are
     # acyclic trees, so collecting far less often loses nothing.
     gc.set_threshold(100_000, 50, 100)
-    # uvicorn re-raises the signal it caught once it has shut down; these no-op handlers are the
-    # ones it restores first, so that a SIGTERM ends the process with status 0, not by the signal.
-    signal.signal(signal.SIGINT, lambda *_: None)
-    signal.signal(signal.SIGTERM, lambda *_: None)
+
+    # Until uvicorn installs its own handlers, a signal asks the server to stop as soon as it
+    # starts. uvicorn re-raises the signal it caught once it has shut down, after restoring these
+    # handlers: so the process ends with status 0 rather than being killed by the signal.
+    def stop_soon(signum: int, frame: object) -> None:
+        server.should_exit = True
+
+    signal.signal(signal.SIGINT, stop_soon)
+    signal.signal(signal.SIGTERM, stop_soon)
     # The socket already listens: a client connecting now waits in the backlog until we serve.
     print(f"FBN_LUSID_URL={root}/api", file=out)
     print(f"FBN_TOKEN_URL={root}/oauth2/token", file=out)

@@ -21,7 +21,6 @@ from urllib.parse import quote
 import orjson
 
 from iasync.errors import IasyncError
-from iasync.model import format_instant
 
 ID_ALPHABET = string.ascii_uppercase + string.digits
 # Ids need to be unique and unguessable enough for tests, not secret: a seeded-from-OS PRNG is
@@ -36,6 +35,12 @@ ItemCheck = Callable[[str, Mapping[str, Any]], dict[str, Any] | None]
 
 class StoreFileError(IasyncError):
     """The --data file cannot be read back."""
+
+
+def format_instant(value: datetime) -> str:
+    """LUSID's spelling: UTC, seven fractional digits, explicit offset (as iasync.model's, which
+    the emulator does not import: pydantic would double its start-up time)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
 
 
 def now_instant() -> str:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from iasync.model import format_instant
+from iasync.emulator.store import format_instant
 
 MAX_BATCH = 2000
 MAX_TEXT = 512

@@ -185,3 +185,11 @@ def test_start_failure_is_reported_by_emulator_process(tmp_path: Path) -> None:
 
     with pytest.raises(EmulatorStartError, match="cannot read the emulator's data file"):
         EmulatorProcess("tok", "--data", str(data)).start()
+
+
+def test_a_signal_right_after_start_up_still_stops_it() -> None:
+    # The signal may land before uvicorn has installed its handlers: it must still stop, cleanly.
+    emu = EmulatorProcess("tok").start()
+
+    assert emu.stop(signal.SIGTERM, timeout=30) == 0
+    assert "Traceback" not in emu.stderr()
