@@ -174,7 +174,7 @@ def _load_all(files: list[Path], settings: Settings, canonical: bool) -> list[Fi
         return _load_chunk(files, settings, canonical)
 
     # Build the validators once here: forked workers inherit them instead of each building its own.
-    _schema_validators()
+    _fast_validator()
     chunk = max(50, len(files) // (workers * 4))
     chunks = [files[i : i + chunk] for i in range(0, len(files), chunk)]
     context = multiprocessing.get_context("fork")
@@ -288,24 +288,24 @@ def _decode(raw: bytes) -> tuple[str, tuple[int, int, str] | None]:
 # --- schema, checks, model --------------------------------------------------------------------
 
 
-_VALIDATORS: tuple[Any] | None = None
+_FAST_VALIDATOR: Any = None
 
 
-def _schema_validators() -> tuple[Any]:
+def _fast_validator() -> Any:
     """The jsonschema-rs validator of the committed schema, built once per process.
 
     It only says yes or no (in microseconds); a file it rejects is explained by jsonschema's own
     validator (`iasync.schema.validator()`), which holds the detail a message needs.
     """
-    global _VALIDATORS
-    if _VALIDATORS is None:
+    global _FAST_VALIDATOR
+    if _FAST_VALIDATOR is None:
         import jsonschema_rs
 
         from iasync.schema import load_schema
 
         # Formats are annotations in draft 2020-12, as for jsonschema: the two must agree.
-        _VALIDATORS = (jsonschema_rs.validator_for(load_schema(), validate_formats=False),)
-    return _VALIDATORS
+        _FAST_VALIDATOR = jsonschema_rs.validator_for(load_schema(), validate_formats=False)
+    return _FAST_VALIDATOR
 
 
 def _content_problems(shown: str, document: Document, settings: Settings) -> list[Problem]:
@@ -314,7 +314,7 @@ def _content_problems(shown: str, document: Document, settings: Settings) -> lis
 
     specific = checks.check_account(document.data, settings.account_types, document.line_of)
     general: list[Finding] = []
-    fast = _schema_validators()[0]
+    fast = _fast_validator()
     if not fast.is_valid(document.data):
         from iasync import schemaerrors
         from iasync.schema import validator
