@@ -90,7 +90,11 @@ class Emulator:
     definitions: Definitions | None = None
     log: list[dict[str, Any]] = field(default_factory=list)
 
+    # Bumped by reset: a request hanging across a reset must not commit into the new world.
+    generation: int = 0
+
     def reset(self) -> None:
+        self.generation += 1
         self.store.reset()
         self.faults.clear()
         self.log.clear()
@@ -501,6 +505,8 @@ class EmulatorASGI:
             "requestId": request_id,
             "status": None,
         }
+        if secret:  # only the grant type, which is no secret, is kept of a token request
+            entry["grantType"] = dict(parse_qsl(body.decode("latin-1"))).get("grant_type")
         log = self.emulator.log
         log.append(entry)
         if len(log) > MAX_LOG:
@@ -548,18 +554,18 @@ class EmulatorASGI:
             await _status_response(fault, scope, request_id)(scope, receive, stamped)
             return
         if fault.kind == "hang":
+            generation = self.emulator.generation
             try:
                 await asyncio.sleep(fault.seconds)
             except asyncio.CancelledError:
                 # The server is shutting down while we hang: end this request quietly, unserved.
                 _close_transport(server_send)
                 return
-            if fault.commit:
+            if fault.commit and generation == self.emulator.generation:
                 await self.app(scope, receive, stamped)
                 return
         elif fault.commit:  # drop after committing: the app runs, its answer goes nowhere
             await self.app(scope, receive, _recording_sink(entry))
-        entry["status"] = entry["status"] if fault.commit else None
         await _drop_connection(server_send)
 
 

@@ -143,6 +143,19 @@ def test_hang_without_commit(api: Any, account: Account, emulator: EmulatorProce
     assert emulator.accounts() == []
 
 
+def test_a_reset_during_a_hang_cancels_its_commit(
+    api: Any, account: Account, emulator: EmulatorProcess
+) -> None:
+    emulator.add_fault(kind="hang", seconds=0.5, commit=True)
+    with pytest.raises(httpx.TimeoutException):
+        api.upsert({"a": account(1)}, timeout=0.2)
+
+    emulator.reset()  # as the next test's fixture does
+    time.sleep(1.0)  # past the hang: had it committed, the account would be there now
+
+    assert emulator.accounts() == []
+
+
 def test_hang_shorter_than_the_timeout_is_just_slow(
     api: Any, account: Account, emulator: EmulatorProcess
 ) -> None:

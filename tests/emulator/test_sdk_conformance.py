@@ -225,7 +225,10 @@ def test_sdk_password_grant_then_refresh_after_expiry(
     assert len(first.values) == len(second.values) == 2
     token_calls = [r for r in emu.requests() if r["path"] == "/oauth2/token"]
     api_calls = [r for r in emu.requests() if r["path"].startswith("/api/")]
-    assert [r["status"] for r in token_calls] == [200, 200]
+    assert [(r["grantType"], r["status"]) for r in token_calls] == [
+        ("password", 200),
+        ("refresh_token", 200),
+    ]
     assert [r["status"] for r in api_calls] == [201, 201]
     assert all(r["body"] is None for r in token_calls)  # secrets are never logged
     log_text = json.dumps(emu.requests()) + emu.stderr() + emu.stdout()
