@@ -20,6 +20,18 @@ def _users(specs: tuple[str, ...]) -> dict[str, str]:
     return users
 
 
+def _require_emulator_extra() -> None:
+    try:
+        import orjson  # noqa: F401
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise IasyncError(
+            f"the emulator needs the 'emulator' extra ({exc.name} is missing): "
+            "pip install 'iasync[emulator]'"
+        ) from None
+
+
 @click.command(
     "emulator",
     help="Run a local LUSID Investment Accounts emulator. Prints FBN_LUSID_URL and "
@@ -92,6 +104,7 @@ def command(
 ) -> int:
     import json
 
+    _require_emulator_extra()
     from iasync.emulator.faults import parse_fault
     from iasync.emulator.server import ServerOptions, serve
 

@@ -193,3 +193,18 @@ def test_a_signal_right_after_start_up_still_stops_it() -> None:
 
     assert emu.stop(signal.SIGTERM, timeout=30) == 0
     assert "Traceback" not in emu.stderr()
+
+
+def test_without_the_emulator_extra_it_says_what_to_install() -> None:
+    # sys.modules[name] = None makes `import name` fail, as if the package were not installed.
+    code = (
+        "import sys; sys.modules['starlette'] = None; sys.argv = ['iasync', 'emulator']; "
+        "from iasync.cli import main; main()"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 1
+    assert "pip install 'iasync[emulator]'" in result.stderr
+    assert "Traceback" not in result.stderr
