@@ -2,14 +2,16 @@
 
 One file goes through four stages, each reporting `path:line:col: message` problems:
 
-1. reading (`_read_text`): size cap, symlinks out of the project, UTF-8;
+1. reading (`_read_bytes`, `_decode`): size cap, symlinks out of the project, UTF-8;
 2. YAML (`iasync.yamlnodes`): PyYAML's C composer gives nodes with marks; plain data is built
    from them by hand (safe tags only, no aliases, no duplicate keys, YAML 1.1 traps refused), with
    the key node and value node of every path recorded;
-3. the committed JSON Schema (`iasync.schema`), then the checks a schema cannot express
-   (`iasync.checks`); the schema's verdict comes from jsonschema-rs (microseconds a file) and, for
-   the few files it rejects, jsonschema explains each fault;
-4. the model (`iasync.model.AccountFile`), only to build the canonical body of a valid file.
+3. the checks a schema cannot express (`iasync.checks`) and the committed JSON Schema
+   (`iasync.schema`), one line per fault whichever finds it; the schema's verdict comes from
+   jsonschema-rs (microseconds a file) and, for the few files it rejects, jsonschema explains
+   each fault (`iasync.schemaerrors`);
+4. the model (`iasync.model.AccountFile`), only to build the canonical body of a valid file
+   (skipped by `iasync validate`, which wants only the problems).
 
 Files that claim the same account identifier are reported after all files are read, each naming
 the other. Above a few hundred files the work is spread over a process pool (one per core).
