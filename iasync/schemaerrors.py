@@ -76,6 +76,9 @@ def _explain(error: ValidationError, context: _Context) -> list[Finding]:
         return [Finding(path, "key", f"{where}: needs at least {expected} {entries}")]
     elif validator == "pattern":
         message = f"{where}: {instance!r} is not in the expected form"
+        described = error.schema.get("description") if isinstance(error.schema, dict) else None
+        if described:  # the schema says what the form is, in words
+            message += f": {described[0].lower()}{described[1:].rstrip('.')}"
     elif validator == "enum":
         message = f"{where}: {instance!r} is not one of {', '.join(map(str, expected))}"
         message += _suggestion(str(instance), [str(item) for item in expected])

@@ -92,3 +92,15 @@ def test_at_least_one_identifier() -> None:
     assert messages(HEAD.replace(f"\n  {EXT}: IA_1", " {}")) == [
         "1:1: identifiers: needs at least 1 entry"
     ]
+
+
+def test_a_value_not_in_the_form_says_the_form_in_words() -> None:
+    text = HEAD + (
+        "properties:\n  InvestmentAccount/A/B:\n    value: x\n    effectiveFrom: 20160101T000000Z\n"
+    )
+
+    assert messages(text) == [
+        "8:20: properties[\"InvestmentAccount/A/B\"].effectiveFrom: '20160101T000000Z' is not in "
+        "the expected form: a date (2016-01-01, that day's start in UTC) or a date and time with "
+        "a UTC offset (2016-01-01T00:00:00+00:00)"
+    ]
