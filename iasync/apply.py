@@ -133,13 +133,17 @@ def _same_bytes(path: Path, record: AccountRecord) -> bool:
     import hashlib
     import os
 
-    if os.path.islink(path):
-        return False  # the loader checks where a symlink leads
     try:
-        with open(path, "rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        # O_NOFOLLOW: a symlink is left to the loader, which checks where it leads.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
-        return False  # let the loader report it
+        return False  # a symlink, or unreadable: the loader reports it
+    try:
+        digest = hashlib.file_digest(os.fdopen(fd, "rb", closefd=False), "sha256").hexdigest()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     return f"sha256:{digest}" == record.source_hash
 
 
