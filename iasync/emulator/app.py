@@ -50,7 +50,8 @@ Send = Callable[[Message], Awaitable[None]]
 REQUEST_ID_HEADER = b"lusid-meta-requestId"
 JSON_TYPES = {"application/json", "text/json", "application/json-patch+json"}
 MAX_LIMIT = 5000
-MAX_LOG = 10_000
+MAX_LOG = 10_000  # requests kept in the admin log, the newest
+MAX_LOG_BYTES = 256 * 1024 * 1024  # of request bodies kept: ~130 batches of 2,000 accounts
 
 # LUSID's error names and codes (lusid-api.md); the docs link is the form LUSID uses.
 CODES = {
@@ -90,6 +91,7 @@ class Emulator:
     definitions: Definitions | None = None
     log: list[dict[str, Any]] = field(default_factory=list)
 
+    log_bytes: int = 0  # request bodies held by the log
     # Bumped by reset: a request hanging across a reset must not commit into the new world.
     generation: int = 0
 
@@ -97,7 +99,18 @@ class Emulator:
         self.generation += 1
         self.store.reset()
         self.faults.clear()
+        self.clear_log()
+
+    def clear_log(self) -> None:
         self.log.clear()
+        self.log_bytes = 0
+
+    def record(self, entry: dict[str, Any]) -> None:
+        """Log a request, forgetting the oldest once the log is too long or holds too much."""
+        self.log.append(entry)
+        self.log_bytes += len(entry["_raw"] or b"")
+        while len(self.log) > MAX_LOG or (self.log_bytes > MAX_LOG_BYTES and len(self.log) > 1):
+            self.log_bytes -= len(self.log.pop(0)["_raw"] or b"")
 
     def check_item(self, corr_id: str, body: Any) -> dict[str, Any] | None:
         values = [prop["value"]["labelValue"] for prop in body["identifiers"].values()]
@@ -323,7 +336,7 @@ def _logged_body(entry: dict[str, Any]) -> Any:
 async def admin_requests(request: Request) -> Response:
     emulator: Emulator = request.app.state.emulator
     if request.method == "DELETE":
-        emulator.log.clear()
+        emulator.clear_log()
         return JSONResponse({"requests": []})
     out = []
     for entry in emulator.log:
@@ -507,10 +520,7 @@ class EmulatorASGI:
         }
         if secret:  # only the grant type, which is no secret, is kept of a token request
             entry["grantType"] = dict(parse_qsl(body.decode("latin-1"))).get("grant_type")
-        log = self.emulator.log
-        log.append(entry)
-        if len(log) > MAX_LOG:
-            del log[: len(log) - MAX_LOG]
+        self.emulator.record(entry)
         return entry
 
     @staticmethod
