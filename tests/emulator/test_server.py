@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -208,3 +211,53 @@ def test_without_the_emulator_extra_it_says_what_to_install() -> None:
     assert result.returncode == 1
     assert "pip install 'iasync[emulator]'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_kill_9_keeps_every_acknowledged_batch_and_a_readable_file(
+    tmp_path: Path, account: Account
+) -> None:
+    data = tmp_path / "emulator.json"
+    acknowledged: set[str] = set()
+    with EmulatorProcess("tok", "--data", str(data)) as emu:
+        client = httpx.Client(headers={"Authorization": "Bearer tok"}, timeout=30)
+        for start in (0, 300, 600):
+            batch = {f"a{n}": account(n) for n in range(start, start + 300)}
+            response = client.post(f"{emu.url}{UPSERT}", json=batch)
+            assert response.status_code == 201
+            acknowledged |= {
+                v["lusidInvestmentAccountId"] for v in response.json()["values"].values()
+            }
+        in_flight = {f"a{n}": account(n) for n in range(900, 1900)}
+        outcome: list[object] = []
+
+        def send_in_flight() -> None:
+            try:
+                outcome.append(client.post(f"{emu.url}{UPSERT}", json=in_flight).status_code)
+            except httpx.TransportError as exc:
+                outcome.append(exc)
+
+        sender = threading.Thread(target=send_in_flight)
+        sender.start()
+        time.sleep(random.uniform(0.0, 0.3))  # kill -9 at an arbitrary moment of that batch
+        emu.process.kill()  # type: ignore[union-attr]
+        emu.process.wait()  # type: ignore[union-attr]
+        sender.join()
+        client.close()
+
+    with EmulatorProcess("tok", "--data", str(data)) as emu:
+        restored = {a["lusidInvestmentAccountId"] for a in emu.accounts()}
+
+    assert acknowledged <= restored
+    assert len(restored) in (900, 1900)  # the in-flight batch is all there or not at all
+    if outcome[0] == 201:
+        assert len(restored) == 1900  # acknowledged, so it was on disk first
+
+
+def test_listens_on_the_host_asked_for(emulator_factory: Callable[..., EmulatorProcess]) -> None:
+    emu = emulator_factory("tok", "--host", "127.0.0.2")
+
+    assert emu.url.startswith("http://127.0.0.2:")
+    headers = {"Authorization": "Bearer tok"}
+    assert httpx.get(f"{emu.url}/api/investmentaccounts", headers=headers).status_code == 200
+    with pytest.raises(httpx.ConnectError):  # not on 127.0.0.1
+        httpx.get(emu.url.replace("127.0.0.2", "127.0.0.1") + "/api/investmentaccounts")
