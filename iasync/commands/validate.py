@@ -42,7 +42,9 @@ def command(paths: tuple[Path, ...], output_format: str, as_json: bool) -> int:
     for problem in result.problems:
         click.echo(str(problem))
     if result.ok:
-        click.echo(f"{_count(result.files, 'file')} valid.")
+        click.echo(
+            f"{_count(result.files, 'file')} valid." if result.files else "No account files."
+        )
         return 0
     failed = len({problem.path for problem in result.problems})
     click.echo(

@@ -439,3 +439,9 @@ def test_the_example_accounts_are_valid() -> None:
     done = run(repository)
 
     assert (done.returncode, done.stdout) == (0, "2 files valid.\n")
+
+
+def test_an_empty_accounts_directory_is_said_plainly(project: Path) -> None:
+    done = run(project)
+
+    assert (done.returncode, done.stdout) == (0, "No account files.\n")
