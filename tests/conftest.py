@@ -14,16 +14,34 @@ import pytest
 from iasync.emulator.process import EmulatorProcess
 
 
+class _SharedEmulator:
+    """The session's emulator, started again should a test have stopped or killed it."""
+
+    def __init__(self) -> None:
+        self.current: EmulatorProcess | None = None
+
+    def get(self) -> EmulatorProcess:
+        emu = self.current
+        if emu is None or emu.process is None or emu.process.poll() is not None:
+            if emu is not None:
+                emu.__exit__(None, None, None)
+            emu = self.current = EmulatorProcess("test-token").start()
+        return emu
+
+
 @pytest.fixture(scope="session")
-def _shared_emulator() -> Iterator[EmulatorProcess]:
-    with EmulatorProcess("test-token") as emu:
-        yield emu
+def _shared_emulator() -> Iterator[_SharedEmulator]:
+    shared = _SharedEmulator()
+    yield shared
+    if shared.current is not None:
+        shared.current.__exit__(None, None, None)
 
 
 @pytest.fixture
-def emulator(_shared_emulator: EmulatorProcess) -> EmulatorProcess:
-    _shared_emulator.reset()
-    return _shared_emulator
+def emulator(_shared_emulator: _SharedEmulator) -> EmulatorProcess:
+    emu = _shared_emulator.get()
+    emu.reset()
+    return emu
 
 
 @pytest.fixture

@@ -261,3 +261,14 @@ def test_listens_on_the_host_asked_for(emulator_factory: Callable[..., EmulatorP
     assert httpx.get(f"{emu.url}/api/investmentaccounts", headers=headers).status_code == 200
     with pytest.raises(httpx.ConnectError):  # not on 127.0.0.1
         httpx.get(emu.url.replace("127.0.0.2", "127.0.0.1") + "/api/investmentaccounts")
+
+
+def test_the_emulator_fixture_survives_a_test_that_stopped_it(
+    _shared_emulator: Any, emulator: EmulatorProcess
+) -> None:
+    emulator.stop()
+
+    revived = _shared_emulator.get()  # what the next test's `emulator` fixture gets
+
+    assert revived is not emulator and revived.process.poll() is None
+    assert httpx.get(f"{revived.root}/_emulator/requests").status_code == 200
