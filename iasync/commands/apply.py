@@ -218,12 +218,18 @@ def _confirmed() -> bool:
 
 
 def _warn_atomic_batches(settings: Settings, output: Output, to_send: int) -> None:
+    from iasync.settings import MAX_BATCH_SIZE
+
     batches = -(-to_send // settings.batch_size)
     if settings.success_mode == "Atomic" and batches > 1:
+        advice = (
+            f"Use --batch-size {to_send} to keep the change set in one batch."
+            if to_send <= MAX_BATCH_SIZE
+            else f"More than {MAX_BATCH_SIZE:,} accounts cannot be sent in one batch."
+        )
         output.warn(
-            f"successMode=Atomic with {to_send} accounts in {batches} batches: each batch is "
-            "atomic on its own, so some batches may be applied while another fails. Raise "
-            f"--batch-size to {min(to_send, 2000)} to keep the change set in one batch."
+            f"successMode=Atomic with {to_send:,} accounts in {batches} batches: each batch is "
+            f"atomic on its own, so some batches may be applied while another fails. {advice}"
         )
 
 
@@ -239,8 +245,10 @@ def _apply(
     from iasync.state import current_commit
 
     batches = -(-len(plan.to_send) // settings.batch_size)
+    count = len(plan.to_send)
     output.say(
-        f"Applying {len(plan.to_send)} accounts in {batches} batch{'es' if batches != 1 else ''} "
+        f"Applying {count:,} account{'s' if count != 1 else ''} in {batches:,} "
+        f"batch{'es' if batches != 1 else ''} "
         f"(successMode={settings.success_mode}, concurrency={settings.concurrency})."
     )
     with _Progress(output, len(plan.to_send), batches) as on_batch:
@@ -308,8 +316,8 @@ def _report(output: Output, plan: Plan, result: ApplyResult) -> None:
         return
     output.say(
         f"Apply {'complete' if result.ok else 'finished with failures'}: "
-        f"{len(result.created)} created, {len(result.updated)} updated, "
-        f"{len(result.failures)} failed."
+        f"{len(result.created):,} created, {len(result.updated):,} updated, "
+        f"{len(result.failures):,} failed."
     )
     _report_failures(output, result)
     _report_orphans(output, plan)
