@@ -299,28 +299,3 @@ def test_the_models_own_complaint_is_located_at_the_deepest_node_it_names() -> N
 
     assert body is None
     assert [str(p) for p in problems] == ["a.yaml:7:5: unit is only for numbers (metric values)"]
-
-
-def test_without_canonical_bodies_the_problems_are_the_same(settings: Settings) -> None:
-    # `iasync validate` skips the model: over every bad input of the CLI tests, and valid files
-    # in both forms, the model finds nothing that the schema and the checks did not.
-    from tests.commands.test_validate import BAD_FILES
-
-    for name, (content, _) in BAD_FILES.items():
-        write(settings, name, content)
-    for example in (REPOSITORY / "accounts").glob("*.yaml"):
-        write(settings, example.name, example.read_text().replace("IA_", "EX_"))
-    long_form = (
-        f"identifiers:\n  {EXT}: {{key: {EXT}, value: {{labelValue: IA_LONG_FORM}}}}\n"
-        "displayName: Long\naccountType: Corporate\nproperties:\n"
-        "  InvestmentAccount/A/B: {value: {metricValue: {value: 1, unit: GBP}}}\n"
-        "  InvestmentAccount/A/C: {value: {labelValueSet: {values: [b, a]}}}\n"
-    )
-    write(settings, "long-form.yaml", long_form)
-
-    with_bodies = load_accounts([], settings)
-    without = load_accounts([], settings, canonical=False)
-
-    assert without.problems == with_bodies.problems
-    assert without.accounts == []
-    assert len(with_bodies.accounts) == 3

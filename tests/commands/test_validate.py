@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from iasync.loader import load_accounts
+from iasync.settings import Settings
+
 EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
 
 
@@ -445,3 +448,27 @@ def test_an_empty_accounts_directory_is_said_plainly(project: Path) -> None:
     done = run(project)
 
     assert (done.returncode, done.stdout) == (0, "No account files.\n")
+
+
+def test_validate_skips_the_model_and_finds_the_same_problems(tmp_path: Path) -> None:
+    # `iasync validate` skips the model: over every bad input above, and valid files in both
+    # forms, the model finds nothing that the schema and the checks did not.
+    settings = Settings(root=tmp_path)
+    for name, (content, _) in BAD_FILES.items():
+        write(tmp_path, name, content)
+    for example in (Path(__file__).resolve().parents[2] / "accounts").glob("*.yaml"):
+        write(tmp_path, example.name, example.read_text().replace("IA_", "EX_"))
+    long_form = (
+        f"identifiers:\n  {EXT}: {{key: {EXT}, value: {{labelValue: IA_LONG_FORM}}}}\n"
+        "displayName: Long\naccountType: Corporate\nproperties:\n"
+        "  InvestmentAccount/A/B: {value: {metricValue: {value: 1, unit: GBP}}}\n"
+        "  InvestmentAccount/A/C: {value: {labelValueSet: {values: [b, a]}}}\n"
+    )
+    write(tmp_path, "long-form.yaml", long_form)
+
+    with_bodies = load_accounts([], settings)
+    without = load_accounts([], settings, canonical=False)
+
+    assert without.problems == with_bodies.problems
+    assert without.accounts == []
+    assert len(with_bodies.accounts) == 3
