@@ -61,7 +61,8 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        # A usage error exits 1, not click's 2: under -detailed-exitcode, 2 means "changes".
+        sys.exit(1)
     except IasyncError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
