@@ -148,3 +148,29 @@ def _wait_for_a_recorded_batch(project: Project) -> None:
                 pass  # never half-written (atomic rename), but be patient with the filesystem
         time.sleep(0.05)
     raise AssertionError("apply recorded no batch within 60 seconds")
+
+
+def test_ctrl_c_sends_no_new_batch_and_records_the_one_in_flight(
+    project: Project, emulator: Any
+) -> None:
+    for n in range(3, 8):
+        project.write(n)  # 8 accounts, 4 batches of 2, one at a time
+    emulator.add_fault(kind="hang", seconds=1.5, count=100, commit=True)
+    process = project.popen("apply", "--auto-approve", "--batch-size", "2", "--concurrency", "1")
+    try:
+        _wait_for_a_recorded_batch(project)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    emulator.clear_faults()
+
+    assert process.returncode != 0
+    assert "Traceback" not in stderr
+    assert not (project.root / ".iasync" / "state.json.lock").exists()  # released on the way out
+    # Whatever LUSID was sent it accepted, and all of it is recorded: no batch is lost.
+    sent = project.sent_ids()
+    assert project.recorded_sources() == sent
+    assert 2 <= len(sent) < 8
+    plan = project.plan_json()
+    assert plan["counts"]["create"] == 8 - len(sent)
