@@ -107,6 +107,9 @@ def serve(options: ServerOptions, out: TextIO = sys.stdout) -> None:
     if generated is not None:
         print(f"FBN_ACCESS_TOKEN={generated}", file=out)
     out.flush()
+    # For a person at a terminal; stdout stays the machine-readable lines above.
+    kept = f"accounts kept in {options.data_file}" if options.data_file else "accounts in memory"
+    print(f"iasync emulator: serving {root}/api ({kept}); stop with Ctrl-C.", file=sys.stderr)
     try:
         server.run(sockets=[sock])
     finally:

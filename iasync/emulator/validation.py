@@ -202,6 +202,9 @@ def _property(errs: _Collector, path: str, map_key: str, raw: Any) -> dict[str, 
             instant = _instant(errs, f"{path}.{field}", raw[field])
             if instant is not None:
                 prop[field] = instant
+    # Both in LUSID's one UTC spelling, so the strings order as the instants do.
+    if prop.get("effectiveFrom", "") >= prop.get("effectiveUntil", "\uffff"):
+        errs.add(f"{path}.effectiveUntil", "effectiveUntil must be after effectiveFrom.")
     return prop
 
 

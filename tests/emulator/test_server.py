@@ -51,6 +51,7 @@ def test_prints_the_urls_with_the_real_port(emulator: EmulatorProcess) -> None:
     assert port > 0
     assert lines[1] == f"FBN_TOKEN_URL=http://127.0.0.1:{port}/oauth2/token"
     assert not any(line.startswith("FBN_ACCESS_TOKEN=") for line in lines)  # it was given one
+    assert f"serving http://127.0.0.1:{port}/api (accounts in memory)" in emulator.stderr()
 
 
 def test_generates_and_prints_a_token_when_none_is_given(

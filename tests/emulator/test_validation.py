@@ -210,3 +210,37 @@ def test_success_mode(raw: str | None, mode: str | None, field: str | None) -> N
 
     assert parsed == mode
     assert list(errors) == ([field] if field else [])
+
+
+@pytest.mark.parametrize(
+    ("dates", "ok"),
+    [
+        ({"effectiveFrom": "2016-01-01T00:00:00Z"}, True),
+        ({"effectiveUntil": "2016-01-01T00:00:00Z"}, True),
+        ({"effectiveFrom": "2016-01-01T00:00:00Z", "effectiveUntil": "2017-01-01T00:00:00Z"}, True),
+        (
+            {"effectiveFrom": "2017-01-01T00:00:00Z", "effectiveUntil": "2016-01-01T00:00:00Z"},
+            False,
+        ),
+        (
+            {
+                "effectiveFrom": "2016-01-01T01:00:00+01:00",
+                "effectiveUntil": "2016-01-01T00:00:00Z",
+            },
+            False,
+        ),
+    ],
+)
+def test_effective_dates_in_order(account: Account, dates: dict[str, str], ok: bool) -> None:
+    key = "InvestmentAccount/A/B"
+    prop = {"key": key, "value": {"labelValue": "v"}, **dates}
+
+    _, errors = validate_batch({"x": account(1, properties={key: prop})})
+
+    assert errors == (
+        {}
+        if ok
+        else {
+            f"x.properties[{key}].effectiveUntil": ["effectiveUntil must be after effectiveFrom."]
+        }
+    )
