@@ -65,3 +65,15 @@ def test_anything_but_yes_cancels_and_sends_nothing(project: Project, emulator: 
     assert "Apply cancelled" in output
     assert project.upserts() == []
     assert not project.state_path.exists()
+
+
+def test_the_plan_is_coloured_on_a_terminal_unless_no_color(
+    project: Project, emulator: Any
+) -> None:
+    project.write(5)
+    _, coloured = run_on_terminal(project, "no")
+    _, plain = run_on_terminal(project, "no", "--no-color")
+    green = "\x1b[32m"  # creates are green
+    assert green in coloured
+    assert green not in plain
+    assert "Plan: 4 to create" in plain

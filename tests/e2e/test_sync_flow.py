@@ -109,3 +109,17 @@ def test_json_output_is_the_result(project: Project, emulator: Any) -> None:
     result = json.loads(done.stdout)
     assert (result["created"], result["updated"], result["failed"]) == (3, 0, 0)
     assert result["failures"] == []
+
+
+def test_the_state_file_can_be_chosen(project: Project, emulator: Any) -> None:
+    done = project.iasync("apply", "--auto-approve", "--state", "elsewhere/state.json")
+    assert done.returncode == 0, done.stderr
+    assert (project.root / "elsewhere" / "state.json").is_file()
+    assert not project.state_path.exists()
+
+    env = project.env | {"IASYNC_STATE": str(project.root / "elsewhere" / "state.json")}
+    emulator.clear_requests()
+    again = project.iasync("apply", "--auto-approve", env=env)
+    assert again.returncode == 0
+    assert "No changes" in again.stdout
+    assert project.upserts() == []
