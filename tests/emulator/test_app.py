@@ -351,20 +351,6 @@ def test_validation_failure_commits_nothing_even_in_partial(
     assert emulator.accounts() == []
 
 
-def test_request_id_header_on_every_response(api: Any, emulator: EmulatorProcess) -> None:
-    responses = [
-        api.http.get("/api/investmentaccounts"),
-        api.http.get("/api/investmentaccounts/A/B/missing"),
-        api.http.get("/api/no/such/endpoint"),
-        httpx.get(f"{emulator.url}/api/investmentaccounts"),  # no token
-        httpx.get(f"{emulator.root}/_emulator/requests"),
-        httpx.post(emulator.token_url, data={"grant_type": "nonsense"}),
-    ]
-    ids = [r.headers.get("lusid-meta-requestId") for r in responses]
-    assert all(ids) and len(set(ids)) == len(ids)
-    assert [r.status_code for r in responses] == [200, 404, 404, 401, 200, 400]
-
-
 def test_unknown_api_path_and_method_are_problem_details(api: Any) -> None:
     missing = api.http.get("/api/no/such/endpoint")
     wrong_method = api.http.put("/api/investmentaccounts/$batchUpsert")
@@ -447,39 +433,3 @@ def test_list_bad_paging_is_400(api: Any, params: dict[str, str]) -> None:
 
     assert response.status_code == 400
     assert list(response.json()["errors"]) == list(params)
-
-
-# --- the admin request log -----------------------------------------------------------------------
-
-
-def test_request_log_entries(api: Any, account: Account, emulator: EmulatorProcess) -> None:
-    sent = api.upsert({"a": account(1)}, "Atomic").request.content
-    api.http.get("/api/investmentaccounts", params={"limit": 3})
-
-    upsert, listing = emulator.requests()
-
-    assert (
-        upsert["method"] == "POST" and upsert["path"] == "/api/api/investmentaccounts/$batchUpsert"
-    )
-    assert upsert["query"] == {"successMode": "Atomic"} and upsert["status"] == 201
-    assert upsert["body"] == {"a": account(1)}
-    assert upsert["bodyBytes"] == len(sent)
-    assert listing["query"] == {"limit": "3"} and listing["body"] is None
-    assert "authorization" not in json.dumps(emulator.requests()).lower()
-    emulator.clear_requests()
-    assert emulator.requests() == []
-
-
-def test_request_log_forgets_the_oldest(monkeypatch: pytest.MonkeyPatch) -> None:
-    from iasync.emulator import app
-
-    monkeypatch.setattr(app, "MAX_LOG", 3)
-    monkeypatch.setattr(app, "MAX_LOG_BYTES", 10)
-    emulator = app.Emulator()
-    for n in range(5):
-        emulator.record({"n": n, "_raw": b"abc"})
-    assert [e["n"] for e in emulator.log] == [2, 3, 4]  # by count
-
-    emulator.record({"n": 5, "_raw": b"0123456789"})
-    assert [e["n"] for e in emulator.log] == [5]  # by bytes, never the newest
-    assert emulator.log_bytes == 10
