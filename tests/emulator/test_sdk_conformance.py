@@ -253,3 +253,27 @@ def test_sdk_password_grant_with_wrong_password_is_refused(
     with pytest.raises(ValueError, match="invalid_grant"):
         accounts_api().upsert_investment_accounts("Partial", reference_body())
     assert emu.accounts() == []
+
+
+def test_read_and_delete_answers_parse_into_the_sdks_models(emulator: EmulatorProcess) -> None:
+    # lusid-sdk 2.1.859 has no methods for these later endpoints; its models still apply.
+    import httpx
+    from lusid.models import DeletedEntityResponse
+
+    headers = {"Authorization": f"Bearer {emulator.token}"}
+    base = f"{emulator.url}/api/investmentaccounts"
+    httpx.post(
+        f"{base}/$batchUpsert?successMode=Partial", json=reference_body(), headers=headers
+    ).raise_for_status()
+
+    one = httpx.get(f"{base}/ExternalIdentifier/ExternalIAId/IA_12345678", headers=headers)
+    page = httpx.get(base, headers=headers, params={"limit": 1})
+    deleted = httpx.delete(f"{base}/ExternalIdentifier/ExternalIAId/IA_12345678", headers=headers)
+
+    assert InvestmentAccount.from_json(one.text).display_name == "InvestmentAccount1DisplayName"
+    values = [InvestmentAccount.from_dict(v) for v in page.json()["values"]]
+    assert len(values) == 1 and page.json()["nextPage"]
+    parsed = DeletedEntityResponse.from_json(deleted.text)
+    assert (
+        parsed.entity_unique_id == InvestmentAccount.from_json(one.text).lusid_investment_account_id
+    )
