@@ -166,6 +166,16 @@ class AccountStore:
         self._index: dict[Identity, str] = {}
         if data_file is not None and data_file.exists():
             self._load(data_file)
+        elif data_file is not None:
+            # Write the empty store now: a data file that cannot be written is a start-up error,
+            # not a 500 on the first upsert.
+            try:
+                self.save()
+            except OSError as exc:
+                raise StoreFileError(
+                    f"{data_file}: cannot write the emulator's data file ({exc.strerror}); "
+                    "pass a --data path in a writable directory."
+                ) from None
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -183,6 +183,24 @@ def test_user_password_is_not_echoed_on_a_bad_spec() -> None:
     assert "secretpassword" not in result.stderr + result.stdout
 
 
+def test_an_unwritable_data_path_is_a_clear_error(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "file.txt"
+    not_a_dir.write_text("")
+
+    result = run_emulator("--data", str(not_a_dir / "emulator.json"))
+
+    assert result.returncode == 1
+    assert "cannot write the emulator's data file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_new_data_file_is_written_at_start_up(tmp_path: Path) -> None:
+    data = tmp_path / "new" / "emulator.json"
+
+    with EmulatorProcess("tok", "--data", str(data)):
+        assert json.loads(data.read_text()) == {"formatVersion": 1, "accounts": []}
+
+
 def test_start_failure_is_reported_by_emulator_process(tmp_path: Path) -> None:
     data = tmp_path / "emulator.json"
     data.write_text("[]")
