@@ -123,3 +123,25 @@ def test_the_state_file_can_be_chosen(project: Project, emulator: Any) -> None:
     assert again.returncode == 0
     assert "No changes" in again.stdout
     assert project.upserts() == []
+
+
+def test_a_saved_plan_is_sent_with_the_mode_and_batch_size_it_was_reviewed_with(
+    project: Project, emulator: Any
+) -> None:
+    at_plan_time = project.env | {"IASYNC_SUCCESS_MODE": "Atomic", "IASYNC_BATCH_SIZE": "2"}
+    planned = project.iasync("plan", "-out", "changes.plan", env=at_plan_time)
+    assert "successMode=Atomic" in planned.stdout
+    done = project.iasync("apply", "changes.plan")
+    assert done.returncode == 0, done.stderr
+    requests = project.upserts()
+    assert [r["query"]["successMode"] for r in requests] == ["Atomic", "Atomic"]
+    assert sorted(len(r["body"]) for r in requests) == [1, 2]
+
+
+def test_the_command_line_overrides_a_saved_plans_batch_size(
+    project: Project, emulator: Any
+) -> None:
+    assert project.iasync("plan", "-out", "changes.plan").returncode == 0
+    done = project.iasync("apply", "changes.plan", "--batch-size", "1")
+    assert done.returncode == 0, done.stderr
+    assert [len(r["body"]) for r in project.upserts()] == [1, 1, 1]
