@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from iasync.settings import Settings
     from iasync.state import AccountRecord, State, StateBackend
 
-#: What apply sends; "unchanged" and "orphaned" changes are never sent (orphans are never deleted).
-SENT_ACTIONS = ("create", "update")
 #: Answers that every other batch would get too (bad credentials, no access, wrong URL): apply
 #: stops at the first instead of sending every batch to be refused, and reports it once.
 FATAL_STATUSES = frozenset({401, 403, 404})
@@ -148,7 +146,8 @@ def _same_bytes(path: Path, record: AccountRecord) -> bool:
 
 
 def changes_to_send(changes: Sequence[AccountChange]) -> list[AccountChange]:
-    return [change for change in changes if change.action in SENT_ACTIONS]
+    """Creates and updates; "unchanged" and "orphaned" are never sent (orphans never deleted)."""
+    return [change for change in changes if change.sent]
 
 
 def cut_batches(changes: Sequence[AccountChange], size: int) -> list[list[AccountChange]]:
