@@ -209,6 +209,7 @@ def _run_batches(
                 record(future.result())
                 done.add(future)
         except KeyboardInterrupt:
+            stop.set()
             _finish_in_flight(futures, done, record)
             raise
         except BaseException:
@@ -230,7 +231,11 @@ def _finish_in_flight(
     for future in futures:
         if future in done or future.cancelled():
             continue
-        record(future.result())
+        try:
+            outcome = future.result()
+        except IasyncError:
+            continue  # it failed as a whole: nothing to record, and the interrupt goes on
+        record(outcome)
 
 
 def _send_batch(
