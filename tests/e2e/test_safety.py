@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,23 +59,18 @@ def test_an_apply_is_locked_out_while_another_holds_the_lock(
 
 def test_lock_timeout_waits_for_the_lock_to_be_released(project: Project, emulator: Any) -> None:
     backend = LocalStateBackend(project.state_path)
-    released = threading.Event()
-    holding = threading.Event()
-
-    def hold_for_a_while() -> None:
-        with backend.lock("apply"):
-            holding.set()
-            released.wait(2)
-
-    holder = threading.Thread(target=hold_for_a_while)
-    holder.start()
-    holding.wait(10)
-    try:
-        done = project.iasync("apply", "--auto-approve", "--lock-timeout", "60")
-    finally:
-        released.set()
-        holder.join()
-    assert done.returncode == 0, done.stderr
+    with backend.lock("apply"):
+        waiting = project.popen("apply", "--auto-approve", "--lock-timeout", "60")
+        try:
+            time.sleep(3)  # long enough to find the lock taken (no timing is asserted)
+            assert waiting.poll() is None  # still waiting, where without a timeout it fails
+            assert project.upserts() == []
+        except BaseException:
+            waiting.kill()
+            raise
+    stdout, stderr = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, stderr
+    assert "3 created" in stdout
     assert len(project.recorded_sources()) == 3
 
 
@@ -93,8 +88,6 @@ def test_a_hanging_apply_locks_out_a_second_one(project: Project, emulator: Any)
 
 
 def _wait_for(condition: Any, seconds: float = 60) -> None:
-    import time
-
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
