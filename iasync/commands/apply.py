@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -273,7 +274,7 @@ class _Progress:
         self.bar: Any = None
         self.task: Any = None
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> Callable[[BatchOutcome], None]:
         if self.output.interactive:
             from rich.console import Console
             from rich.progress import Progress
@@ -289,8 +290,8 @@ class _Progress:
             self.bar.advance(self.task, len(outcome.changes))
             return
         self.output.say(
-            f"batch {outcome.number}/{self.batches}: {len(outcome.accepted)} accepted, "
-            f"{len(outcome.failures)} failed"
+            f"batch {outcome.number}/{self.batches}: {len(outcome.accepted):,} accepted, "
+            f"{len(outcome.failures):,} failed"
         )
 
     def __exit__(self, *exc: object) -> None:
