@@ -88,6 +88,10 @@ def load_desired(paths: Sequence[Path], settings: Settings, state: State) -> Loa
     new and edited files, and symlinks, go through the loader as usual; its cross-file check of
     shared identifiers sees only those, and the plan refuses a file that matches the same
     account as another one.
+
+    The trade-off: an unchanged file is not validated again, so a stricter setting (fewer
+    `account_types`) shows up in `iasync validate` (CI, pre-commit), not here; and it keeps the
+    body it was applied with, so a new iasync never re-sends accounts nobody edited.
     """
     from iasync.loader import (
         LoadedAccount,
