@@ -208,7 +208,7 @@ def _show_plan(plan: Plan, output: Output) -> None:
     text = render_plan(plan, color=output.color)
     if plan.has_changes:
         # The plan's last line says "Run `iasync apply` to ...": that is what is happening now.
-        text = text.rstrip("\n").rpartition("\n")[0] + "\n"
+        text = text.rstrip("\n").rpartition("\n")[0].rstrip("\n") + "\n"
     click.echo(text, color=output.color)
 
 
