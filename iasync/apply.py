@@ -11,6 +11,7 @@ kill -9 therefore loses nothing that LUSID accepted before it, and records nothi
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -102,19 +103,23 @@ def load_desired(paths: Sequence[Path], settings: Settings, state: State) -> Loa
     )
 
     files = find_account_files(paths, settings)
-    shown = [display_path(path, settings) for path in files]
-    applied = {record.source: record for record in state.accounts.values()}
+    # Files are found under the root as given, so a record's file is root + its source. A file
+    # that does not look like that is simply loaded: slower, never wrong.
+    root = str(settings.root)
+    applied = {os.path.join(root, record.source): record for record in state.accounts.values()}
+    order: dict[str, int] = {}  # display path -> position: the loader's own file order
     reused: list[LoadedAccount] = []
     to_load: list[Path] = []
-    for path, name in zip(files, shown, strict=True):
-        record = applied.get(name)
+    for index, path in enumerate(files):
+        record = applied.get(str(path))
         if record is not None and _same_bytes(path, record):
             reused.append(_as_loaded(LoadedAccount, record))
+            order[record.source] = index
         else:
             to_load.append(path)
+            order[display_path(path, settings)] = index
     # load_accounts([]) would mean "the whole accounts directory": only call it with files.
     result = load_accounts(to_load, settings) if to_load else LoadResult()
-    order = {name: index for index, name in enumerate(shown)}  # the loader's own file order
     result.accounts = sorted(result.accounts + reused, key=lambda a: order.get(a.path, -1))
     result.files = len(files)
     return result
@@ -133,7 +138,6 @@ def _as_loaded(loaded_account: type[LoadedAccount], record: AccountRecord) -> Lo
 
 def _same_bytes(path: Path, record: AccountRecord) -> bool:
     import hashlib
-    import os
 
     try:
         # O_NOFOLLOW: a symlink is left to the loader, which checks where it leads.
