@@ -171,6 +171,19 @@ def test_accepted_accounts_are_recorded_as_sent(project: Path, backend, client, 
         assert rec.applied_at
 
 
+def test_batches_in_flight_together_are_all_recorded_one_write_each(
+    project: Path, backend, client, emulator
+) -> None:
+    for n in range(10):
+        write_account(project, n)
+    result, _ = run_apply(project, backend, client, batch_size=1, concurrency=4)
+    stored = backend.read()
+    assert stored.serial == 10
+    assert len(stored.accounts) == 10
+    assert len(result.created) == 10
+    assert {a["lusidInvestmentAccountId"] for a in emulator.accounts()} == set(stored.accounts)
+
+
 def test_an_update_replaces_the_record_with_the_new_version(
     project: Path, backend, client, emulator
 ) -> None:
