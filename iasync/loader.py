@@ -337,17 +337,20 @@ def _dedupe(groups: list[list[Finding]], document: Document) -> list[tuple[tuple
     """Located messages, without those about a node that something more specific covers.
 
     `groups` are in order of precedence (checks before the schema): a finding is dropped when an
-    earlier group already has one about the same node, or when the YAML stage reported the node
-    or one above it (a null, a misread number, an alias).
+    earlier group already has one about the same node in the same role, or when the YAML stage
+    reported the node or one above it (a null, a misread number, an alias). A key and its value
+    are separate faults: a bad key is reported even when its value is bad too, and the other way
+    round; the YAML stage only ever reports values, so it blocks a key only from above.
     """
-    taken: set[tuple[str | int, ...]] = set()
+    taken: set[tuple[tuple[str | int, ...], str]] = set()
     out: list[tuple[tuple[int, int], str]] = []
     for findings in groups:
         mine = set()
         for finding in findings:
-            if finding.path in taken or document.blocked(finding.path):
+            node = finding.path[:-1] if finding.role == "key" else finding.path
+            if (finding.path, finding.role) in taken or document.blocked(node):
                 continue
-            mine.add(finding.path)
+            mine.add((finding.path, finding.role))
             located = (document.location(finding.path, finding.role), finding.message)
             if located not in out:
                 out.append(located)
