@@ -154,7 +154,7 @@ def test_a_bad_key_with_a_bad_value_is_two_faults_each_on_its_own_line(
         'accounts/a.yaml:2:34: identifiers["InvestmentAccount/Bad Scope/X"]: YAML 1.1 reads '
         "0012 as the number 10; quote it: '0012'",
         "accounts/a.yaml:6:3: key 'Country' must have the form InvestmentAccount/{scope}/{code}",
-        'accounts/a.yaml:6:12: properties["Country"]: no value (YAML reads it as null); write a '
+        "accounts/a.yaml:6:12: properties.Country: no value (YAML reads it as null); write a "
         "value, or remove the key if it is optional",
     ]
 
