@@ -381,6 +381,12 @@ def _properties_json(mapping: dict[str, Any]) -> dict[str, Any]:
     return {key: _property_json(key, value) for key, value in sorted(mapping.items())}
 
 
+#: The version of what `canonical_body` makes of a file. Bump it whenever a file's canonical body
+#: changes (a new default, another spelling): state records made under another version are not
+#: reused for unchanged files (`load_accounts(..., reuse=state)`), so every file is read again.
+CANONICAL_FORMAT = 1
+
+
 def canonical_body(account: AccountFile) -> dict[str, Any]:
     """The UpsertInvestmentAccountRequest for this account, in its one canonical shape."""
     body: dict[str, Any] = {
