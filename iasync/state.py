@@ -234,7 +234,7 @@ def _record_from_json(raw: Any, prefix: str) -> AccountRecord:
     if not isinstance(raw, dict):
         raise _ShapeError(f"{prefix.rstrip('.')} is not a JSON object")
     for key, kind, optional in _RECORD_SHAPE:
-        value = raw.get(key)
+        value = raw.get(key, _MISSING)
         # The exact-type test is the fast path for 10,000 records; `_get` explains a failure.
         if value.__class__ is not kind and not (optional and value is None):
             _get(raw, key, kind, prefix, optional)
@@ -242,6 +242,8 @@ def _record_from_json(raw: Any, prefix: str) -> AccountRecord:
         raise _ShapeError(f"{prefix}identifiers: every value must be a string")
     return AccountRecord(**{name: raw[name] for name in _RECORD_FIELDS})
 
+
+_MISSING = object()
 
 # field, type, may be null; in the order a faulty record is explained
 _RECORD_SHAPE: tuple[tuple[str, type, bool], ...] = (

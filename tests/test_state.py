@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -261,6 +264,55 @@ def test_corrupt_state_is_refused_and_never_overwritten(
     with pytest.raises(StateCorruptError):
         backend.write(State.new())
     assert backend.path.read_bytes() == content
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("lusid_id", None, "accounts.M.lusid_id should be a string, not None"),
+        ("version", "1", "accounts.M.version should be an integer"),
+        ("version", True, "accounts.M.version should be an integer, not True"),
+        ("body", [], "accounts.M.body should be a JSON object"),
+        ("body_hash", 1, "accounts.M.body_hash should be a string"),
+        ("source", None, "accounts.M.source should be a string"),
+        ("source_hash", {}, "accounts.M.source_hash should be a string"),
+        ("applied_at", 0, "accounts.M.applied_at should be a string"),
+        ("commit", 7, "accounts.M.commit should be a string"),
+    ],
+)
+def test_each_record_field_of_the_wrong_type_is_named(
+    backend: LocalStateBackend, field: str, value: object, reason: str
+) -> None:
+    record = {**make_record("M").to_json(), field: value}
+    doc = {"format_version": 1, "lineage": "x", "serial": 1, "accounts": {"M": record}}
+    backend.path.parent.mkdir(parents=True)
+    backend.path.write_text(json.dumps(doc))
+    with pytest.raises(StateCorruptError, match=re.escape(reason)):
+        backend.read()
+
+
+@pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(AccountRecord)])
+def test_each_missing_record_field_is_named(backend: LocalStateBackend, field: str) -> None:
+    record = make_record("M").to_json()
+    del record[field]
+    doc = {"format_version": 1, "lineage": "x", "serial": 1, "accounts": {"M": record}}
+    backend.path.parent.mkdir(parents=True)
+    backend.path.write_text(json.dumps(doc))
+    with pytest.raises(StateCorruptError, match=f"accounts.M.{field} is missing"):
+        backend.read()
+
+
+def test_garbage_collection_is_on_again_after_reads_and_writes(
+    backend: LocalStateBackend,
+) -> None:
+    # The state pauses it while building a state's objects; it must never stay paused.
+    written_state(backend, make_record())
+    backend.read()
+    assert gc.isenabled()
+    backend.path.write_bytes(b'{"format_version": 1, "lineage": ')
+    with pytest.raises(StateCorruptError):
+        backend.read()
+    assert gc.isenabled()
 
 
 def test_newer_format_is_refused_with_upgrade_hint(backend: LocalStateBackend) -> None:
