@@ -7,6 +7,7 @@ so an Atomic batch with a failure is rolled back in O(items it touched).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import string
@@ -45,6 +46,41 @@ def format_instant(value: datetime) -> str:
 
 def now_instant() -> str:
     return format_instant(datetime.now(UTC))
+
+
+def entity_unique_id(entity_type: str, *names: str) -> str:
+    """A LUID_ id that is the same for the same entity every time: the entityUniqueId of an
+    investor record or portfolio, which the emulator refers to but does not keep."""
+    digest = hashlib.sha256("\x1f".join((entity_type, *names)).encode()).digest()
+    number = int.from_bytes(digest[:8], "big")
+    chars = []
+    for _ in range(8):
+        number, digit = divmod(number, len(ID_ALPHABET))
+        chars.append(ID_ALPHABET[digit])
+    return "LUID_" + "".join(chars)
+
+
+def _holder(holder: Mapping[str, Any]) -> dict[str, Any]:
+    """An AccountHolder, with the entityUniqueId of the investor record its identifiers name."""
+    names = sorted(
+        f"{key}={orjson.dumps(prop['value'], option=orjson.OPT_SORT_KEYS).decode()}"
+        for key, prop in holder["identifiers"].items()
+    )
+    return {
+        "key": holder["key"],
+        "identifiers": holder["identifiers"],
+        "entityUniqueId": entity_unique_id("InvestorRecord", *names),
+    }
+
+
+def _portfolio(portfolio: Mapping[str, Any]) -> dict[str, Any]:
+    scope, code = portfolio["portfolioScope"], portfolio["portfolioCode"]
+    return {
+        "key": portfolio["key"],
+        "scope": scope,
+        "code": code,
+        "entityUniqueId": entity_unique_id("Portfolio", scope, code),
+    }
 
 
 def identity_of(body: Mapping[str, Any]) -> list[Identity]:
@@ -115,11 +151,8 @@ class Account:
             "displayName": body["displayName"],
             "identifiers": body["identifiers"],
             "accountType": body["accountType"],
-            "accountHolders": body["accountHolders"],
-            "investmentPortfolios": [
-                {"key": p["key"], "scope": p["portfolioScope"], "code": p["portfolioCode"]}
-                for p in body["investmentPortfolios"]
-            ],
+            "accountHolders": [_holder(h) for h in body["accountHolders"]],
+            "investmentPortfolios": [_portfolio(p) for p in body["investmentPortfolios"]],
             "properties": body["properties"],
             "relationships": [],
             "href": href,

@@ -24,16 +24,30 @@ ACCOUNT_KEY = re.compile(rf"^InvestmentAccount/{_PART}/{_PART}$")
 INVESTOR_KEY = re.compile(rf"^InvestorRecord/{_PART}/{_PART}$")
 SUCCESS_MODES = {"atomic": "Atomic", "partial": "Partial"}
 
-# The fields of an UpsertInvestmentAccountRequest; anything else is a client bug worth naming.
-ITEM_FIELDS = {
-    "identifiers",
-    "properties",
-    "displayName",
-    "description",
-    "accountType",
-    "accountHolders",
-    "investmentPortfolios",
-}
+# The JSON fields of each request model of lusid-sdk 2.1.859 (UpsertInvestmentAccountRequest,
+# ModelProperty, ...): what the SDK can send is accepted, anything else is a client bug worth
+# naming. An optional field sent as null means absent, as the SDK sends every nullable field it
+# was given (from_dict gives them all).
+ITEM_FIELDS = frozenset(
+    {
+        "identifiers",
+        "properties",
+        "displayName",
+        "description",
+        "accountType",
+        "accountHolders",
+        "investmentPortfolios",
+    }
+)
+PROPERTY_FIELDS = frozenset({"key", "value", "effectiveFrom", "effectiveUntil", "referenceData"})
+VALUE_FIELDS = frozenset({"labelValue", "metricValue", "labelValueSet"})
+METRIC_FIELDS = frozenset({"value", "unit"})
+LABEL_SET_FIELDS = frozenset({"values"})
+REFERENCE_DATA_FIELDS = frozenset({"stringValue", "numericValue"})
+HOLDER_FIELDS = frozenset({"key", "identifiers"})
+PORTFOLIO_FIELDS = frozenset({"key", "portfolioScope", "portfolioCode"})
+# Property fields that are null in the common case (the SDK's from_dict sends them all).
+_USUALLY_NULL = ("effectiveFrom", "effectiveUntil", "referenceData")
 
 Errors = dict[str, list[str]]
 
@@ -44,6 +58,13 @@ class _Collector:
 
     def add(self, path: str, message: str) -> None:
         self.errors.setdefault(path, []).append(message)
+
+
+def _unknown_fields(
+    errs: _Collector, path: str, raw: dict[str, Any], known: frozenset[str]
+) -> None:
+    for unknown in sorted(set(raw) - known):
+        errs.add(f"{path}.{unknown}", f"Unknown field '{unknown}'.")
 
 
 def _pascal(name: str) -> str:
@@ -89,8 +110,7 @@ def _item(errs: _Collector, corr: str, raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         errs.add(corr, "Each request must be a JSON object (an UpsertInvestmentAccountRequest).")
         return {}
-    for unknown in sorted(set(raw) - ITEM_FIELDS):
-        errs.add(f"{corr}.{unknown}", f"Unknown field '{unknown}'.")
+    _unknown_fields(errs, corr, raw, ITEM_FIELDS)
     item: dict[str, Any] = {
         "identifiers": _identifiers(errs, corr, raw.get("identifiers")),
         "properties": _properties(errs, f"{corr}.properties", raw.get("properties")),
@@ -131,7 +151,8 @@ def _identifiers(errs: _Collector, corr: str, raw: Any) -> dict[str, Any]:
         return {}
     props = _property_map(errs, path, raw, ACCOUNT_KEY, "InvestmentAccount")
     for key, prop in props.items():
-        if "labelValue" not in prop.get("value", {}):
+        # An empty value was a missing or bad one, already named.
+        if prop.get("value") and "labelValue" not in prop["value"]:
             errs.add(f"{path}[{key}].value", "An identifier must have a labelValue.")
     return props
 
@@ -158,8 +179,8 @@ def _property_map(
                 f"The key '{key}' must look like {domain}/<scope>/<code>, where scope and code "
                 "are 1-64 letters, digits, '-' or '_'.",
             )
-        elif _plain_label_property(key, prop):
-            out[key] = prop  # already in its normal form: kept as sent, no copy
+        elif (plain := _plain_label_property(key, prop)) is not None:
+            out[key] = plain
         else:
             normalised = _property(errs, f"{path}[{key}]", key, prop)
             if normalised is not None:
@@ -173,23 +194,29 @@ def _key_ok(pattern: re.Pattern[str], key: str) -> bool:
     return pattern.match(key) is not None
 
 
-def _plain_label_property(map_key: str, raw: Any) -> bool:
-    """The common case, checked cheaply: {"key": K, "value": {"labelValue": "short text"}}."""
-    if type(raw) is not dict or len(raw) != 2 or raw.get("key") != map_key:
-        return False
+def _plain_label_property(map_key: str, raw: Any) -> dict[str, Any] | None:
+    """The common case, checked cheaply and normalised: {"key": K, "value": {"labelValue": "short
+    text"}}, maybe with null effectiveFrom, effectiveUntil and referenceData; else None."""
+    if type(raw) is not dict or raw.get("key") != map_key:
+        return None
     value = raw.get("value")
     if type(value) is not dict or len(value) != 1:
-        return False
+        return None
     label = value.get("labelValue")
-    return type(label) is str and len(label) <= MAX_LABEL
+    if type(label) is not str or len(label) > MAX_LABEL:
+        return None
+    if len(raw) == 2:
+        return raw  # already in its normal form: kept as sent, no copy
+    if raw.keys() <= PROPERTY_FIELDS and all(raw.get(field) is None for field in _USUALLY_NULL):
+        return {"key": map_key, "value": value}
+    return None
 
 
 def _property(errs: _Collector, path: str, map_key: str, raw: Any) -> dict[str, Any] | None:
     if not isinstance(raw, dict):
         errs.add(path, "A property must be an object with key and value.")
         return None
-    for unknown in sorted(set(raw) - {"key", "value", "effectiveFrom", "effectiveUntil"}):
-        errs.add(f"{path}.{unknown}", f"Unknown field '{unknown}'.")
+    _unknown_fields(errs, path, raw, PROPERTY_FIELDS)
     key = raw.get("key")
     if key is None:
         _required(errs, path, "key")
@@ -205,7 +232,30 @@ def _property(errs: _Collector, path: str, map_key: str, raw: Any) -> dict[str, 
     # Both in LUSID's one UTC spelling, so the strings order as the instants do.
     if prop.get("effectiveFrom", "") >= prop.get("effectiveUntil", "\uffff"):
         errs.add(f"{path}.effectiveUntil", "effectiveUntil must be after effectiveFrom.")
+    # LUSID fills referenceData in from the property's data type, never from the request: it is
+    # checked against the SDK's model and then ignored (the emulator has no data types).
+    _reference_data(errs, f"{path}.referenceData", raw.get("referenceData"))
     return prop
+
+
+def _reference_data(errs: _Collector, path: str, raw: Any) -> None:
+    """Optional map of name -> PropertyReferenceDataValue {stringValue?, numericValue?}."""
+    if raw is None:
+        return
+    if not isinstance(raw, dict):
+        errs.add(path, "referenceData must be a map of name to PropertyReferenceDataValue.")
+        return
+    for name, entry in raw.items():
+        here = f"{path}[{name}]"
+        if not isinstance(entry, dict):
+            errs.add(here, "A PropertyReferenceDataValue must be an object.")
+            continue
+        _unknown_fields(errs, here, entry, REFERENCE_DATA_FIELDS)
+        text, number = entry.get("stringValue"), entry.get("numericValue")
+        if text is not None and not isinstance(text, str):
+            errs.add(f"{here}.stringValue", "The stringValue must be a string.")
+        if number is not None and (isinstance(number, bool) or not isinstance(number, int | float)):
+            errs.add(f"{here}.numericValue", "The numericValue must be a number.")
 
 
 def _property_value(errs: _Collector, path: str, raw: Any) -> dict[str, Any]:
@@ -216,8 +266,7 @@ def _property_value(errs: _Collector, path: str, raw: Any) -> dict[str, Any]:
         errs.add(path, "A property value must be an object.")
         return {}
     given = [k for k in ("labelValue", "metricValue", "labelValueSet") if raw.get(k) is not None]
-    for unknown in sorted(set(raw) - {"labelValue", "metricValue", "labelValueSet"}):
-        errs.add(f"{path}.{unknown}", f"Unknown field '{unknown}'.")
+    _unknown_fields(errs, path, raw, VALUE_FIELDS)
     if len(given) != 1:
         errs.add(path, "Exactly one of labelValue, metricValue, labelValueSet must be given.")
         return {}
@@ -238,6 +287,7 @@ def _metric(errs: _Collector, path: str, raw: Any) -> Any:
     if not isinstance(raw, dict):
         errs.add(path, "A metric value must be an object with value and optional unit.")
         return raw
+    _unknown_fields(errs, path, raw, METRIC_FIELDS)
     number = raw.get("value")
     if isinstance(number, bool) or not isinstance(number, int | float):
         errs.add(f"{path}.value", "The Value field is required and must be a number.")
@@ -248,6 +298,8 @@ def _metric(errs: _Collector, path: str, raw: Any) -> Any:
 
 
 def _label_set(errs: _Collector, path: str, raw: Any) -> Any:
+    if isinstance(raw, dict):
+        _unknown_fields(errs, path, raw, LABEL_SET_FIELDS)
     values = raw.get("values") if isinstance(raw, dict) else None
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         errs.add(path, "A label value set must be an object with values: a list of strings.")
@@ -302,10 +354,12 @@ def _keyed_list(errs: _Collector, path: str, raw: Any) -> list[tuple[str, dict[s
 def _holders(errs: _Collector, path: str, raw: Any) -> list[dict[str, Any]]:
     holders = []
     for here, entry in _keyed_list(errs, path, raw):
-        for unknown in sorted(set(entry) - {"key", "identifiers"}):
-            errs.add(f"{here}.{unknown}", f"Unknown field '{unknown}'.")
+        _unknown_fields(errs, here, entry, HOLDER_FIELDS)
         ids = entry.get("identifiers")
-        if not isinstance(ids, dict) or not ids:
+        if ids is None:
+            _required(errs, here, "identifiers")
+            ids = {}
+        elif not isinstance(ids, dict) or not ids:
             errs.add(f"{here}.identifiers", "At least one InvestorRecord identifier is required.")
             ids = {}
         props = _property_map(errs, f"{here}.identifiers", ids, INVESTOR_KEY, "InvestorRecord")
@@ -316,8 +370,7 @@ def _holders(errs: _Collector, path: str, raw: Any) -> list[dict[str, Any]]:
 def _portfolios(errs: _Collector, path: str, raw: Any) -> list[dict[str, Any]]:
     portfolios = []
     for here, entry in _keyed_list(errs, path, raw):
-        for unknown in sorted(set(entry) - {"key", "portfolioScope", "portfolioCode"}):
-            errs.add(f"{here}.{unknown}", f"Unknown field '{unknown}'.")
+        _unknown_fields(errs, here, entry, PORTFOLIO_FIELDS)
         for field in ("portfolioScope", "portfolioCode"):
             if not isinstance(entry.get(field), str) or not entry[field]:
                 _required(errs, here, field)

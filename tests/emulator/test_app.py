@@ -35,8 +35,16 @@ def test_create_answers_201_with_the_account(api: Any, account: Account) -> None
     assert re.fullmatch(r"LUID_[A-Z0-9]{8}", value["lusidInvestmentAccountId"])
     assert value["displayName"] == "Account 1"
     assert value["description"] == "Account number 1"
-    assert value["investmentPortfolios"] == [{"key": "P1", "scope": "S", "code": "C1"}]
-    assert value["accountHolders"][0]["key"] == "H1"
+    (portfolio,) = value["investmentPortfolios"]
+    assert portfolio.keys() == {"key", "scope", "code", "entityUniqueId"}
+    assert (portfolio["key"], portfolio["scope"], portfolio["code"]) == ("P1", "S", "C1")
+    (holder,) = value["accountHolders"]
+    assert (
+        holder["key"] == "H1"
+        and holder["identifiers"] == account(1)["accountHolders"][0]["identifiers"]
+    )
+    for entity in (portfolio, holder):
+        assert re.fullmatch(r"LUID_[A-Z0-9]{8}", entity["entityUniqueId"])
     assert version(value) == 1
     for field in ("effectiveFrom", "asAtDate", "asAtCreated", "asAtModified"):
         assert LUSID_DATETIME.match(value["version"][field]), field

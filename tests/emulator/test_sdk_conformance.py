@@ -277,3 +277,205 @@ def test_read_and_delete_answers_parse_into_the_sdks_models(emulator: EmulatorPr
     assert (
         parsed.entity_unique_id == InvestmentAccount.from_json(one.text).lusid_investment_account_id
     )
+
+
+# --- the natural SDK ways of building a request -----------------------------------------------
+
+
+def test_the_emulator_knows_every_field_of_the_sdks_request_models() -> None:
+    from lusid.models import (
+        AccountHolderIdentifier,
+        InvestmentPortfolioIdentifier,
+        LabelValueSet,
+        MetricValue,
+        ModelProperty,
+        PropertyReferenceDataValue,
+        PropertyValue,
+        UpsertInvestmentAccountRequest,
+    )
+
+    from iasync.emulator import validation
+
+    known = {
+        UpsertInvestmentAccountRequest: validation.ITEM_FIELDS,
+        ModelProperty: validation.PROPERTY_FIELDS,
+        PropertyValue: validation.VALUE_FIELDS,
+        MetricValue: validation.METRIC_FIELDS,
+        LabelValueSet: validation.LABEL_SET_FIELDS,
+        PropertyReferenceDataValue: validation.REFERENCE_DATA_FIELDS,
+        AccountHolderIdentifier: validation.HOLDER_FIELDS,
+        InvestmentPortfolioIdentifier: validation.PORTFOLIO_FIELDS,
+    }
+    for model, fields in known.items():
+        assert fields == {f.alias for f in model.__fields__.values()}, model.__name__
+
+
+def sdk_requests_from_dict(body: dict[str, Any]) -> dict[str, Any]:
+    """What a naive user writes: every item through the SDK's own from_dict."""
+    from lusid.models import UpsertInvestmentAccountRequest
+
+    return {corr: UpsertInvestmentAccountRequest.from_dict(item) for corr, item in body.items()}
+
+
+@pytest.mark.parametrize("mode", ["Partial", "Atomic"])
+def test_sdk_from_dict_requests_are_accepted_and_mean_what_the_reference_body_means(
+    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None], mode: str
+) -> None:
+    sdk_env(emulator.env())
+    api = accounts_api()
+
+    created = api.upsert_investment_accounts(mode, sdk_requests_from_dict(reference_body()))
+    again = api.upsert_investment_accounts(mode, reference_body())  # the plain JSON: a no-op
+
+    assert created.failed == {} and set(created.values) == set(reference_body())
+    for corr, account in again.values.items():
+        assert account.lusid_investment_account_id == (
+            created.values[corr].lusid_investment_account_id
+        )
+        assert account.version.as_at_version_number == 1
+        assert account.description == reference_body()[corr]["description"]
+    # from_dict sets every field, so the SDK sent each nullable one it had no value for as null.
+    sent = emulator.requests()[0]["body"]["firstExampleRequest"]
+    name = sent["properties"]["InvestmentAccount/Details/Name"]
+    assert name["referenceData"] is None and name["effectiveFrom"] is None
+    assert sent["identifiers"]["InvestmentAccount/ExternalIdentifier/ExternalIAId"] == {
+        "key": "InvestmentAccount/ExternalIdentifier/ExternalIAId",
+        "value": {"labelValue": "IA_12345678"},
+        "effectiveFrom": None,
+        "effectiveUntil": None,
+        "referenceData": None,
+    }
+
+
+def constructed_request(number: int) -> Any:
+    """An UpsertInvestmentAccountRequest built from the SDK's models, with every optional field
+    given explicitly, as None where there is nothing to say."""
+    from lusid.models import (
+        AccountHolderIdentifier,
+        LabelValueSet,
+        MetricValue,
+        ModelProperty,
+        PropertyReferenceDataValue,
+        PropertyValue,
+        UpsertInvestmentAccountRequest,
+    )
+
+    def prop(key: str, value: PropertyValue, **extra: Any) -> ModelProperty:
+        fields = {"effective_from": None, "effective_until": None, "reference_data": None}
+        return ModelProperty(key=key, value=value, **(fields | extra))
+
+    def label(text: str | None) -> PropertyValue:
+        return PropertyValue(label_value=text, metric_value=None, label_value_set=None)
+
+    ia, ir = "InvestmentAccount/Ext/Id", "InvestorRecord/Ext/Id"
+    return UpsertInvestmentAccountRequest(
+        identifiers={ia: prop(ia, label(f"IA_{number}"))},
+        properties={
+            "InvestmentAccount/Details/Balance": prop(
+                "InvestmentAccount/Details/Balance",
+                PropertyValue(
+                    label_value=None,
+                    metric_value=MetricValue(value=12.5, unit=None),
+                    label_value_set=None,
+                ),
+            ),
+            "InvestmentAccount/Details/Tags": prop(
+                "InvestmentAccount/Details/Tags",
+                PropertyValue(
+                    label_value=None,
+                    metric_value=None,
+                    label_value_set=LabelValueSet(values=["a", "b"]),
+                ),
+            ),
+            "InvestmentAccount/Details/Country": prop(
+                "InvestmentAccount/Details/Country",
+                label("GB"),
+                reference_data={
+                    "Name": PropertyReferenceDataValue(
+                        string_value="United Kingdom", numeric_value=None
+                    )
+                },
+            ),
+        },
+        display_name=f"Account {number}",
+        description=None,
+        account_type="Personal",
+        account_holders=[
+            AccountHolderIdentifier(key="H1", identifiers={ir: prop(ir, label("IR"))})
+        ],
+        investment_portfolios=None,
+    )
+
+
+@pytest.mark.parametrize("mode", ["Partial", "Atomic"])
+def test_sdk_model_requests_with_explicit_nones_are_accepted(
+    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None], mode: str
+) -> None:
+    sdk_env(emulator.env())
+
+    response = accounts_api().upsert_investment_accounts(
+        mode, {"one": constructed_request(1), "two": constructed_request(2)}
+    )
+
+    assert response.failed == {} and set(response.values) == {"one", "two"}
+    one = response.values["one"]
+    assert (one.display_name, one.description, one.investment_portfolios) == ("Account 1", None, [])
+    balance = one.properties["InvestmentAccount/Details/Balance"].value.metric_value
+    assert (balance.value, balance.unit) == (12.5, None)
+    assert one.properties["InvestmentAccount/Details/Tags"].value.label_value_set.values == [
+        "a",
+        "b",
+    ]
+    # LUSID fills referenceData from the property's data type, not from the request.
+    assert one.properties["InvestmentAccount/Details/Country"].reference_data is None
+    sent = emulator.requests()[0]["body"]["one"]
+    assert (sent["description"], sent["investmentPortfolios"]) == (None, None)
+    assert sent["properties"]["InvestmentAccount/Details/Balance"]["value"] == {
+        "labelValue": None,
+        "metricValue": {"value": 12.5, "unit": None},
+    }
+    assert sent["properties"]["InvestmentAccount/Details/Country"]["referenceData"] == {
+        "Name": {"stringValue": "United Kingdom", "numericValue": None}
+    }
+
+
+def test_sdk_model_request_missing_a_required_field_gets_lusids_wording(
+    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
+) -> None:
+    sdk_env(emulator.env())
+    request = constructed_request(1)
+    request.identifiers["InvestmentAccount/Ext/Id"].value = None  # the SDK allows it; LUSID not
+
+    with pytest.raises(ApiException) as raised:
+        accounts_api().upsert_investment_accounts("Partial", {"one": request})
+
+    problem = LusidValidationProblemDetails.from_json(raised.value.body)
+    assert problem.errors == {
+        "one.identifiers[InvestmentAccount/Ext/Id].value": ["The Value field is required."]
+    }
+
+
+def test_response_holders_and_portfolios_carry_stable_entity_ids(
+    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
+) -> None:
+    sdk_env(emulator.env())
+    api = accounts_api()
+    body = reference_body()
+    body["firstExampleRequest"]["investmentPortfolios"] = [
+        {"key": "P1", "portfolioScope": "Investments", "portfolioCode": "Growth"}
+    ]
+    first = api.upsert_investment_accounts("Partial", body).values
+    body["firstExampleRequest"]["displayName"] = "Renamed"  # a new version, the same entities
+    second = api.upsert_investment_accounts("Partial", body).values
+
+    holders = [
+        response[corr].account_holders[0].entity_unique_id
+        for response in (first, second)
+        for corr in ("firstExampleRequest", "secondExampleRequest")
+    ]
+    # Both accounts name the same investor record: one id, kept across versions.
+    assert len(set(holders)) == 1 and re.fullmatch(r"LUID_[A-Z0-9]{8}", holders[0])
+    portfolios = [r["firstExampleRequest"].investment_portfolios[0] for r in (first, second)]
+    assert portfolios[0].entity_unique_id == portfolios[1].entity_unique_id
+    assert (portfolios[0].scope, portfolios[0].code) == ("Investments", "Growth")
+    assert portfolios[0].entity_unique_id not in holders

@@ -244,3 +244,88 @@ def test_effective_dates_in_order(account: Account, dates: dict[str, str], ok: b
             f"x.properties[{key}].effectiveUntil": ["effectiveUntil must be after effectiveFrom."]
         }
     )
+
+
+def test_null_optional_fields_of_every_model_mean_absent(account: Account) -> None:
+    key, holder_key = "InvestmentAccount/A/B", "InvestorRecord/A/B"
+    nulls = {"effectiveFrom": None, "effectiveUntil": None, "referenceData": None}
+    item = account(
+        1,
+        properties={
+            key: {
+                "key": key,
+                "value": {
+                    "labelValue": None,
+                    "metricValue": {"value": 3, "unit": None},
+                    "labelValueSet": None,
+                },
+                **nulls,
+            }
+        },
+        accountHolders=[
+            {
+                "key": "H",
+                "identifiers": {
+                    holder_key: {"key": holder_key, "value": {"labelValue": "v"}, **nulls}
+                },
+            }
+        ],
+    )
+
+    valid, errors = validate_batch({"x": item})
+
+    assert errors == {}
+    assert valid["x"]["properties"][key] == {"key": key, "value": {"metricValue": {"value": 3}}}
+    assert valid["x"]["accountHolders"][0]["identifiers"][holder_key] == {
+        "key": holder_key,
+        "value": {"labelValue": "v"},
+    }
+
+
+def test_reference_data_is_checked_and_not_kept(account: Account) -> None:
+    key = "InvestmentAccount/A/B"
+    reference = {"Name": {"stringValue": "United Kingdom", "numericValue": None}, "Code": {}}
+    prop = {"key": key, "value": {"labelValue": "GB"}, "referenceData": reference}
+
+    valid, errors = validate_batch({"x": account(1, properties={key: prop})})
+
+    assert errors == {}
+    assert valid["x"]["properties"][key] == {"key": key, "value": {"labelValue": "GB"}}
+
+
+@pytest.mark.parametrize(
+    ("reference", "path"),
+    [
+        ([], ".referenceData"),
+        ({"Name": "UK"}, ".referenceData[Name]"),
+        ({"Name": {"stringValue": 1}}, ".referenceData[Name].stringValue"),
+        ({"Name": {"numericValue": "1"}}, ".referenceData[Name].numericValue"),
+        ({"Name": {"numericValue": True}}, ".referenceData[Name].numericValue"),
+        ({"Name": {"dateValue": "2016-01-01"}}, ".referenceData[Name].dateValue"),
+    ],
+)
+def test_bad_reference_data(account: Account, reference: Any, path: str) -> None:
+    key = "InvestmentAccount/A/B"
+    prop = {"key": key, "value": {"labelValue": "GB"}, "referenceData": reference}
+
+    assert list(errors_of(account(1, properties={key: prop}))) == [f"x.properties[{key}]{path}"]
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        ({"metricValue": {"value": 1, "currency": "GBP"}}, ".value.metricValue.currency"),
+        ({"labelValueSet": {"values": ["a"], "more": []}}, ".value.labelValueSet.more"),
+    ],
+)
+def test_fields_the_sdk_does_not_know_are_refused(account: Account, value: Any, path: str) -> None:
+    key = "InvestmentAccount/A/B"
+    errors = errors_of(account(1, properties={key: {"key": key, "value": value}}))
+
+    assert errors == {f"x.properties[{key}]{path}": [f"Unknown field '{path.rsplit('.', 1)[1]}'."]}
+
+
+def test_a_holder_without_identifiers_gets_lusids_wording(account: Account) -> None:
+    errors = errors_of(account(1, accountHolders=[{"key": "H", "identifiers": None}]))
+
+    assert errors == {"x.accountHolders[0].identifiers": ["The Identifiers field is required."]}
