@@ -148,9 +148,9 @@ def naive_sync(project: Path) -> None:
     for path in sorted((project / "accounts").rglob("*.yaml")):
         data = yaml.load(path.read_bytes(), Loader=loader)
         body = canonical_body(AccountFile.model_validate(data))
-        # parse_obj keeps unset optional fields out of the JSON (from_dict would send them as
-        # nulls): fewer bytes for the naive sync, so the comparison only flatters it.
-        requests[path.relative_to(project).as_posix()] = UpsertInvestmentAccountRequest.parse_obj(
+        # The SDK's own way from a dict to a request model: what a naive user writes. (It sends
+        # each nullable field it was not given as an explicit null, as LUSID accepts.)
+        requests[path.relative_to(project).as_posix()] = UpsertInvestmentAccountRequest.from_dict(
             body
         )
     api = SyncApiClientFactory().build(InvestmentAccountsApi)
