@@ -15,6 +15,7 @@ they cannot reach a message, a log line or a traceback by accident.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
@@ -23,7 +24,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,10 @@ from iasync import __version__
 from iasync.errors import IasyncError
 
 log = logging.getLogger(__name__)
+# A library does not print: without a handler configured by the program, Python's last-resort
+# handler would write these lines to stderr unformatted. `LusidClient(on_retry=...)` is how a
+# command shows retries to its user.
+log.addHandler(logging.NullHandler())
 
 SCOPE = "openid client groups offline_access"
 REQUEST_ID_HEADER = "lusid-meta-requestId"
@@ -111,6 +116,12 @@ class LusidConfig:
     proxy_address: str | None = None
     proxy_username: str | None = None
     proxy_password: Secret | None = None
+    # The SDK's limits (FBN_*_TIMEOUT_MS, FBN_RATE_LIMIT_RETRIES); None: not set, iasync's own
+    # defaults apply. A timeout of 0 means no limit, as in the SDK.
+    total_timeout_ms: int | None = None
+    connect_timeout_ms: int | None = None
+    read_timeout_ms: int | None = None
+    rate_limit_retries: int | None = None
 
     @property
     def uses_password_grant(self) -> bool:
@@ -135,8 +146,16 @@ _SOURCES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "proxy_address": (("FBN_PROXY_ADDRESS",), "proxy", "address"),
     "proxy_username": (("FBN_PROXY_USERNAME",), "proxy", "username"),
     "proxy_password": (("FBN_PROXY_PASSWORD",), "proxy", "password"),
+    "total_timeout_ms": (("FBN_TOTAL_TIMEOUT_MS",), "api", "totalTimeoutMs"),
+    "connect_timeout_ms": (("FBN_CONNECT_TIMEOUT_MS",), "api", "connectTimeoutMs"),
+    "read_timeout_ms": (("FBN_READ_TIMEOUT_MS",), "api", "readTimeoutMs"),
+    "rate_limit_retries": (("FBN_RATE_LIMIT_RETRIES",), "api", "rateLimitRetries"),
 }
 _SECRET_FIELDS = frozenset({"access_token", "password", "client_secret", "proxy_password"})
+# Whole numbers: a string in the environment, a JSON number (or a string) in secrets.json.
+_COUNT_FIELDS = frozenset(
+    {"total_timeout_ms", "connect_timeout_ms", "read_timeout_ms", "rate_limit_retries"}
+)
 _GRANT_FIELDS = ("token_url", "username", "password", "client_id", "client_secret")
 
 
@@ -168,17 +187,17 @@ def load_lusid_config(env: Mapping[str, str] | None = None, cwd: Path | None = N
     return LusidConfig(**{name: _typed(name, value) for name, value in values.items()})
 
 
-def _from_env(env: Mapping[str, str]) -> dict[str, str]:
-    values = {}
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
     for name, (variables, _, _) in _SOURCES.items():
         for variable in variables:
             if env.get(variable):
-                values[name] = env[variable]
+                values[name] = _checked(name, env[variable], variable)
                 break
     return values
 
 
-def _from_secrets_file(path: Path) -> dict[str, str]:
+def _from_secrets_file(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -194,16 +213,29 @@ def _from_secrets_file(path: Path) -> dict[str, str]:
         ) from None
     if not isinstance(doc, dict):
         raise LusidConfigError(f"{path}: expected a JSON object with an `api` section")
-    values = {}
+    values: dict[str, Any] = {}
     for name, (_, section, key) in _SOURCES.items():
         part = doc.get(section)
         value = part.get(key) if isinstance(part, dict) else None
         if value is None or value == "":
             continue
-        if not isinstance(value, str):
+        if not isinstance(value, str) and name not in _COUNT_FIELDS:
             raise LusidConfigError(f"{path}: {section}.{key} must be a string")
-        values[name] = value
+        values[name] = _checked(name, value, f"{path}: {section}.{key}")
     return values
+
+
+def _checked(name: str, value: Any, where: str) -> Any:
+    """`value` as the field `name` holds it: a whole number for the SDK's limits."""
+    if name not in _COUNT_FIELDS:
+        return value
+    number = value if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            number = int(value)
+    if number is None or number < 0:
+        raise LusidConfigError(f"{where} must be a whole number, 0 or more; it is {value!r}")
+    return number
 
 
 def _typed(name: str, value: str) -> Any:
@@ -221,12 +253,21 @@ class RetryPolicy:
     base_delay: float = 0.5  # the first backoff, doubled at each attempt
     max_delay: float = 30.0  # no backoff is longer than this
     max_retry_after: float = 60.0  # a server's Retry-After is honoured up to this
+    # When set, a 429 is retried up to this many times on a budget of its own, as the SDK's
+    # FBN_RATE_LIMIT_RETRIES; when None, 429s count towards max_attempts like the rest.
+    rate_limit_retries: int | None = None
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
     rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if self.rate_limit_retries is not None and self.rate_limit_retries < 0:
+            raise ValueError("rate_limit_retries must be 0 or more")
+
+    @property
+    def attempts_at_most(self) -> int:
+        return self.max_attempts + (self.rate_limit_retries or 0)
 
     def backoff(self, attempt: int) -> float:
         """The wait after failed attempt `attempt` (1-based): half fixed, half random."""
@@ -255,6 +296,25 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
+
+
+@dataclass(frozen=True)
+class RetryEvent:
+    """One retry about to happen, for `LusidClient(on_retry=...)`. Holds no secret."""
+
+    what: str  # "the batch upsert of 500 accounts at https://x.lusid.com"
+    reason: str  # "503 Service Unavailable", "timed out waiting for the answer"
+    status: int | None  # the HTTP status, None for a connection that failed
+    wait: float  # seconds until the next attempt
+    attempt: int  # the number of the attempt about to be made (2 for the first retry)
+    max_attempts: int  # the most attempts there can be
+    request_id: str | None  # LUSID's id of the request that failed, when it gave one
+
+    def __str__(self) -> str:
+        return (
+            f"{self.what}: {self.reason}; retrying in {self.wait:.1f}s "
+            f"(attempt {self.attempt} of {self.max_attempts})"
+        )
 
 
 # --- responses --------------------------------------------------------------------------------
@@ -366,12 +426,20 @@ class LusidClient:
         max_attempts: int = 6,
         retry: RetryPolicy | None = None,
         refresh_margin: float = 60.0,
+        on_retry: Callable[[RetryEvent], None] | None = None,
     ) -> None:
-        """`retry` replaces the default policy (and its `max_attempts`); `refresh_margin`: refresh
-        a token this many seconds (at most half its life) before it expires."""
+        """`timeout`: seconds, for what the config's FBN_*_TIMEOUT_MS leave unset (see
+        `http_timeout`). `retry` replaces the default policy (and its `max_attempts`); the
+        config's FBN_RATE_LIMIT_RETRIES fills in its `rate_limit_retries` when it has none.
+        `refresh_margin`: refresh a token this many seconds (at most half its life) before it
+        expires. `on_retry` is called before each wait to retry, from the thread that made the
+        request (so from several threads at once when batches are sent in parallel)."""
         self.config = config
         self.retry = retry or RetryPolicy(max_attempts=max_attempts)
+        if self.retry.rate_limit_retries is None and config.rate_limit_retries is not None:
+            self.retry = replace(self.retry, rate_limit_retries=config.rate_limit_retries)
         self.refresh_margin = refresh_margin
+        self.on_retry = on_retry
         self._base = config.api_url.rstrip("/")
         self._token: _Token | None = None
         self._token_lock = threading.Lock()
@@ -380,7 +448,7 @@ class LusidClient:
             headers["X-LUSID-Application"] = config.app_name
         self._http = httpx.Client(
             headers=headers,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            timeout=http_timeout(config, timeout),
             proxy=_proxy(config),
             follow_redirects=False,
         )
@@ -493,48 +561,50 @@ class LusidClient:
 
     def _attempt(self, method: str, url: str, bearer: str, **kwargs: Any) -> httpx.Response:
         headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {bearer}"}
-        try:
-            response = self._http.request(method, url, headers=headers, **kwargs)
-        except httpx.TransportError as exc:
-            raise _Retry(_transport_reason(exc), None, None, None) from None
-        if response.status_code in RETRIED_STATUSES:
-            raise _Retry(
-                f"{response.status_code} {response.reason_phrase}",
-                response.status_code,
-                parse_retry_after(response.headers.get("Retry-After")),
-                _request_id(response),
-            )
+        response = _unless_retried(
+            lambda: self._http.request(method, url, headers=headers, **kwargs)
+        )
         if response.status_code == 400:
             raise self._bad_request(response)
         return response
 
     def _with_retries(self, what: str, attempt: Callable[[], httpx.Response]) -> httpx.Response:
         policy = self.retry
-        for number in range(1, policy.max_attempts + 1):
+        failed = rate_limited = 0  # failed attempts on each budget
+        while True:
             try:
                 return attempt()
             except _Retry as retry:
-                if number == policy.max_attempts:
+                if retry.status == 429 and policy.rate_limit_retries is not None:
+                    rate_limited += 1
+                    exhausted = rate_limited > policy.rate_limit_retries
+                else:
+                    failed += 1
+                    exhausted = failed >= policy.max_attempts
+                made = failed + rate_limited
+                if exhausted:
                     raise LusidApiError(
                         _with_request_id(
-                            f"{what} did not succeed after {number} attempts; "
+                            f"{what} did not succeed after {made} attempts; "
                             f"the last answer: {retry.reason}. Try again later.",
                             retry.request_id,
                         ),
                         status=retry.status,
                         request_id=retry.request_id,
                     ) from None
-                wait = policy.wait_for(number, retry.retry_after)
-                log.warning(
-                    "%s: %s; retrying in %.1fs (attempt %d of %d)",
-                    what,
-                    retry.reason,
-                    wait,
-                    number + 1,
-                    policy.max_attempts,
+                event = RetryEvent(
+                    what=what,
+                    reason=retry.reason,
+                    status=retry.status,
+                    wait=policy.wait_for(made, retry.retry_after),
+                    attempt=made + 1,
+                    max_attempts=policy.attempts_at_most,
+                    request_id=retry.request_id,
                 )
-                policy.sleep(wait)
-        raise AssertionError("unreachable: max_attempts >= 1")
+                log.warning("%s", event)
+                if self.on_retry is not None:
+                    self.on_retry(event)
+                policy.sleep(event.wait)
 
     def _bad_request(self, response: httpx.Response) -> LusidApiError:
         problem = _json_or_none(response)
@@ -637,24 +707,14 @@ class LusidClient:
 
     def _token_request(self, form: dict[str, str], auth: httpx.Auth | None) -> httpx.Response:
         url = self.config.token_url or ""
-
-        def attempt() -> httpx.Response:
-            try:
-                response = self._http.post(
+        return self._with_retries(
+            f"the token request to {url}",
+            lambda: _unless_retried(
+                lambda: self._http.post(
                     url, data=form, auth=auth, headers={"Accept": "application/json"}
                 )
-            except httpx.TransportError as exc:
-                raise _Retry(_transport_reason(exc), None, None, None) from None
-            if response.status_code in RETRIED_STATUSES:
-                raise _Retry(
-                    f"{response.status_code} {response.reason_phrase}",
-                    response.status_code,
-                    parse_retry_after(response.headers.get("Retry-After")),
-                    None,
-                )
-            return response
-
-        return self._with_retries(f"the token request to {url}", attempt)
+            ),
+        )
 
     def _token_from(self, response: httpx.Response) -> _Token:
         doc = _json_or_none(response)
@@ -671,6 +731,54 @@ class LusidClient:
             refresh=Secret(refresh) if isinstance(refresh, str) and refresh else None,
             refresh_at=time.monotonic() + lifetime - margin,
         )
+
+
+def _unless_retried(send: Callable[[], httpx.Response]) -> httpx.Response:
+    """`send()`'s response; `_Retry` for a failed connection or a status worth retrying."""
+    try:
+        response = send()
+    except httpx.TransportError as exc:
+        raise _Retry(_transport_reason(exc), None, None, None) from None
+    if response.status_code in RETRIED_STATUSES:
+        raise _Retry(
+            f"{response.status_code} {response.reason_phrase}",
+            response.status_code,
+            parse_retry_after(response.headers.get("Retry-After")),
+            _request_id(response),
+        )
+    return response
+
+
+def http_timeout(config: LusidConfig, default: float = 30.0) -> httpx.Timeout:
+    """httpx's timeouts from the SDK's settings, `default` seconds for what they leave unset.
+
+    FBN_CONNECT_TIMEOUT_MS and FBN_READ_TIMEOUT_MS are httpx's connect and read (the longest
+    wait for data). FBN_TOTAL_TIMEOUT_MS bounds a whole request in the SDK; httpx has no such
+    limit, so here it caps every phase (connecting, sending, each wait for data) and replaces
+    `default`, which could otherwise cut a request short that the user allowed more time. A
+    0 means no limit, as in the SDK. Without any: connect min(default, 10 s), the rest default.
+    """
+    if config.total_timeout_ms is None:
+        total, unset, unset_connect = None, default, min(default, 10.0)
+    else:
+        total = _seconds_or_unlimited(config.total_timeout_ms)
+        unset = unset_connect = total
+
+    def phase(milliseconds: int | None, otherwise: float | None) -> float | None:
+        seconds = otherwise if milliseconds is None else _seconds_or_unlimited(milliseconds)
+        if total is None:
+            return seconds
+        return total if seconds is None else min(seconds, total)
+
+    return httpx.Timeout(
+        unset,
+        connect=phase(config.connect_timeout_ms, unset_connect),
+        read=phase(config.read_timeout_ms, unset),
+    )
+
+
+def _seconds_or_unlimited(milliseconds: int) -> float | None:
+    return milliseconds / 1000 if milliseconds > 0 else None
 
 
 def _batch_body(requests: Mapping[str, bytes]) -> bytes:
@@ -725,10 +833,12 @@ __all__ = [
     "LusidClient",
     "LusidConfig",
     "LusidConfigError",
+    "RetryEvent",
     "RetryPolicy",
     "Secret",
     "UpsertResponse",
     "describe_problem",
+    "http_timeout",
     "load_lusid_config",
     "parse_retry_after",
 ]

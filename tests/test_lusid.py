@@ -9,8 +9,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import pickle
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,9 +28,11 @@ from iasync.lusid import (
     LusidClient,
     LusidConfig,
     LusidConfigError,
+    RetryEvent,
     RetryPolicy,
     Secret,
     describe_problem,
+    http_timeout,
     load_lusid_config,
     parse_retry_after,
 )
@@ -102,6 +107,19 @@ def grant_emulator(factory: Callable[..., EmulatorProcess], *extra: str) -> Emul
         CLIENT_SECRET,
         *extra,
     )
+
+
+@pytest.fixture
+def granted(
+    emulator_factory: Callable[..., EmulatorProcess], tmp_path: Path
+) -> Callable[..., tuple[EmulatorProcess, LusidConfig]]:
+    """An emulator of its own that grants tokens (options: `extra`), and the config to use it."""
+
+    def start(*extra: str) -> tuple[EmulatorProcess, LusidConfig]:
+        emu = grant_emulator(emulator_factory, *extra)
+        return emu, load_lusid_config(grant_env(emu), tmp_path)
+
+    return start
 
 
 def api_statuses(emu: EmulatorProcess) -> list[tuple[str, int | None]]:
@@ -217,6 +235,72 @@ def test_secrets_json_of_the_wrong_shape_is_refused(
     (tmp_path / "secrets.json").write_text(content)
     with pytest.raises(LusidConfigError, match=reason):
         load_lusid_config({}, cwd=tmp_path)
+
+
+def test_the_sdks_limits_are_read_and_secrets_json_wins(tmp_path: Path) -> None:
+    env = {
+        "FBN_LUSID_URL": "https://x.lusid.com/api",
+        "FBN_ACCESS_TOKEN": "t",
+        "FBN_TOTAL_TIMEOUT_MS": "120000",
+        "FBN_CONNECT_TIMEOUT_MS": "5000",
+        "FBN_READ_TIMEOUT_MS": "0",
+        "FBN_RATE_LIMIT_RETRIES": "3",
+    }
+    config = load_lusid_config(env, cwd=tmp_path)
+    assert (config.total_timeout_ms, config.connect_timeout_ms) == (120_000, 5000)
+    assert (config.read_timeout_ms, config.rate_limit_retries) == (0, 3)
+    # As the SDK's own secrets file: numbers, under `api`.
+    (tmp_path / "secrets.json").write_text(
+        json.dumps({"api": {"readTimeoutMs": 45000, "rateLimitRetries": "4"}})
+    )
+    config = load_lusid_config(env, cwd=tmp_path)
+    assert (config.read_timeout_ms, config.rate_limit_retries) == (45_000, 4)
+    assert config.total_timeout_ms == 120_000
+
+
+@pytest.mark.parametrize(
+    ("env", "secrets", "where"),
+    [
+        ({"FBN_READ_TIMEOUT_MS": "ten"}, None, "FBN_READ_TIMEOUT_MS"),
+        ({"FBN_RATE_LIMIT_RETRIES": "-1"}, None, "FBN_RATE_LIMIT_RETRIES"),
+        ({}, {"totalTimeoutMs": 1.5}, "secrets.json: api.totalTimeoutMs"),
+        ({}, {"connectTimeoutMs": True}, "secrets.json: api.connectTimeoutMs"),
+    ],
+)
+def test_a_limit_that_is_not_a_whole_number_is_refused_naming_where(
+    tmp_path: Path, env: dict[str, str], secrets: dict[str, object] | None, where: str
+) -> None:
+    if secrets is not None:
+        (tmp_path / "secrets.json").write_text(json.dumps({"api": secrets}))
+    base = {"FBN_LUSID_URL": "https://x.lusid.com/api", "FBN_ACCESS_TOKEN": "t"}
+    with pytest.raises(LusidConfigError, match=f"{where} must be a whole number, 0 or more"):
+        load_lusid_config({**base, **env}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("limits", "default", "expected"),
+    [
+        # (connect, read, write, pool) in seconds; None: no limit
+        ({}, 30.0, (10.0, 30.0, 30.0, 30.0)),
+        ({}, 5.0, (5.0, 5.0, 5.0, 5.0)),
+        ({"connect_timeout_ms": 2500, "read_timeout_ms": 90_000}, 30.0, (2.5, 90.0, 30.0, 30.0)),
+        ({"read_timeout_ms": 0}, 30.0, (10.0, None, 30.0, 30.0)),
+        # A total replaces the default and caps every phase.
+        ({"total_timeout_ms": 120_000}, 30.0, (120.0, 120.0, 120.0, 120.0)),
+        (
+            {"total_timeout_ms": 60_000, "connect_timeout_ms": 0, "read_timeout_ms": 90_000},
+            30.0,
+            (60.0, 60.0, 60.0, 60.0),
+        ),
+        ({"total_timeout_ms": 0}, 30.0, (None, None, None, None)),
+        ({"total_timeout_ms": 0, "connect_timeout_ms": 3000}, 30.0, (3.0, None, None, None)),
+    ],
+)
+def test_http_timeouts_follow_the_sdks_limits(
+    limits: dict[str, int], default: float, expected: tuple[float | None, ...]
+) -> None:
+    timeout = http_timeout(LusidConfig(api_url="https://x.lusid.com/api", **limits), default)
+    assert (timeout.connect, timeout.read, timeout.write, timeout.pool) == expected
 
 
 def test_retry_policy_needs_one_attempt() -> None:
@@ -405,6 +489,70 @@ def test_429_waits_as_retry_after_says_then_succeeds(
     assert [s for _, s in api_statuses(emulator)] == [429, 429, 201]
 
 
+def test_rate_limit_retries_from_the_config_bound_429s_on_their_own_budget(
+    emulator: EmulatorProcess, tmp_path: Path, waits: Waits
+) -> None:
+    emulator.add_fault(kind="status", status=429, count=3, retryAfter=1)
+    # One attempt for other failures, but three retries of a 429 (FBN_RATE_LIMIT_RETRIES).
+    config = load_lusid_config({**emulator.env(), "FBN_RATE_LIMIT_RETRIES": "3"}, tmp_path)
+    with LusidClient(config, retry=RetryPolicy(max_attempts=1, sleep=waits)) as client:
+        response = client.upsert_investment_accounts(example_requests(), "Partial")
+    assert len(response.values) == 2 and waits == [1.0, 1.0, 1.0]
+
+    emulator.add_fault(kind="status", status=429, count=3, retryAfter=1)
+    config = load_lusid_config({**emulator.env(), "FBN_RATE_LIMIT_RETRIES": "1"}, tmp_path)
+    with (
+        LusidClient(config, retry=RetryPolicy(max_attempts=6, sleep=waits)) as client,
+        pytest.raises(LusidApiError, match=r"after 2 attempts.*429 Too Many Requests"),
+    ):
+        client.upsert_investment_accounts(example_requests(), "Partial")
+
+
+def test_on_retry_hears_of_each_retry_with_no_secret(
+    emulator: EmulatorProcess, tmp_path: Path, waits: Waits
+) -> None:
+    emulator.add_fault(kind="status", status=503, count=1)
+    emulator.add_fault(kind="status", status=429, count=1, retryAfter=2)
+    events: list[RetryEvent] = []
+    config = load_lusid_config(emulator.env(), tmp_path)
+    policy = RetryPolicy(max_attempts=6, base_delay=0.01, sleep=waits)
+    with LusidClient(config, retry=policy, on_retry=events.append) as client:
+        client.upsert_investment_accounts(example_requests(), "Partial")
+    assert [(e.status, e.attempt, e.max_attempts) for e in events] == [(503, 2, 6), (429, 3, 6)]
+    assert [e.wait for e in events] == waits and events[1].wait == 2.0
+    assert all(e.request_id for e in events)
+    line = str(events[1])
+    assert line == (
+        f"the batch upsert of 2 accounts at {emulator.root}: 429 Too Many Requests; "
+        "retrying in 2.0s (attempt 3 of 6)"
+    )
+    assert emulator.token not in "".join(map(repr, events))
+
+
+def test_retries_print_nothing_unless_the_program_asks(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    # Python's last-resort handler would print the retry warning on stderr, unformatted.
+    emulator.add_fault(kind="status", status=503, count=1)
+    program = (
+        "from iasync.lusid import LusidClient, RetryPolicy, load_lusid_config\n"
+        "policy = RetryPolicy(sleep=lambda seconds: None)\n"
+        "with LusidClient(load_lusid_config(), retry=policy) as client:\n"
+        "    print(len(list(client.list_investment_accounts())))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        env={**os.environ, **emulator.env()},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout, done.stderr) == ("0\n", "")
+    assert [r["status"] for r in emulator.requests()] == [503, 200]
+
+
 def test_a_long_retry_after_is_capped(
     emulator: EmulatorProcess, connect: Callable[..., LusidClient], waits: Waits
 ) -> None:
@@ -559,13 +707,11 @@ def assert_no_secret(text: str, *secrets: str) -> None:
 
 
 def test_password_grant_then_api_calls_share_one_token(
-    emulator_factory: Callable[..., EmulatorProcess],
-    tmp_path: Path,
+    granted: Callable[..., tuple[EmulatorProcess, LusidConfig]],
     waits: Waits,
     secrets_log: pytest.LogCaptureFixture,
 ) -> None:
-    emu = grant_emulator(emulator_factory)
-    config = load_lusid_config(grant_env(emu), tmp_path)
+    emu, config = granted()
     requests = example_requests()
     with LusidClient(config, retry=RetryPolicy(sleep=waits)) as client:
         threads = [
@@ -604,13 +750,11 @@ def test_wrong_password_is_reported_without_the_password(
 
 
 def test_token_is_refreshed_before_it_expires(
-    emulator_factory: Callable[..., EmulatorProcess],
-    tmp_path: Path,
+    granted: Callable[..., tuple[EmulatorProcess, LusidConfig]],
     waits: Waits,
     secrets_log: pytest.LogCaptureFixture,
 ) -> None:
-    emu = grant_emulator(emulator_factory, "--token-expiry", "4")
-    config = load_lusid_config(grant_env(emu), tmp_path)
+    emu, config = granted("--token-expiry", "4")
     # With a 4 s token the client refreshes after 2 s (half its life): no request may see a 401.
     with LusidClient(config, retry=RetryPolicy(sleep=waits)) as client:
         client.upsert_investment_accounts(example_requests(), "Partial")
@@ -625,13 +769,11 @@ def test_token_is_refreshed_before_it_expires(
 
 
 def test_a_401_gets_a_new_token_by_password_grant_and_one_more_try(
-    emulator_factory: Callable[..., EmulatorProcess],
-    tmp_path: Path,
+    granted: Callable[..., tuple[EmulatorProcess, LusidConfig]],
     waits: Waits,
     secrets_log: pytest.LogCaptureFixture,
 ) -> None:
-    emu = grant_emulator(emulator_factory, "--token-expiry", "1")
-    config = load_lusid_config(grant_env(emu), tmp_path)
+    emu, config = granted("--token-expiry", "1")
     requests = example_requests()
     # A negative margin models a client whose clock runs behind: it keeps a token LUSID has
     # already expired, and only the 401 tells it so.
@@ -662,12 +804,11 @@ def test_a_401_gets_a_new_token_by_password_grant_and_one_more_try(
 
 
 def test_a_refused_refresh_falls_back_to_the_password_grant(
-    emulator_factory: Callable[..., EmulatorProcess], tmp_path: Path, waits: Waits
+    granted: Callable[..., tuple[EmulatorProcess, LusidConfig]], waits: Waits
 ) -> None:
     import httpx
 
-    emu = grant_emulator(emulator_factory, "--token-expiry", "4")
-    config = load_lusid_config(grant_env(emu), tmp_path)
+    emu, config = granted("--token-expiry", "4")
     with LusidClient(config, retry=RetryPolicy(sleep=waits)) as client:
         client.upsert_investment_accounts(example_requests(), "Partial")
         assert client._token is not None and client._token.refresh is not None
