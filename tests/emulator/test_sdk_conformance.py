@@ -479,3 +479,32 @@ def test_response_holders_and_portfolios_carry_stable_entity_ids(
     assert portfolios[0].entity_unique_id == portfolios[1].entity_unique_id
     assert (portfolios[0].scope, portfolios[0].code) == ("Investments", "Growth")
     assert portfolios[0].entity_unique_id not in holders
+
+
+def test_every_field_of_an_answer_is_one_the_sdks_response_models_have(
+    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
+) -> None:
+    from lusid.models import AccountHolder, InvestmentPortfolio, Link, Version
+
+    sdk_env(emulator.env())
+    body = reference_body()
+    body["firstExampleRequest"]["investmentPortfolios"] = [
+        {"key": "P1", "portfolioScope": "Investments", "portfolioCode": "Growth"}
+    ]
+    accounts_api().upsert_investment_accounts("Partial", body)
+    # The JSON as served, before the SDK's models could drop anything.
+    (account,) = [a for a in emulator.accounts() if a["investmentPortfolios"]]
+
+    def fields(model: Any) -> set[str]:
+        return {f.alias for f in model.__fields__.values()}
+
+    # All but what the emulator cannot know (investorRecord, portfolio, reasons, staging).
+    assert set(account) == fields(InvestmentAccount)
+    assert set(account["accountHolders"][0]) == fields(AccountHolder) - {"investorRecord"}
+    assert set(account["investmentPortfolios"][0]) == fields(InvestmentPortfolio) - {"portfolio"}
+    assert set(account["version"]) == fields(Version) - {
+        "reasonCreated",
+        "reasonModified",
+        "stagedModificationIdModified",
+    }
+    assert all(set(link) == fields(Link) - {"description"} for link in account["links"])
