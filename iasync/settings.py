@@ -56,6 +56,18 @@ class Settings:
     def state_path(self) -> Path:
         return self.resolve(self.state)
 
+    def require_accounts_dir(self, to: str) -> Path:
+        """The accounts directory, for a command given no paths: it must exist.
+
+        `to` completes "or name the files to ...", so the message says how else to go on.
+        """
+        if not self.accounts_path.is_dir():
+            raise SettingsError(
+                f"no accounts directory at {self.accounts_path}; "
+                f"create it, set accounts_dir in iasync.toml, or name the files to {to}"
+            )
+        return self.accounts_path
+
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply CLI options; `None` means 'not given on the command line'."""
         given = {k: v for k, v in overrides.items() if v is not None}

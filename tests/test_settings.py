@@ -138,6 +138,18 @@ def test_absolute_paths_stay_absolute(tmp_path: Path) -> None:
     assert settings.accounts_path == elsewhere
 
 
+def test_the_accounts_directory_is_required_only_to_exist(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, env={"IASYNC_ACCOUNTS_DIR": "books"})
+    with pytest.raises(SettingsError) as caught:
+        settings.require_accounts_dir(to="check")
+    assert str(caught.value) == (
+        f"no accounts directory at {tmp_path / 'books'}; create it, set accounts_dir in "
+        "iasync.toml, or name the files to check"
+    )
+    (tmp_path / "books").mkdir()
+    assert settings.require_accounts_dir(to="check") == tmp_path / "books"
+
+
 def test_settings_from_the_working_directory(tmp_path: Path) -> None:
     # The real command: iasync reads the settings of the directory it runs in.
     write(tmp_path / "iasync.toml", 'accounts_dir = "nowhere"\n')

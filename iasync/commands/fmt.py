@@ -26,16 +26,12 @@ def command(paths: tuple[Path, ...], check: bool) -> int:
     Key order, the short form, two-space indentation and quoting are made uniform; comments are
     kept and the meaning of a file never changes. Files that are not valid are left untouched.
     """
-    from iasync.errors import IasyncError
     from iasync.fmt import format_files
     from iasync.settings import load_settings
 
     settings = load_settings()
-    if not paths and not settings.accounts_path.is_dir():
-        raise IasyncError(
-            f"no accounts directory at {settings.accounts_path}; "
-            "create it, set accounts_dir in iasync.toml, or name the files to format"
-        )
+    if not paths:
+        settings.require_accounts_dir(to="format")
     results = format_files(list(paths), settings, check=check)
     problems = sorted(problem for result in results for problem in result.problems)
     for problem in problems:

@@ -25,16 +25,12 @@ import click
 def command(paths: tuple[Path, ...], output_format: str, as_json: bool) -> int:
     import json
 
-    from iasync.errors import IasyncError
     from iasync.loader import load_accounts
     from iasync.settings import load_settings
 
     settings = load_settings()
-    if not paths and not settings.accounts_path.is_dir():
-        raise IasyncError(
-            f"no accounts directory at {settings.accounts_path}; "
-            "create it, set accounts_dir in iasync.toml, or name the files to validate"
-        )
+    if not paths:
+        settings.require_accounts_dir(to="validate")
     result = load_accounts(list(paths), settings, canonical=False)
     if as_json or output_format == "json":
         click.echo(json.dumps([problem.as_json() for problem in result.problems], indent=2))
