@@ -28,6 +28,7 @@ import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -139,10 +140,12 @@ def _is_seq(node: Any) -> bool:
 
 
 def _order_of(mapping: Any, order: Sequence[str]) -> list[Any]:
-    """The keys of `mapping` in the canonical order; keys the order does not know go last."""
+    """The keys of `mapping` in the canonical order; keys the order does not know go last.
+
+    The sort is stable, so keys of the same rank (the unknown ones) keep their order.
+    """
     rank = {key: index for index, key in enumerate(order)}
-    keys = list(mapping)
-    return sorted(keys, key=lambda key: (rank.get(key, len(order)), keys.index(key)))
+    return sorted(mapping, key=lambda key: rank.get(key, len(order)))
 
 
 def _reordered(mapping: CommentedMap, order: Sequence[str]) -> CommentedMap:
@@ -361,21 +364,31 @@ def _quoted_if_misread(value: Any, *, effective_date: bool) -> Any:
 
 
 def _misread(text: str) -> bool:
-    import yaml
-
-    if text in _YAML11_LETTER_BOOLEANS:
-        return True
-    tag = yaml.resolver.Resolver().resolve(yaml.nodes.ScalarNode, text, (True, False))
-    return tag != "tag:yaml.org,2002:str"
+    return text in _YAML11_LETTER_BOOLEANS or _plain_tag(text) != "tag:yaml.org,2002:str"
 
 
 def _reads_as_instant(text: str) -> bool:
-    import yaml
-
     from iasync.model import INSTANT_PATTERN
 
-    tag = yaml.resolver.Resolver().resolve(yaml.nodes.ScalarNode, text, (True, False))
-    return tag == "tag:yaml.org,2002:timestamp" and re.fullmatch(INSTANT_PATTERN, text) is not None
+    return (
+        _plain_tag(text) == "tag:yaml.org,2002:timestamp"
+        and re.fullmatch(INSTANT_PATTERN, text) is not None
+    )
+
+
+def _plain_tag(text: str) -> str:
+    """The tag PyYAML (as the loader reads) gives `text` written as a plain scalar."""
+    import yaml
+
+    return _resolver().resolve(yaml.nodes.ScalarNode, text, (True, False))
+
+
+@cache
+def _resolver() -> Any:
+    # resolve() only reads the resolver's tables: one serves every scalar of every file.
+    import yaml
+
+    return yaml.resolver.Resolver()
 
 
 # --- comments ---------------------------------------------------------------------------------
@@ -566,7 +579,7 @@ def _format_file(result: FormatResult, settings: Settings, *, check: bool) -> No
                 "please report this file"
             )
         if not check:
-            _replace(temporary, target)
+            os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -584,7 +597,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = _write_temporary(path, data)
     try:
-        _replace(temporary, path)
+        os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -609,7 +622,3 @@ def _write_temporary(path: Path, data: bytes) -> Path:
         Path(name).unlink(missing_ok=True)
         raise
     return Path(name)
-
-
-def _replace(temporary: Path, path: Path) -> None:
-    os.replace(temporary, path)
