@@ -11,24 +11,19 @@ kill -9 therefore loses nothing that LUSID accepted before it, and records nothi
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from iasync.errors import IasyncError
 from iasync.model import canonical_json
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from iasync.loader import LoadedAccount, LoadResult
     from iasync.lusid import LusidClient, UpsertResponse
     from iasync.plan import AccountChange
-    from iasync.settings import Settings
-    from iasync.state import AccountRecord, State, StateBackend
+    from iasync.state import State, StateBackend
 
 #: Answers that every other batch would get too (bad credentials, no access, wrong URL): apply
 #: stops at the first instead of sending every batch to be refused, and reports it once.
@@ -62,6 +57,7 @@ class BatchOutcome:
 class ApplyResult:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
+    moved: list[str] = field(default_factory=list)  # recorded in the state only, never sent
     failures: list[Failure] = field(default_factory=list)
     batches: int = 0
     bytes_sent: int = 0
@@ -74,83 +70,11 @@ class ApplyResult:
         return {
             "created": len(self.created),
             "updated": len(self.updated),
+            "moved": len(self.moved),
             "failed": len(self.failures),
             "batches": self.batches,
             "failures": [f.as_json() for f in self.failures],
         }
-
-
-def load_desired(paths: Sequence[Path], settings: Settings, state: State) -> LoadResult:
-    """`load_accounts`, without parsing again the files that are byte for byte as applied.
-
-    A file whose path and bytes (sha256) are those a state record was applied from gives that
-    record's canonical body, which is what the file gave then: in the steady state (a few files
-    edited among thousands) only the edited files are parsed and validated. Moved, renamed,
-    new and edited files, and symlinks, go through the loader as usual; its cross-file check of
-    shared identifiers sees only those, and the plan refuses a file that matches the same
-    account as another one.
-
-    The trade-off: an unchanged file is not validated again, so a stricter setting (fewer
-    `account_types`) shows up in `iasync validate` (CI, pre-commit), not here; and it keeps the
-    body it was applied with, so a new iasync never re-sends accounts nobody edited.
-    """
-    from iasync.loader import (
-        LoadedAccount,
-        LoadResult,
-        display_path,
-        find_account_files,
-        load_accounts,
-    )
-
-    files = find_account_files(paths, settings)
-    # Files are found under the root as given, so a record's file is root + its source. A file
-    # that does not look like that is simply loaded: slower, never wrong.
-    root = str(settings.root)
-    applied = {os.path.join(root, record.source): record for record in state.accounts.values()}
-    order: dict[str, int] = {}  # display path -> position: the loader's own file order
-    reused: list[LoadedAccount] = []
-    to_load: list[Path] = []
-    for index, path in enumerate(files):
-        record = applied.get(str(path))
-        if record is not None and _same_bytes(path, record):
-            reused.append(_as_loaded(LoadedAccount, record))
-            order[record.source] = index
-        else:
-            to_load.append(path)
-            order[display_path(path, settings)] = index
-    # load_accounts([]) would mean "the whole accounts directory": only call it with files.
-    result = load_accounts(to_load, settings) if to_load else LoadResult()
-    result.accounts = sorted(result.accounts + reused, key=lambda a: order.get(a.path, -1))
-    result.files = len(files)
-    return result
-
-
-def _as_loaded(loaded_account: type[LoadedAccount], record: AccountRecord) -> LoadedAccount:
-    """The account a file gave when applied, with the hash and identity the state knows.
-
-    `body_hash` and `identity` are cached properties: given here, they need not be computed
-    again for thousands of unchanged accounts.
-    """
-    account = loaded_account(record.source, record.source_hash, record.body)
-    account.__dict__.update(body_hash=record.body_hash, identity=record.identity)
-    return account
-
-
-def _same_bytes(path: Path, record: AccountRecord) -> bool:
-    import hashlib
-
-    try:
-        # O_NOFOLLOW: a symlink is left to the loader, which checks where it leads.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return False  # a symlink, or unreadable: the loader reports it
-    try:
-        digest = hashlib.file_digest(os.fdopen(fd, "rb", closefd=False), "sha256").hexdigest()
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    return f"sha256:{digest}" == record.source_hash
 
 
 def changes_to_send(changes: Sequence[AccountChange]) -> list[AccountChange]:
@@ -179,22 +103,67 @@ def apply_changes(
 ) -> ApplyResult:
     """Upsert the creates and updates among `changes`; record each accepted account in `state`.
 
-    The caller holds the state lock. The state is written once per batch that LUSID accepted
-    anything of, and never when nothing was accepted.
+    Moved files of unchanged accounts are recorded without a word to LUSID. The caller holds the
+    state lock. The state is written once per batch that LUSID accepted anything of (moves go
+    with the first such write, or in a write of their own), and never when there is nothing to
+    record.
     """
     batches = cut_batches(changes_to_send(changes), batch_size)
-    result = ApplyResult(batches=len(batches))
+    result = ApplyResult(batches=len(batches), moved=record_moves(changes, state))
+    # Records known to hold what this iasync makes of their files: see `_stamp_format`.
+    current = {c.lusid_id for c in changes if c.action == "unchanged" and c.lusid_id}
+    written = False
 
     def record(outcome: BatchOutcome) -> None:
-        _record_outcome(outcome, state, commit, result)
+        nonlocal written
+        current.update(_record_outcome(outcome, state, commit, result))
         if outcome.accepted:
+            _stamp_format(state, current)
             backend.write(state)
+            written = True
         if on_batch is not None:
             on_batch(outcome)
 
     if batches:
         _run_batches(batches, client, success_mode, concurrency, record)
+    if result.moved and not written:
+        _stamp_format(state, current)
+        backend.write(state)
     return result
+
+
+def record_moves(changes: Sequence[AccountChange], state: State) -> list[str]:
+    """Point the records of unchanged accounts at their files as they are now; the moved paths.
+
+    A renamed file sends nothing (LUSID holds the same account), but its record must name the new
+    file, or every later plan would say "moved" again. A file edited without changing its body (a
+    comment) gets its new bytes' hash too, so it is reused unread next time; that alone is no
+    move and is written only along with something else.
+    """
+    moved = []
+    for change in changes:
+        record = change.record
+        if change.action != "unchanged" or record is None or change.file_hash is None:
+            continue
+        if (record.source, record.source_hash) == (change.path, change.file_hash):
+            continue
+        if record.source != change.path:
+            moved.append(change.path)
+        state.record(replace(record, source=change.path, source_hash=change.file_hash))
+    return moved
+
+
+def _stamp_format(state: State, current: set[str]) -> None:
+    """Mark the state's bodies as made under this iasync's CANONICAL_FORMAT, once they all are.
+
+    They are when every record was recorded by this run or matched an unchanged account (whose
+    body equals what this iasync made of its file, now the record's source): then the loader may
+    reuse them. A state from another format stays unmarked until then: its files are all read.
+    """
+    from iasync.model import CANONICAL_FORMAT
+
+    if state.canonical_format != CANONICAL_FORMAT and state.accounts.keys() <= current:
+        state.canonical_format = CANONICAL_FORMAT
 
 
 def _run_batches(
@@ -318,18 +287,21 @@ def _batch_failures(batch: Sequence[AccountChange], error: IasyncError) -> list[
 
 def _record_outcome(
     outcome: BatchOutcome, state: State, commit: str | None, result: ApplyResult
-) -> None:
+) -> list[str]:
+    """Record the accepted accounts of a batch; their LUSID ids."""
     from iasync.state import now_iso
 
     applied_at = now_iso()
+    recorded = []
     for change in outcome.changes:
         account = outcome.accepted.get(change.path)
         if account is None:
             continue
-        _record_account(change, account, state, commit, applied_at)
+        recorded.append(_record_account(change, account, state, commit, applied_at))
         (result.created if change.action == "create" else result.updated).append(change.path)
     result.failures.extend(outcome.failures)
     result.bytes_sent += outcome.bytes_sent
+    return recorded
 
 
 def _record_account(
@@ -338,7 +310,7 @@ def _record_account(
     state: State,
     commit: str | None,
     applied_at: str,
-) -> None:
+) -> str:
     from iasync.state import AccountRecord
 
     lusid_id = str(account["lusidInvestmentAccountId"])
@@ -360,6 +332,7 @@ def _record_account(
             commit=commit,
         )
     )
+    return lusid_id
 
 
 def _version_number(account: Mapping[str, Any]) -> int | None:

@@ -15,6 +15,12 @@ One file goes through four stages, each reporting `path:line:col: message` probl
 
 Files that claim the same account identifier are reported after all files are read, each naming
 the other. Above a few hundred files the work is spread over a process pool (one per core).
+
+Given the last-applied state (`reuse=state`), a file whose path and bytes are those a record was
+applied from is not read again: it gives the record's body, which is what the file gave then, as
+long as the state's bodies were made under this iasync's `CANONICAL_FORMAT`. Only new, edited and
+moved files go through the stages above (10,000 files: ~3 s instead of ~13 s). `iasync plan` and
+`iasync apply` both load this way, so they always agree.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from iasync.settings import Settings
 
 if TYPE_CHECKING:
     from iasync.checks import Finding
+    from iasync.state import AccountRecord, State
     from iasync.yamlnodes import Document
 
 ACCOUNT_SUFFIXES = (".yaml", ".yml")
@@ -72,7 +79,8 @@ class LoadedAccount:
 class LoadResult:
     accounts: list[LoadedAccount] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-    files: int = 0  # how many account files were read
+    files: int = 0  # how many account files were found (read, or reused from the state)
+    reused: int = 0  # how many of them gave a state record's body without being read
 
     @property
     def ok(self) -> bool:
@@ -135,7 +143,11 @@ def _walk(directory: Path) -> Iterable[Path]:
 
 
 def load_accounts(
-    paths: Sequence[Path], settings: Settings, *, canonical: bool = True
+    paths: Sequence[Path],
+    settings: Settings,
+    *,
+    canonical: bool = True,
+    reuse: State | None = None,
 ) -> LoadResult:
     """Read every account file under `paths`; valid ones become `LoadedAccount`s.
 
@@ -143,25 +155,98 @@ def load_accounts(
     With `canonical=False` (`iasync validate`) only the problems are wanted: no account is built,
     and pydantic is never imported (a one-file validate starts in a fraction of the time). The
     model cannot refuse what the schema and the checks accept, so the problems are the same.
+
+    With `reuse` (the last-applied state), files as applied give their record's body unread (see
+    the module docstring). The result is the one reading every file would give: a file read now
+    that claims an identifier of a reused one has that one read too, so that the clash is
+    reported in both files, located, as without reuse. The trade-off: an unchanged file is not
+    validated again, so a stricter setting (fewer `account_types`) shows up in `iasync validate`.
     """
     files = find_account_files(paths, settings)
+    reused = _reusable(files, settings, reuse) if canonical and reuse is not None else {}
+    to_read = [file for file in files if str(file) not in reused]
     # Thousands of small trees stay alive while loading: the cyclic GC would rescan them over
     # and over for nothing (the data has no cycles). A third of the time, without this.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        outcomes = _load_all(files, settings, canonical)
+        outcomes = dict(
+            zip(map(str, to_read), _load_all(to_read, settings, canonical), strict=True)
+        )
+        clashing = _claimed_by_others(outcomes.values(), reused)
+        for file, outcome in zip(clashing, _load_all(clashing, settings, canonical), strict=True):
+            outcomes[str(file)] = outcome
+            del reused[str(file)]
     finally:
         if collecting:
             gc.enable()
-    _report_shared_identifiers(outcomes)
-    result = LoadResult(files=len(files))
-    for outcome in outcomes:
+    _report_shared_identifiers(list(outcomes.values()))
+    result = LoadResult(files=len(files), reused=len(reused))
+    for file in files:  # the accounts in file order, whichever way each was had
+        outcome = outcomes.get(str(file))
+        if outcome is None:
+            result.accounts.append(reused[str(file)])
+            continue
         result.problems.extend(outcome.problems)
         if outcome.account is not None and not outcome.problems:
             result.accounts.append(outcome.account)
     result.problems.sort()
     return result
+
+
+def _reusable(files: Sequence[Path], settings: Settings, state: State) -> dict[str, LoadedAccount]:
+    """The files byte for byte as a state record was applied from: file -> the record's account."""
+    from iasync.model import CANONICAL_FORMAT
+
+    if state.canonical_format != CANONICAL_FORMAT:
+        return {}  # bodies made by another iasync may not be what this one makes of the files
+    # Files are found under the root as given, so a record's file is root + its source. A file
+    # that does not look like that is simply read: slower, never wrong.
+    root = str(settings.root)
+    applied = {os.path.join(root, record.source): record for record in state.accounts.values()}
+    reused = {}
+    for file in files:
+        record = applied.get(str(file))
+        if record is not None and _same_bytes(file, record.source_hash):
+            reused[str(file)] = _as_loaded(record)
+    return reused
+
+
+def _as_loaded(record: AccountRecord) -> LoadedAccount:
+    """The account a file gave when applied, with the hash and identity the state knows.
+
+    `body_hash` and `identity` are cached properties: given here, they need not be computed
+    again for thousands of unchanged accounts.
+    """
+    account = LoadedAccount(record.source, record.source_hash, record.body)
+    account.__dict__.update(body_hash=record.body_hash, identity=record.identity)
+    return account
+
+
+def _same_bytes(path: Path, file_hash: str) -> bool:
+    try:
+        # O_NOFOLLOW: a symlink is left to be read, which checks where it leads.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False  # a symlink, or unreadable: reading it reports why
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return False
+    return f"sha256:{digest}" == file_hash
+
+
+def _claimed_by_others(
+    outcomes: Iterable[FileOutcome], reused: dict[str, LoadedAccount]
+) -> list[Path]:
+    """The reused files holding an identifier that a file read now claims too (rare)."""
+    if not reused:
+        return []
+    claimed = {(claim.key, claim.value) for outcome in outcomes for claim in outcome.claims}
+    if not claimed:
+        return []
+    return [Path(file) for file, account in reused.items() if account.identity & claimed]
 
 
 def _load_all(files: list[Path], settings: Settings, canonical: bool) -> list[FileOutcome]:

@@ -9,6 +9,9 @@ the canonical body matters. Each account becomes one `AccountChange`:
 * ``unchanged`` one record does and the body hash is the same;
 * ``orphaned``  a state record that no file matches any more (reported, never sent or deleted).
 
+An unchanged account whose file was renamed or moved (`moved_from`) is a move: nothing is sent,
+but apply records the new file in the state, as Terraform records a moved resource.
+
 A saved plan holds the exact request bodies to send and the state lineage/serial and file hashes
 it was made against, so `check_fresh` can refuse it once anything it read has changed.
 """
@@ -122,9 +125,14 @@ class Plan:
         return counts
 
     @property
+    def moves(self) -> list[AccountChange]:
+        """Unchanged accounts whose file moved: recorded in the state by apply, never sent."""
+        return [c for c in self.changes if c.action == "unchanged" and c.moved_from]
+
+    @property
     def has_changes(self) -> bool:
-        """True when apply would send anything (what `-detailed-exitcode` reports as 2)."""
-        return any(change.sent for change in self.changes)
+        """True when apply would send or record anything (`-detailed-exitcode` says 2)."""
+        return any(change.sent or change.moved_from for change in self.changes)
 
     @property
     def batches(self) -> int:
@@ -614,7 +622,13 @@ def check_fresh(plan: Plan, state: State, load: LoadResult) -> None:
     Only files under the plan's own PATH arguments count (all of them for a whole-project plan).
     Once the plan is known fresh, each change gets back its state `record`, which a saved plan
     does not carry: the state is the very one it was made against.
+
+    Serial 0 is a state never written. A plan made when there was none is fresh while there is
+    still none, whatever lineage each read made up for it; the state then takes on the plan's
+    lineage, so that its first write carries the lineage of the plan that was reviewed.
     """
+    if plan.serial == 0 and state.serial == 0:
+        state.lineage = plan.lineage
     if state.lineage != plan.lineage:
         raise StalePlanError(
             f"stale plan: it was made against a different state (lineage {plan.lineage}, "

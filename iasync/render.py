@@ -8,6 +8,7 @@ apply would do. Colour uses click.style (already loaded by the CLI) to keep star
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,12 +20,19 @@ JSON_FORMAT_VERSION = 1
 MARKDOWN_LIMIT = 60_000
 # Attributes shown for a create; the rest are counted ("... 6 more attributes").
 CREATE_SHOWN = ("displayName", "accountType")
+#: A value longer than this on one line is written out over several lines instead.
 MAX_VALUE_WIDTH = 80
-MAX_MOVES_SHOWN = 10
+#: A single text longer than this is cut, saying how long it is.
+MAX_TEXT_WIDTH = 200
+#: Attribute names are padded to line their values up, but never beyond this.
+MAX_LABEL_WIDTH = 32
 
-MARKERS = {"create": "+", "update": "~", "orphaned": "!", "unchanged": "="}
+MARKERS = {"create": "+", "update": "~", "orphaned": "!", "moved": ">", "unchanged": "="}
 _DIFF_MARKERS = {"add": "+", "remove": "-", "change": "~"}
-_COLOURS = {"+": "green", "~": "yellow", "-": "red", "!": "magenta", "=": "cyan"}
+_COLOURS = {"+": "green", "~": "yellow", "-": "red", "!": "magenta", ">": "blue", "=": "cyan"}
+# In a Markdown ```diff block GitHub colours lines by their first character: + green, - red,
+# ! orange; others are plain. Orphans and moves change nothing in LUSID: plain, as comments.
+_MARKDOWN_MARKERS = {"~": "!", "!": "#", ">": "#"}
 
 Style = Callable[[str, str], str]
 
@@ -46,9 +54,10 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
 
 def summary_line(plan: Plan) -> str:
     counts = plan.counts
+    moved = f" ({len(plan.moves):,} moved)" if plan.moves else ""
     return (
         f"Plan: {counts['create']:,} to create, {counts['update']:,} to update, "
-        f"{counts['orphaned']:,} orphaned, {counts['unchanged']:,} unchanged."
+        f"{counts['orphaned']:,} orphaned, {counts['unchanged']:,} unchanged{moved}."
     )
 
 
@@ -62,10 +71,15 @@ def next_step_line(plan: Plan, saved_to: str | None = None) -> str:
             )
         return "No changes. LUSID matches the account files."
     command = f"iasync apply {saved_to}" if saved_to else "iasync apply"
-    sending = (
-        f"send {plural(len(plan.to_send), 'account')} in "
-        f"{plural(plan.batches, 'batch', 'batches')} (successMode={plan.success_mode})"
-    )
+    steps = []
+    if plan.to_send:
+        steps.append(
+            f"send {plural(len(plan.to_send), 'account')} in "
+            f"{plural(plan.batches, 'batch', 'batches')} (successMode={plan.success_mode})"
+        )
+    if plan.moves:
+        steps.append(f"record {plural(len(plan.moves), 'moved file')} in the state")
+    sending = " and ".join(steps) + ("" if plan.to_send else " (nothing is sent to LUSID)")
     if saved_to:
         return f"Saved the plan to {saved_to}. Run `{command}` to {sending}."
     return f"Run `{command}` to {sending}."
@@ -87,11 +101,67 @@ def identity_text(change: AccountChange) -> str:
 
 
 def format_value(value: Any, width: int = MAX_VALUE_WIDTH) -> str:
-    """Compact JSON, a property's bare value when it has nothing else, cut at `width`."""
+    """A value on one line, in the short form people write in account files.
+
+    `{identifiers: {InvestorRecord/ExternalIdentifier/ExternalIRId: IR_999}}` rather than the
+    API's JSON; a text stands alone in quotes (`"John Doe"`). Cut at `width`, saying how long.
+    """
+    value = _unwrapped(value)
+    return _cut(_short(value) if isinstance(value, dict | list) else _scalar(value), width)
+
+
+def value_lines(value: Any, indent: str) -> list[str]:
+    """A value too long for one line, written out as YAML-like block lines under `indent`."""
+    value = _unwrapped(value)
+    if isinstance(value, dict) and value:
+        lines = []
+        for key, member in value.items():
+            one = f"{indent}{key}: {_short(member)}"
+            if len(one) <= MAX_VALUE_WIDTH + len(indent) or not isinstance(
+                _unwrapped(member), dict | list
+            ):
+                lines.append(f"{indent}{key}: {_cut(_short(member))}")
+            else:
+                lines += [f"{indent}{key}:", *value_lines(member, indent + "  ")]
+        return lines
+    if isinstance(value, list) and value:
+        return [f"{indent}- {_cut(_short(item))}" for item in value]
+    return [indent + _cut(_short(value))]
+
+
+def _unwrapped(value: Any) -> Any:
+    """A property's or identifier's bare value, when it has nothing else."""
     if isinstance(value, dict) and set(value) == {"value"}:
-        value = value["value"]
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
-    return text if len(text) <= width else text[: width - 1] + "…"
+        return value["value"]
+    return value
+
+
+def _short(value: Any) -> str:
+    """Flow-style YAML of a diff-view value: keys and plain texts unquoted."""
+    value = _unwrapped(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {_short(v)}" for key, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_short(item) for item in value) + "]"
+    if isinstance(value, str) and _PLAIN.fullmatch(value) and value.lower() not in _WORDS:
+        return value
+    return _scalar(value)
+
+
+def _scalar(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _cut(text: str, width: int = MAX_TEXT_WIDTH) -> str:
+    if len(text) <= width:
+        return text
+    return f"{text[: width - 1]}… ({len(text):,} characters)"
+
+
+# Texts that need no quotes in flow YAML: no indicator first, no ": ", " #", "," or brackets;
+# not a number, a boolean or null, which YAML would read as something else.
+_PLAIN = re.compile(r"(?![-?:,\[\]{}#&*!|>'\"%@`\d.+ ])(?:[^:#,\[\]{}\n]|:(?! )|#(?<! #))*(?<! )")
+_WORDS = frozenset({"", "null", "~", "true", "false", "yes", "no", "on", "off", "y", "n"})
 
 
 # --- text -------------------------------------------------------------------------------------
@@ -99,7 +169,7 @@ def format_value(value: Any, width: int = MAX_VALUE_WIDTH) -> str:
 
 def change_lines(change: AccountChange, style: Style = _plain) -> list[str]:
     """One change as indented lines: the header, then its attributes."""
-    marker = MARKERS[change.action]
+    marker = _marker(change)
     header = f"  {style(marker, marker)} {style(change.path or '(no file)', marker)}"
     lines = [f"{header}  {identity_text(change)}"]
     if change.action == "create":
@@ -108,7 +178,13 @@ def change_lines(change: AccountChange, style: Style = _plain) -> list[str]:
         lines += _difference_lines(change.differences, style)
     elif change.action == "orphaned":
         lines.append("      in the state, but no account file has its identifiers; left in LUSID")
+    elif change.moved_from:
+        lines.append("      the same account in another file: recorded in the state, not sent")
     return lines
+
+
+def _marker(change: AccountChange) -> str:
+    return MARKERS["moved" if change.action == "unchanged" and change.moved_from else change.action]
 
 
 def _create_lines(body: dict[str, Any]) -> list[str]:
@@ -128,18 +204,31 @@ def _attribute_count(view: dict[str, Any]) -> int:
 
 
 def _difference_lines(diffs: Sequence[Difference], style: Style) -> list[str]:
-    width = min(max((len(d.path) for d in diffs), default=0) + 1, 60)
+    # Labels are padded to line values up, but a long path does not push every value far right.
+    fitting = [len(d.path) + 1 for d in diffs if len(d.path) < MAX_LABEL_WIDTH]
+    width = max(fitting, default=0)
     lines = []
     for diff in diffs:
         marker = _DIFF_MARKERS[diff.action]
+        lead = f"      {style(marker, marker)} "
         label = (diff.path + ":").ljust(width)
-        if diff.action == "change":
-            text = f"{label} {format_value(diff.before)} -> {format_value(diff.after)}"
-        elif diff.action == "add":
-            text = f"{label} {format_value(diff.after)}"
-        else:
-            text = diff.path
-        lines.append(f"      {style(marker, marker)} {text}")
+        if diff.action == "remove":
+            lines.append(lead + diff.path)
+            continue
+        after = format_value(diff.after, MAX_TEXT_WIDTH)
+        if diff.action == "add":
+            one = f"{label} {after}"
+            if len(one) <= MAX_VALUE_WIDTH + width or not isinstance(diff.after, dict | list):
+                lines.append(lead + one)
+            else:
+                lines += [lead + diff.path + ":", *value_lines(diff.after, " " * 10)]
+            continue
+        before = format_value(diff.before, MAX_TEXT_WIDTH)
+        one = f"{label} {before} -> {after}"
+        if len(before) + len(after) <= MAX_VALUE_WIDTH:
+            lines.append(lead + one)
+        else:  # one value a line, the arrows lined up
+            lines += [lead + diff.path + ":", f"{' ' * 10}   {before}", f"{' ' * 10}-> {after}"]
     return lines
 
 
@@ -147,11 +236,9 @@ def render_plan(plan: Plan, *, color: bool = False, saved_to: str | None = None)
     """The human plan, as `iasync plan` prints it (and `iasync apply` before asking)."""
     style: Style = _coloured if color else _plain
     out = [click.style(summary_line(plan), bold=True) if color else summary_line(plan), ""]
-    for action in ("create", "update", "orphaned"):
-        for change in plan.of(action):
-            out += change_lines(change, style)
-            out.append("")
-    out += _moves(plan, style)
+    for change in _shown_changes(plan):
+        out += change_lines(change, style)
+        out.append("")
     out.append(next_step_line(plan, saved_to))
     return "\n".join(out) + "\n"
 
@@ -159,17 +246,9 @@ def render_plan(plan: Plan, *, color: bool = False, saved_to: str | None = None)
 render_text = render_plan
 
 
-def _moves(plan: Plan, style: Style) -> list[str]:
-    """Unchanged accounts whose file moved: no change in LUSID, but worth a line."""
-    moved = [c for c in plan.of("unchanged") if c.moved_from]
-    if not moved:
-        return []
-    lines = [f"  {plural(len(moved), 'unchanged account')} moved to another file (no change):"]
-    for change in moved[:MAX_MOVES_SHOWN]:
-        lines.append(f"  {style('=', '=')} {change.path}  (moved from {change.moved_from})")
-    if len(moved) > MAX_MOVES_SHOWN:
-        lines.append(f"    ... and {len(moved) - MAX_MOVES_SHOWN:,} more")
-    return [*lines, ""]
+def _shown_changes(plan: Plan) -> list[AccountChange]:
+    """Creates, updates, moves, then orphans: what the plan does, then what it leaves alone."""
+    return [*plan.of("create"), *plan.of("update"), *plan.moves, *plan.of("orphaned")]
 
 
 # --- JSON -------------------------------------------------------------------------------------
@@ -215,6 +294,7 @@ PLAN_JSON_SCHEMA: dict[str, Any] = {
                 "batches": _COUNT,
                 "batch_size": {"type": "integer", "minimum": 1},
                 "success_mode": {"enum": ["Partial", "Atomic"]},
+                "moved": _COUNT,  # unchanged accounts whose file moved: recorded, not sent
             },
         },
         "changes": {
@@ -269,6 +349,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             "batches": plan.batches,
             "batch_size": plan.batch_size,
             "success_mode": plan.success_mode,
+            "moved": len(plan.moves),
         },
         "changes": [_change_json(change) for change in shown],
     }
@@ -304,12 +385,15 @@ def render_json(document: dict[str, Any]) -> str:
 
 # --- Markdown ---------------------------------------------------------------------------------
 
-_SECTION_TITLES = {"create": "to create", "update": "to update", "orphaned": "orphaned"}
+_SECTIONS = {"create": "to create", "update": "to update", "moved": "moved", "orphaned": "orphaned"}
 
 
 def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     """A pull-request comment: summary, then a collapsible section per kind of change.
 
+    Each section is a ```diff block with the marker first on every line, so that GitHub colours
+    it: creates and added attributes green, removed attributes red, updates orange (`!`, as
+    GitHub has no colour for `~`); moves and orphans change nothing in LUSID and stay plain.
     Kept under `limit` characters (GitHub refuses comments over 65,536): changes that do not
     fit are counted in a closing "... and N more changes" line.
     """
@@ -319,14 +403,15 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     budget = limit - _length(head) - _length(tail) - 200
     body: list[str] = []
     left_out = 0
-    for action in ("create", "update", "orphaned"):
-        changes = plan.of(action)
+    sections = {"create": plan.of("create"), "update": plan.of("update")}
+    sections |= {"moved": plan.moves, "orphaned": plan.of("orphaned")}
+    for kind, changes in sections.items():
         if not changes:
             continue
         if left_out:
             left_out += len(changes)
             continue
-        section, shown = _markdown_section(action, changes, budget - _length(body))
+        section, shown = _markdown_section(kind, changes, budget - _length(body))
         body += section
         left_out += len(changes) - shown
     if left_out:
@@ -335,17 +420,16 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
 
 
 def _markdown_section(
-    action: str, changes: list[AccountChange], budget: int
+    kind: str, changes: list[AccountChange], budget: int
 ) -> tuple[list[str], int]:
-    title = f"{len(changes):,} {_SECTION_TITLES[action]}"
+    title = f"{len(changes):,} {_SECTIONS[kind]}"
     opening = [f"<details><summary>{title}</summary>", "", "```diff"]
     closing = ["```", "", "</details>", ""]
     room = budget - _length(opening) - _length(closing)
     lines: list[str] = []
     shown = 0
     for change in changes:
-        # Markers at the line start, so GitHub colours creates and removals in a diff block.
-        block = [line[2:].replace("```", "'''") for line in change_lines(change)]
+        block = [_markdown_line(line) for line in change_lines(change)]
         if _length(lines) + _length(block) > room:
             break
         lines += block
@@ -353,6 +437,21 @@ def _markdown_section(
     if not shown:
         return [], 0
     return opening + lines + closing, shown
+
+
+def _markdown_line(line: str) -> str:
+    """A text plan line with its marker moved to the front (GitHub colours by the first
+    character) and spelled as GitHub's diff colouring knows it; other lines get a space."""
+    text = line[2:].replace("```", "'''")
+    stripped = text.lstrip(" ")
+    indent = len(text) - len(stripped)
+    # Markers stand at the start of a change (indent 0) or of an attribute (indent 4) only.
+    if indent in (0, 4) and stripped[1:2] == " " and stripped[:1] in _ALL_MARKERS:
+        return _MARKDOWN_MARKERS.get(stripped[0], stripped[0]) + " " * indent + stripped[1:]
+    return " " + text
+
+
+_ALL_MARKERS = frozenset(MARKERS.values()) | frozenset(_DIFF_MARKERS.values())
 
 
 def _length(lines: Sequence[str]) -> int:

@@ -286,56 +286,55 @@ def test_result_as_json_names_each_failure(project: Path, backend, client, emula
     assert document["failures"][0]["type"] == "PropertyNotDefined"
 
 
-# --- loading only what changed ----------------------------------------------------------------
+# --- moves ------------------------------------------------------------------------------------
 
 
-def test_files_as_applied_give_the_recorded_body_and_edited_files_are_parsed(
+def test_a_move_is_recorded_in_one_write_without_a_request(
     project: Path, backend, client, emulator
 ) -> None:
-    from iasync.apply import load_desired
-
-    for n in range(3):
-        write_account(project, n)
-    run_apply(project, backend, client)
-    # Mark the recorded bodies, to see which accounts come from the state and which from files.
-    state = backend.read()
-    for record in state.accounts.values():
-        record.body = {**record.body, "description": "as recorded"}
-    backend.write(state)
-    write_account(project, 1, suffix=" (edited)")
-    (project / "accounts" / "account-0002.yaml").rename(project / "accounts" / "moved.yaml")
-
-    settings = Settings(root=project)
-    load = load_desired([], settings, backend.read())
-    assert load.ok
-    bodies = {account.path: account.body for account in load.accounts}
-    assert list(bodies) == [
-        "accounts/account-0000.yaml",
-        "accounts/account-0001.yaml",
-        "accounts/moved.yaml",
-    ]
-    assert bodies["accounts/account-0000.yaml"]["description"] == "as recorded"
-    assert "description" not in bodies["accounts/account-0001.yaml"]
-    assert bodies["accounts/account-0001.yaml"]["displayName"] == "Account 1 (edited)"
-    assert "description" not in bodies["accounts/moved.yaml"]  # moved: read again
-    assert load.files == 3
-
-
-def test_a_broken_edit_is_still_reported_by_the_loader(
-    project: Path, backend, client, emulator
-) -> None:
-    from iasync.apply import load_desired
-    from iasync.model import body_hash, identity_of
+    from iasync.model import CANONICAL_FORMAT
 
     for n in range(2):
         write_account(project, n)
     run_apply(project, backend, client)
-    (project / "accounts" / "account-0001.yaml").write_text("displayName: [unclosed\n")
-    load = load_desired([], Settings(root=project), backend.read())
-    assert not load.ok
-    assert {p.path for p in load.problems} == {"accounts/account-0001.yaml"}
-    (kept,) = load.accounts
-    assert kept.path == "accounts/account-0000.yaml"
-    # Given from the state, the same as computed from the body.
-    assert kept.body_hash == body_hash(kept.body)
-    assert kept.identity == identity_of(kept.body)
+    serial = backend.read().serial
+    emulator.clear_requests()
+    accounts = project / "accounts"
+    (accounts / "account-0001.yaml").rename(accounts / "renamed.yaml")
+
+    result, _ = run_apply(project, backend, client)
+
+    assert (result.moved, result.created, result.updated, result.batches) == (
+        ["accounts/renamed.yaml"],
+        [],
+        [],
+        0,
+    )
+    assert emulator.requests() == []
+    stored = backend.read()
+    assert stored.serial == serial + 1
+    assert stored.canonical_format == CANONICAL_FORMAT
+    assert sorted(rec.source for rec in stored.accounts.values()) == [
+        "accounts/account-0000.yaml",
+        "accounts/renamed.yaml",
+    ]
+    assert not plan_for(project, stored).has_changes
+
+
+def test_a_state_of_another_canonical_format_is_marked_once_every_record_is_current(
+    project: Path, backend, client, emulator
+) -> None:
+    from iasync.model import CANONICAL_FORMAT
+
+    for n in range(3):
+        write_account(project, n)
+    run_apply(project, backend, client)
+    state = backend.read()
+    state.canonical_format = None  # as written by an iasync of another canonical format
+    backend.write(state)
+    write_account(project, 1, suffix=" (edited)")
+
+    run_apply(project, backend, client)
+
+    # The edited account was recorded now; the other two matched their files unchanged.
+    assert backend.read().canonical_format == CANONICAL_FORMAT

@@ -12,8 +12,9 @@ import yaml
 from iasync import loader
 from iasync.errors import Problem
 from iasync.loader import find_account_files, load_accounts
-from iasync.model import AccountFile, canonical_body
+from iasync.model import AccountFile, body_hash, canonical_body, identity_of
 from iasync.settings import Settings
+from iasync.state import AccountRecord, State
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
@@ -319,3 +320,108 @@ def test_the_models_own_complaint_is_located_at_the_deepest_node_it_names() -> N
 
     assert body is None
     assert [str(p) for p in problems] == ["a.yaml:7:5: unit is only for numbers (metric values)"]
+
+
+# --- reusing the state's bodies for files as applied --------------------------------------------
+
+
+def applied_state(settings: Settings, canonical_format: int | None = None) -> State:
+    """The state apply would leave after sending every file as it is now."""
+    from iasync.model import CANONICAL_FORMAT
+
+    state = State("lineage", 1, canonical_format=canonical_format or CANONICAL_FORMAT)
+    for n, account_ in enumerate(load_accounts([], settings).accounts):
+        state.record(
+            AccountRecord(
+                lusid_id=f"LUID_{n}",
+                version=1,
+                identifiers=dict(account_.identity),
+                body=account_.body,
+                body_hash=account_.body_hash,
+                source=account_.path,
+                source_hash=account_.file_hash,
+                applied_at="2026-01-01T00:00:00+00:00",
+                commit=None,
+            )
+        )
+    return state
+
+
+def marked(state: State) -> State:
+    """The state with each record's body marked, to tell reused bodies from bodies read."""
+    for record in state.accounts.values():
+        record.body = {**record.body, "description": "as recorded"}
+    return state
+
+
+def test_files_as_applied_give_the_recorded_body_and_only_others_are_read(
+    settings: Settings,
+) -> None:
+    for name in ("a", "b", "c"):
+        write(settings, f"{name}.yaml", account(f"IA_{name}"))
+    state = marked(applied_state(settings))
+    write(settings, "b.yaml", account("IA_b", "description: edited\n"))
+    (settings.root / "accounts" / "c.yaml").rename(settings.root / "accounts" / "moved.yaml")
+    write(settings, "d.yaml", account("IA_d"))
+
+    result = load_accounts([], settings, reuse=state)
+
+    assert result.ok and (result.files, result.reused) == (4, 1)
+    assert {a.path: a.body.get("description") for a in result.accounts} == {
+        "accounts/a.yaml": "as recorded",
+        "accounts/b.yaml": "edited",
+        "accounts/d.yaml": None,
+        "accounts/moved.yaml": None,
+    }
+    assert [a.path for a in result.accounts] == [
+        a.path for a in load_accounts([], settings).accounts
+    ]
+
+
+def test_a_state_of_another_canonical_format_is_not_reused(settings: Settings) -> None:
+    write(settings, "a.yaml", account("IA_1"))
+    state = marked(applied_state(settings, canonical_format=-1))
+
+    result = load_accounts([], settings, reuse=state)
+
+    assert result.reused == 0
+    assert "description" not in result.accounts[0].body
+    state.canonical_format = None  # a state written before the format was recorded
+    assert load_accounts([], settings, reuse=state).reused == 0
+
+
+def test_a_new_file_claiming_a_reused_files_identifier_is_located_in_both(
+    settings: Settings,
+) -> None:
+    write(settings, "a.yaml", account("IA_SAME"))
+    write(settings, "b.yaml", account("IA_OTHER"))
+    state = applied_state(settings)
+    write(settings, "c.yaml", account("IA_SAME"))
+
+    with_reuse = load_accounts([], settings, reuse=state)
+
+    assert with_reuse.problems == load_accounts([], settings).problems
+    assert [str(p) for p in with_reuse.problems] == [
+        f"accounts/a.yaml:2:54: identifier {EXT}=IA_SAME is also claimed by accounts/c.yaml; "
+        "each account must have its own identifiers",
+        f"accounts/c.yaml:2:54: identifier {EXT}=IA_SAME is also claimed by accounts/a.yaml; "
+        "each account must have its own identifiers",
+    ]
+    assert [a.path for a in with_reuse.accounts] == ["accounts/b.yaml"]
+    assert with_reuse.reused == 1
+
+
+def test_a_broken_edit_of_an_applied_file_is_reported(settings: Settings) -> None:
+    write(settings, "a.yaml", account("IA_1"))
+    write(settings, "b.yaml", account("IA_2"))
+    state = applied_state(settings)
+    write(settings, "b.yaml", "displayName: [unclosed\n")
+
+    result = load_accounts([], settings, reuse=state)
+
+    assert {p.path for p in result.problems} == {"accounts/b.yaml"}
+    (kept,) = result.accounts
+    assert kept.path == "accounts/a.yaml"
+    # Given from the state, the same as computed from the body.
+    assert kept.body_hash == body_hash(kept.body)
+    assert kept.identity == identity_of(kept.body)

@@ -102,7 +102,7 @@ def test_the_same_body_is_unchanged_and_not_sent() -> None:
     assert not plan.has_changes
 
 
-def test_a_renamed_file_with_the_same_body_is_no_change_but_notes_the_move() -> None:
+def test_a_renamed_file_with_the_same_body_is_a_move_recorded_but_not_sent() -> None:
     desired = loaded("accounts/uk/a.yaml", body("IA_1"))
     plan = make_plan(
         LoadResult([desired]), state_of(record("LUID_1", body("IA_1"), "accounts/a.yaml"))
@@ -112,7 +112,9 @@ def test_a_renamed_file_with_the_same_body_is_no_change_but_notes_the_move() -> 
     assert change.action == "unchanged"
     assert change.path == "accounts/uk/a.yaml"
     assert change.moved_from == "accounts/a.yaml"
-    assert not plan.has_changes
+    assert plan.moves == [change]
+    assert plan.to_send == []
+    assert plan.has_changes  # apply has something to record
 
 
 def test_an_account_is_matched_by_any_shared_identifier() -> None:
@@ -414,6 +416,16 @@ def test_a_plan_is_stale_once_the_state_serial_moved() -> None:
         StalePlanError, match=r"state changed since the plan was made \(serial 3 -> 4\)"
     ):
         check_fresh(plan, state, load)
+
+
+def test_a_plan_made_before_any_state_is_fresh_while_there_is_still_none() -> None:
+    load = LoadResult([loaded("accounts/a.yaml", body("IA_1"))])
+    plan = make_plan(load, State.new())
+    state = State.new()  # an absent state: another made-up lineage on each read
+
+    check_fresh(plan, state, load)
+
+    assert state.lineage == plan.lineage  # its first write carries the reviewed plan's lineage
 
 
 def test_a_plan_is_stale_against_another_lineage() -> None:

@@ -142,15 +142,80 @@ def test_the_last_line_counts_batches_and_names_a_saved_plan() -> None:
     assert summary_line(plan) == "Plan: 1,001 to create, 0 to update, 0 orphaned, 0 unchanged."
 
 
-def test_a_move_is_noted_but_is_no_change() -> None:
+def test_a_move_is_its_own_kind_of_line_and_only_recorded() -> None:
     state = State(lineage="L", serial=1)
     state.record(record("LUID_1", body("IA_1"), "accounts/old.yaml", 2))
     plan = make_plan(LoadResult([loaded("accounts/new.yaml", body("IA_1"))]), state)
 
-    text = render_plan(plan)
+    lines = render_plan(plan).splitlines()
 
-    assert "  = accounts/new.yaml  (moved from accounts/old.yaml)" in text.splitlines()
-    assert text.splitlines()[-1] == "No changes. LUSID matches the account files."
+    assert lines[0] == "Plan: 0 to create, 0 to update, 0 orphaned, 1 unchanged (1 moved)."
+    assert "  > accounts/new.yaml  (IA_1, LUID_1, version 2; moved from accounts/old.yaml)" in lines
+    assert lines[-1] == (
+        "Run `iasync apply` to record 1 moved file in the state (nothing is sent to LUSID)."
+    )
+    assert plan_json(plan)["apply"] | {"batch_size": 0} == {
+        "accounts": 0,
+        "batches": 0,
+        "batch_size": 0,
+        "success_mode": "Partial",
+        "moved": 1,
+    }
+
+
+def test_added_members_are_shown_as_written_and_long_ones_over_several_lines() -> None:
+    state = State(lineage="L", serial=1)
+    state.record(record("LUID_1", body("IA_1"), "accounts/a.yaml", 2))
+    other = "InvestorRecord/ExternalIdentifier/AnotherQuiteLongIdentifierName"
+    holders = [
+        {"key": "AccountHolder1", "identifiers": {HOLDER_ID: "IR_1"}},
+        {"key": "AccountHolder2", "identifiers": {HOLDER_ID: "IR_999"}},
+        {"key": "AccountHolder3", "identifiers": {HOLDER_ID: "IR_7", other: "Long Name"}},
+    ]
+    portfolios = [{"key": "P1", "portfolioScope": "uk", "portfolioCode": "P1"}]
+    edited = body("IA_1", accountHolders=holders, investmentPortfolios=portfolios)
+    plan = make_plan(LoadResult([loaded("accounts/a.yaml", edited)]), state)
+
+    lines = [line.rstrip() for line in render_plan(plan).splitlines() if line.startswith("      ")]
+
+    assert lines == [
+        f'      + accountHolders["AccountHolder2"]: {{identifiers: {{{HOLDER_ID}: IR_999}}}}',
+        '      + accountHolders["AccountHolder3"]:',
+        "          identifiers:",
+        f"            {other}: Long Name",
+        f"            {HOLDER_ID}: IR_7",
+        '      + investmentPortfolios["P1"]: {portfolioScope: uk, portfolioCode: P1}',
+    ]
+
+
+def test_long_paths_do_not_push_every_value_far_right() -> None:
+    state = State(lineage="L", serial=1)
+    state.record(record("LUID_1", body("IA_1"), "accounts/a.yaml", 2))
+    long_key = "InvestmentAccount/AVeryLongScopeName/AVeryLongPropertyCode"
+    properties = {"InvestmentAccount/Details/Country": "United Kingdom", long_key: "x"}
+    edited = body("IA_1", displayName="New", properties=properties)
+    plan = make_plan(LoadResult([loaded("accounts/a.yaml", edited)]), state)
+
+    lines = [line for line in render_plan(plan).splitlines() if line.startswith("      ")]
+
+    assert lines == [
+        '      ~ displayName: "Account IA_1" -> "New"',
+        f'      + properties["{long_key}"]: "x"',
+    ]
+
+
+def test_a_long_change_puts_each_value_on_its_own_line() -> None:
+    state = State(lineage="L", serial=1)
+    state.record(record("LUID_1", body("IA_1", description="a" * 60), "accounts/a.yaml", 2))
+    edited = body("IA_1", description="b" * 300)
+    plan = make_plan(LoadResult([loaded("accounts/a.yaml", edited)]), state)
+
+    lines = [line for line in render_plan(plan).splitlines() if line.startswith("      ")]
+
+    assert lines[:2] == ["      ~ description:", f'             "{"a" * 60}"']
+    assert lines[2].startswith('          -> "bbbb')
+    assert lines[2].endswith("… (302 characters)")
+    assert len(lines) == 3
 
 
 def test_only_orphans_say_nothing_will_be_sent() -> None:
@@ -185,6 +250,7 @@ def test_json_carries_the_same_facts_with_a_format_version() -> None:
         "batches": 1,
         "batch_size": 500,
         "success_mode": "Partial",
+        "moved": 0,
     }
     assert [(c["action"], c["path"], c["lusid_id"]) for c in doc["changes"]] == [
         ("create", "accounts/uk/jane-doe.yaml", None),
@@ -245,7 +311,13 @@ def test_markdown_has_the_summary_and_collapsible_sections() -> None:
     assert "**Plan: 1 to create, 1 to update, 1 orphaned, 0 unchanged.**" in text
     assert text.count("<details>") == text.count("</details>") == 3
     assert "<summary>1 to update</summary>" in text
-    assert '~ displayName: "John Doe" -> "John A. Doe"' in re.sub(r" +", " ", text)
+    # Markers first on each line, as GitHub colours diff blocks; updates as "!" (orange).
+    assert "\n! accounts/uk/john-doe.yaml  (IA_12345678, LUID_00003D6X, version 3)\n" in text
+    assert '\n!     displayName: "John Doe" -> "John A. Doe"\n' in text
+    assert '\n+     properties["InvestmentAccount/Details/Email"]: "john@example.com"\n' in text
+    assert '\n-     accountHolders["AccountHolder2"]\n' in text
+    assert "\n# accounts/old.yaml  (IA_GONE, LUID_0000GONE, version 1)\n" in text
+    assert "\n~" not in text
     assert text.count("```") % 2 == 0
     assert text.rstrip().endswith("(successMode=Partial).")
 
@@ -283,5 +355,5 @@ def test_a_renamed_and_edited_account_is_an_update_naming_its_old_file() -> None
     assert "  ~ accounts/new.yaml  (IA_1, LUID_1, version 2; moved from accounts/old.yaml)" in lines
     assert [" ".join(line.split()) for line in lines if line.startswith("      ")] == [
         '- properties["InvestmentAccount/Details/Country"]',
-        '+ properties["InvestmentAccount/Details/Tags"]: ["a", "b"]',
+        '+ properties["InvestmentAccount/Details/Tags"]: [a, b]',
     ]

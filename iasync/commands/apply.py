@@ -21,7 +21,6 @@ from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
     from iasync.apply import ApplyResult, BatchOutcome
-    from iasync.loader import LoadResult
     from iasync.plan import Plan
     from iasync.settings import Settings
     from iasync.state import State, StateBackend
@@ -102,10 +101,10 @@ def command(
 
 
 def _output(as_json: bool, no_color: bool) -> Output:
-    tty = sys.stdout.isatty()
-    color = tty and not no_color and not os.environ.get("NO_COLOR")
-    interactive = tty and not os.environ.get("CI") and not as_json
-    return Output(as_json=as_json, color=color, interactive=interactive)
+    from iasync.commands.plan import use_colour
+
+    interactive = sys.stdout.isatty() and not os.environ.get("CI") and not as_json
+    return Output(as_json=as_json, color=use_colour(no_color), interactive=interactive)
 
 
 def _require_terminal(as_json: bool) -> None:
@@ -134,7 +133,7 @@ def _run(
         else:
             plan = _saved_plan(settings, state, planfile)
             settings = _settings_of_plan(settings, plan)
-        if not plan.to_send:
+        if not plan.has_changes:
             _report_no_changes(output, plan, shown=planfile is None)
             return 0
         if planfile is None and not auto_approve and not _confirmed():
@@ -148,11 +147,13 @@ def _run(
 
 
 def _plan_now(settings: Settings, output: Output, state: State) -> Plan:
-    from iasync.apply import load_desired
+    from iasync.commands.plan import report_problems
+    from iasync.loader import load_accounts
     from iasync.plan import make_plan
 
-    load = load_desired([], settings, state)
-    _require_valid(load)
+    load = load_accounts([], settings, reuse=state)  # as `iasync plan` loads: the same plan
+    if not load.ok:
+        report_problems(load, as_json=False, then="apply again")
     plan = make_plan(
         load, state, success_mode=settings.success_mode, batch_size=settings.batch_size
     )
@@ -163,16 +164,12 @@ def _plan_now(settings: Settings, output: Output, state: State) -> Plan:
 
 def _saved_plan(settings: Settings, state: State, planfile: Path) -> Plan:
     """The saved plan, once shown to be made against this very state and these very files."""
-    from iasync.apply import load_desired
+    from iasync.loader import load_accounts
     from iasync.plan import check_fresh, load_plan
 
     plan = load_plan(planfile)
-    if state.serial == 0 and plan.serial == 0 and not state.accounts:
-        # Nothing applied yet: an absent state gets a new lineage on every read, so the
-        # state's first write takes on the lineage of the plan that was reviewed.
-        state.lineage = plan.lineage
-    load = load_desired([settings.resolve(Path(path)) for path in plan.paths], settings, state)
-    check_fresh(plan, state, load)
+    paths = [settings.resolve(Path(path)) for path in plan.paths]
+    check_fresh(plan, state, load_accounts(paths, settings, reuse=state))
     return plan
 
 
@@ -187,18 +184,6 @@ def _settings_of_plan(settings: Settings, plan: Plan) -> Settings:
     return settings.with_overrides(
         success_mode=None if given["success_mode"] else plan.success_mode,
         batch_size=None if given["batch_size"] else plan.batch_size,
-    )
-
-
-def _require_valid(load: LoadResult) -> None:
-    if load.ok:
-        return
-    for problem in load.problems:
-        click.echo(str(problem), err=True)
-    count = len(load.problems)
-    raise IasyncError(
-        f"{count} problem{'s' if count != 1 else ''} in the account files; "
-        "fix them (see `iasync validate`) before applying"
     )
 
 
@@ -243,18 +228,21 @@ def _apply(
     client: Any,
 ) -> ApplyResult:
     from iasync.apply import apply_changes
+    from iasync.render import plural
     from iasync.state import current_commit
 
     batches = -(-len(plan.to_send) // settings.batch_size)
-    count = len(plan.to_send)
-    output.say(
-        f"Applying {count:,} account{'s' if count != 1 else ''} in {batches:,} "
-        f"batch{'es' if batches != 1 else ''} "
-        f"(successMode={settings.success_mode}, concurrency={settings.concurrency})."
-    )
+    if plan.to_send:
+        output.say(
+            f"Applying {plural(len(plan.to_send), 'account')} in "
+            f"{plural(batches, 'batch', 'batches')} "
+            f"(successMode={settings.success_mode}, concurrency={settings.concurrency})."
+        )
+    if plan.moves:
+        output.say(f"Recording {plural(len(plan.moves), 'moved file')} in the state (not sent).")
     with _Progress(output, len(plan.to_send), batches) as on_batch:
         return apply_changes(
-            plan.to_send,
+            plan.changes,
             client=client,
             backend=backend,
             state=state,
@@ -315,9 +303,10 @@ def _report(output: Output, plan: Plan, result: ApplyResult) -> None:
         document = result.as_json() | {"orphaned": _orphans(plan)}
         click.echo(json.dumps(document, indent=2))
         return
+    moved = f"{len(result.moved):,} moved, " if result.moved else ""
     output.say(
         f"Apply {'complete' if result.ok else 'finished with failures'}: "
-        f"{len(result.created):,} created, {len(result.updated):,} updated, "
+        f"{len(result.created):,} created, {len(result.updated):,} updated, {moved}"
         f"{len(result.failures):,} failed."
     )
     _report_failures(output, result)

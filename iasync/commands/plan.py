@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from iasync.loader import LoadResult
     from iasync.plan import Plan
     from iasync.settings import Settings
+    from iasync.state import State
 
 
 @click.command("plan")
@@ -66,6 +67,7 @@ def command(
     """
     from iasync.loader import display_path, load_accounts
     from iasync.settings import load_settings
+    from iasync.state import open_backend
 
     # Errors exit 1, never click's usage code 2: with -detailed-exitcode, 2 means "changes".
     if as_json and markdown:
@@ -74,10 +76,12 @@ def command(
     if missing:
         raise IasyncError(f"no such file or directory: {', '.join(missing)}")
     settings = load_settings(state=state_file)
-    load = load_accounts(list(paths), settings)
+    state = open_backend(settings).read()
+    # Files as applied are not read again: the one way plan and apply both load (same result).
+    load = load_accounts(list(paths), settings, reuse=state)
     if not load.ok:
-        return _report_problems(load, as_json)
-    plan = _make_plan(load, settings, [display_path(path, settings) for path in paths])
+        return report_problems(load, as_json, "run iasync plan again")
+    plan = _make_plan(load, state, settings, [display_path(path, settings) for path in paths])
     if out is not None:
         from iasync.plan import save_plan
 
@@ -88,11 +92,9 @@ def command(
     return 0
 
 
-def _make_plan(load: LoadResult, settings: Settings, paths: list[str]) -> Plan:
+def _make_plan(load: LoadResult, state: State, settings: Settings, paths: list[str]) -> Plan:
     from iasync.plan import make_plan
-    from iasync.state import open_backend
 
-    state = open_backend(settings).read()
     return make_plan(
         load,
         state,
@@ -102,8 +104,12 @@ def _make_plan(load: LoadResult, settings: Settings, paths: list[str]) -> Plan:
     )
 
 
-def _report_problems(load: LoadResult, as_json: bool) -> int:
-    """Invalid files: the located problems (as `iasync validate` prints them) and exit 1."""
+def report_problems(load: LoadResult, as_json: bool, then: str) -> int:
+    """Invalid files: the located problems (as `iasync validate` prints them), exit 1.
+
+    As JSON they are the output (exit 1); otherwise they go to stderr and an `IasyncError`
+    ends the command, saying what to do `then`.
+    """
     if as_json:
         from iasync.render import problems_json, render_json
 
@@ -114,7 +120,7 @@ def _report_problems(load: LoadResult, as_json: bool) -> int:
     count = len(load.problems)
     raise IasyncError(
         f"{count} problem{'s' if count != 1 else ''} in the account files; "
-        "fix them (see `iasync validate`) and run iasync plan again"
+        f"fix them (see `iasync validate`) and {then}"
     )
 
 
@@ -126,10 +132,10 @@ def _show(plan: Plan, as_json: bool, markdown: bool, no_color: bool, saved_to: s
     elif markdown:
         click.echo(render.render_markdown(plan), nl=False)
     else:
-        color = _use_colour(no_color)
+        color = use_colour(no_color)
         click.echo(render.render_plan(plan, color=color, saved_to=saved_to), color=color, nl=False)
 
 
-def _use_colour(no_color: bool) -> bool:
+def use_colour(no_color: bool) -> bool:
     """Colour only on a terminal, and never when asked not to (https://no-color.org)."""
     return not no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()

@@ -160,10 +160,14 @@ def test_a_renamed_file_is_no_change(project: Project) -> None:
     project.save_state(project.applied("accounts/a.yaml", text, "LUID_1"))
     project.write("accounts/uk/renamed.yaml", "# moved and commented\n" + text)
 
-    out = ok(project.plan("-detailed-exitcode"))
+    out = ok(project.plan("-detailed-exitcode"), code=2)  # the move is to be recorded
 
-    assert out.splitlines()[0] == "Plan: 0 to create, 0 to update, 0 orphaned, 1 unchanged."
-    assert "accounts/uk/renamed.yaml  (moved from accounts/a.yaml)" in out
+    assert out.splitlines()[0] == (
+        "Plan: 0 to create, 0 to update, 0 orphaned, 1 unchanged (1 moved)."
+    )
+    assert (
+        "  > accounts/uk/renamed.yaml  (IA_1, LUID_1, version 1; moved from accounts/a.yaml)" in out
+    )
 
 
 def test_an_account_gone_from_the_files_is_reported_orphaned(project: Project) -> None:
@@ -250,7 +254,13 @@ def test_json_output_has_a_format_version_and_the_same_facts(project: Project, f
     jsonschema.Draft202012Validator(PLAN_JSON_SCHEMA).validate(doc)
     assert doc["format_version"] == 1
     assert doc["counts"] == {"create": 1, "update": 1, "unchanged": 0, "orphaned": 0}
-    assert doc["apply"] == {"accounts": 2, "batches": 1, "batch_size": 2, "success_mode": "Partial"}
+    assert doc["apply"] == {
+        "accounts": 2,
+        "batches": 1,
+        "batch_size": 2,
+        "success_mode": "Partial",
+        "moved": 0,
+    }
     update = next(c for c in doc["changes"] if c["action"] == "update")
     assert (update["path"], update["lusid_id"], update["version"]) == (
         "accounts/a.yaml",

@@ -45,16 +45,28 @@ def test_editing_one_file_sends_exactly_that_account(project: Project, emulator:
     assert record["version"] == 2
 
 
-def test_renaming_a_file_sends_nothing_and_writes_no_state(project: Project, emulator: Any) -> None:
+def test_renaming_a_file_sends_nothing_and_records_the_move(
+    project: Project, emulator: Any
+) -> None:
     assert project.iasync("apply", "--auto-approve").returncode == 0
-    state_before = project.state_path.read_bytes()
+    serial = project.state()["serial"]
     emulator.clear_requests()
     project.account_path(2).rename(project.root / "accounts" / "moved-account-2.yaml")
 
+    planned = project.iasync("plan", "-detailed-exitcode")
+    assert planned.returncode == 2, planned.stderr  # something to apply: the move
+    assert "> accounts/moved-account-2.yaml" in planned.stdout
     done = project.iasync("apply", "--auto-approve")
     assert done.returncode == 0, done.stderr
-    assert project.upserts() == []
-    assert project.state_path.read_bytes() == state_before  # not even the serial moved
+    assert "0 created, 0 updated, 1 moved, 0 failed" in done.stdout
+    assert project.upserts() == []  # nothing sent
+    assert project.state()["serial"] == serial + 1
+    assert "accounts/moved-account-2.yaml" in project.recorded_sources()
+
+    after = project.iasync("plan", "-detailed-exitcode")
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert "moved" not in after.stdout
+    assert "No changes" in after.stdout
 
 
 def test_nothing_to_do_changes_nothing(project: Project, emulator: Any) -> None:
