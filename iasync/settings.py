@@ -79,17 +79,7 @@ def find_root(start: Path | None = None) -> Path:
 
     Falls back to the git work tree top, then to `start` itself.
     """
-    start = (start or Path.cwd()).resolve()
-    for directory in (start, *start.parents):
-        if (directory / "iasync.toml").is_file():
-            return directory
-        pyproject = directory / "pyproject.toml"
-        if pyproject.is_file() and "iasync" in (_read_toml(pyproject) or {}).get("tool", {}):
-            return directory
-    for directory in (start, *start.parents):
-        if (directory / ".git").exists():
-            return directory
-    return start
+    return _project(start)[0]
 
 
 def load_settings(
@@ -97,13 +87,8 @@ def load_settings(
 ) -> Settings:
     """Settings for the project containing `start` (default: the working directory)."""
     env = os.environ if env is None else env
-    root = find_root(start)
-    values: dict[str, Any] = {}
-    source = "defaults"
-    file_values, file_source = _file_values(root)
-    if file_values:
-        values.update(_coerce_all(file_values, file_source))
-        source = file_source
+    root, file_values, source = _project(start)
+    values = _coerce_all(file_values, source) if file_values else {}
     settings = _checked(replace(Settings(root=root), **values), source)
     env_values = {name: env[_env_name(name)] for name in sorted(_KNOWN) if _env_name(name) in env}
     if env_values:
@@ -116,29 +101,30 @@ def load_settings(
     return settings.with_overrides(**cli)
 
 
+def _project(start: Path | None) -> tuple[Path, dict[str, Any], str]:
+    """The project root, its settings table (empty: none) and where the table came from.
+
+    Each file is read once, while looking for the root. A pyproject.toml that is not valid
+    TOML is an error, not a file to walk past: it may be the one meant to hold the settings.
+    """
+    start = (start or Path.cwd()).resolve()
+    for directory in (start, *start.parents):
+        dedicated = directory / "iasync.toml"
+        if dedicated.is_file():
+            source, data = str(dedicated), _load_toml_or_fail(dedicated)
+            return directory, _table(_tool_section(data, source, default=data), source), source
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file():
+            source = f"{pyproject} [tool.iasync]"
+            section = _tool_section(_load_toml_or_fail(pyproject), source, default=None)
+            if section is not None:
+                return directory, _table(section, source), source
+    root = next((d for d in (start, *start.parents) if (d / ".git").exists()), start)
+    return root, {}, "defaults"
+
+
 def _env_name(setting: str) -> str:
     return f"IASYNC_{setting.upper()}"
-
-
-def _read_toml(path: Path) -> dict[str, Any] | None:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError):
-        return None
-
-
-def _file_values(root: Path) -> tuple[dict[str, Any], str]:
-    dedicated = root / "iasync.toml"
-    if dedicated.is_file():
-        data = _load_toml_or_fail(dedicated)
-        return _table(_tool_section(data, str(dedicated), default=data), str(dedicated))
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        source = f"{pyproject} [tool.iasync]"
-        data = _load_toml_or_fail(pyproject)
-        return _table(_tool_section(data, source, default={}), source)
-    return {}, "defaults"
 
 
 def _tool_section(data: dict[str, Any], source: str, default: Any) -> Any:
@@ -148,10 +134,10 @@ def _tool_section(data: dict[str, Any], source: str, default: Any) -> Any:
     return tool.get("iasync", default)
 
 
-def _table(section: Any, source: str) -> tuple[dict[str, Any], str]:
+def _table(section: Any, source: str) -> dict[str, Any]:
     if not isinstance(section, dict):
         raise SettingsError(f"{source}: the iasync settings must be a table of name = value")
-    return section, source
+    return section
 
 
 def _load_toml_or_fail(path: Path) -> dict[str, Any]:

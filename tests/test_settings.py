@@ -196,6 +196,13 @@ def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
     assert settings_error(tmp_path).startswith(f"{toml}: not valid TOML: ")
 
 
+def test_a_broken_pyproject_on_the_way_up_is_named_not_walked_past(tmp_path: Path) -> None:
+    # Walking past it would quietly take the settings of a project further up.
+    write(tmp_path / "iasync.toml", "batch_size = 20\n")
+    pyproject = write(tmp_path / "sub" / "pyproject.toml", "[tool.iasync\nbatch_size = 3\n")
+    assert settings_error(tmp_path / "sub").startswith(f"{pyproject}: not valid TOML")
+
+
 @pytest.mark.parametrize(
     "text",
     ["tool = 3\n", "[tool]\niasync = 3\n"],
