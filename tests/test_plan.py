@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from iasync.errors import Problem
-from iasync.loader import LoadedAccount, LoadResult
-from iasync.model import AccountFile, body_hash, canonical_body, canonical_json
+from iasync.loader import LoadResult
+from iasync.model import canonical_json
 from iasync.plan import (
     PLAN_FORMAT_VERSION,
     Difference,
@@ -25,47 +23,7 @@ from iasync.plan import (
     save_plan,
 )
 from iasync.state import AccountRecord, State
-
-EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
-INT = "InvestmentAccount/InternalIdentifier/InternalIAId"
-COUNTRY = "InvestmentAccount/Details/Country"
-HOLDER_ID = "InvestorRecord/ExternalIdentifier/ExternalIRId"
-
-
-def body(ext: str, **fields: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "identifiers": {EXT: ext},
-        "displayName": f"Account {ext}",
-        "accountType": "Personal",
-        "properties": {COUNTRY: "United Kingdom"},
-        "accountHolders": [{"key": "AccountHolder1", "identifiers": {HOLDER_ID: "IR_1"}}],
-    }
-    doc.update(fields)
-    return canonical_body(AccountFile.model_validate(doc))
-
-
-def loaded(path: str, account_body: dict[str, Any], text: str | None = None) -> LoadedAccount:
-    data = (text or path + json.dumps(account_body, sort_keys=True)).encode()
-    return LoadedAccount(path, "sha256:" + hashlib.sha256(data).hexdigest(), account_body)
-
-
-def record(
-    lusid_id: str, account_body: dict[str, Any], source: str, version: int = 1
-) -> AccountRecord:
-    identifiers = {
-        key: prop["value"]["labelValue"] for key, prop in account_body["identifiers"].items()
-    }
-    return AccountRecord(
-        lusid_id=lusid_id,
-        version=version,
-        identifiers=identifiers,
-        body=account_body,
-        body_hash=body_hash(account_body),
-        source=source,
-        source_hash="sha256:" + "0" * 64,
-        applied_at="2026-01-01T00:00:00+00:00",
-        commit=None,
-    )
+from tests.planning import COUNTRY, EXT, HOLDER_ID, INT, body, loaded, record
 
 
 def state_of(*records: AccountRecord, serial: int = 3) -> State:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-from typing import Any
 
 import jsonschema
 
 from iasync.errors import Problem
-from iasync.loader import LoadedAccount, LoadResult
-from iasync.model import AccountFile, body_hash, canonical_body
+from iasync.loader import LoadResult
 from iasync.plan import Plan, make_plan
 from iasync.render import (
     JSON_FORMAT_VERSION,
@@ -22,43 +19,10 @@ from iasync.render import (
     render_plan,
     summary_line,
 )
-from iasync.state import AccountRecord, State
+from iasync.state import State
+from tests.planning import EMAIL, EXT, HOLDER_ID, body, loaded, record
 
-EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
-HOLDER_ID = "InvestorRecord/ExternalIdentifier/ExternalIRId"
-EMAIL = "InvestmentAccount/Details/Email"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def body(ext: str, **fields: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "identifiers": {EXT: ext},
-        "displayName": f"Account {ext}",
-        "accountType": "Personal",
-        "properties": {"InvestmentAccount/Details/Country": "United Kingdom"},
-        "accountHolders": [{"key": "AccountHolder1", "identifiers": {HOLDER_ID: "IR_1"}}],
-    }
-    doc.update(fields)
-    return canonical_body(AccountFile.model_validate(doc))
-
-
-def loaded(path: str, account_body: dict[str, Any]) -> LoadedAccount:
-    digest = hashlib.sha256(path.encode() + json.dumps(account_body).encode()).hexdigest()
-    return LoadedAccount(path, "sha256:" + digest, account_body)
-
-
-def record(lusid_id: str, account_body: dict[str, Any], source: str, version: int) -> AccountRecord:
-    return AccountRecord(
-        lusid_id=lusid_id,
-        version=version,
-        identifiers={k: p["value"]["labelValue"] for k, p in account_body["identifiers"].items()},
-        body=account_body,
-        body_hash=body_hash(account_body),
-        source=source,
-        source_hash="sha256:" + "0" * 64,
-        applied_at="2026-01-01T00:00:00+00:00",
-        commit=None,
-    )
 
 
 def john_plan() -> Plan:

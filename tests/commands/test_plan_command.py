@@ -17,14 +17,12 @@ import pytest
 import yaml
 
 from iasync.loader import load_accounts
-from iasync.model import AccountFile, body_hash, canonical_body
 from iasync.plan import StalePlanError, check_fresh, load_plan
 from iasync.render import PLAN_JSON_SCHEMA
 from iasync.settings import load_settings
 from iasync.state import AccountRecord, LocalStateBackend, State
+from tests.planning import EXT, INT, canonical, record
 
-EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
-INT = "InvestmentAccount/InternalIdentifier/InternalIAId"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -63,18 +61,7 @@ class Project:
 
     def applied(self, path: str, text: str, lusid_id: str, version: int = 1) -> AccountRecord:
         """A state record for `text` as if apply had sent it from `path`."""
-        body = canonical_body(AccountFile.model_validate(yaml.safe_load(text)))
-        return AccountRecord(
-            lusid_id=lusid_id,
-            version=version,
-            identifiers={k: p["value"]["labelValue"] for k, p in body["identifiers"].items()},
-            body=body,
-            body_hash=body_hash(body),
-            source=path,
-            source_hash="sha256:" + "0" * 64,
-            applied_at="2026-01-01T00:00:00+00:00",
-            commit=None,
-        )
+        return record(lusid_id, canonical(yaml.safe_load(text)), path, version)
 
     def save_state(self, *records: AccountRecord) -> State:
         state = self.backend.read()
