@@ -34,7 +34,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -408,7 +408,7 @@ class LocalStateBackend:
     def _write(self, state: State) -> None:
         self._check_not_locked_by_another()
         self._check_same_history(state)
-        stored = State(state.lineage, state.serial + 1, state.accounts, state.canonical_format)
+        stored = replace(state, serial=state.serial + 1)  # shares the records: no copy
         data = dump_state(stored)  # fails before any file is touched
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._remove_leftovers()

@@ -10,6 +10,7 @@ import click
 from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
+    from iasync.settings import Settings
     from iasync.state import AccountRecord, State
 
 _state_option = click.option(
@@ -61,8 +62,11 @@ def show_command(account: str, state_path: Path | None) -> int:
 
     ACCOUNT is its LUSID id, an identifier value, KEY=VALUE, or its source file.
     """
-    backend, state = _read(state_path)
-    matches = find_records(state, account, _root())
+    from iasync.settings import load_settings
+
+    settings = load_settings()  # for the root, against which a source path is read
+    backend, state = _read(state_path, settings)
+    matches = find_records(state, account, settings.root)
     if not matches:
         raise IasyncError(
             f"no account in the state {backend.describe()} matches {account!r}; "
@@ -100,17 +104,15 @@ def _as_source(account: str, root: Path) -> str:
         return Path(account).as_posix()
 
 
-def _root() -> Path:
-    from iasync.settings import load_settings
-
-    return load_settings().root
-
-
-def _read(state_path: Path | None) -> tuple[Any, State]:
+def _read(state_path: Path | None, settings: Settings | None = None) -> tuple[Any, State]:
+    """The backend (`--state FILE`, else the settings' own) and the state it holds."""
     from iasync.settings import load_settings
     from iasync.state import LocalStateBackend, open_backend
 
-    backend = LocalStateBackend(state_path) if state_path else open_backend(load_settings())
+    if state_path:
+        backend: Any = LocalStateBackend(state_path)
+    else:
+        backend = open_backend(settings or load_settings())
     return backend, backend.read()
 
 
