@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -102,18 +103,7 @@ def test_a_dropped_connection_before_commit_is_retried_and_ends_right(
 def test_kill_9_during_apply_then_the_next_plan_shows_exactly_what_is_left(
     project: Project, emulator: Any
 ) -> None:
-    for n in range(3, 8):
-        project.write(n)  # 8 accounts, 4 batches of 2, one at a time
-    # Every batch hangs a while before LUSID commits it: time to kill between two batches.
-    emulator.add_fault(kind="hang", seconds=1.5, count=100, commit=True)
-    process = project.popen("apply", "--auto-approve", "--batch-size", "2", "--concurrency", "1")
-    try:
-        _wait_for_a_recorded_batch(project)
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.kill()
-        process.communicate(timeout=30)
-    emulator.clear_faults()
+    _signal_a_slow_apply(project, emulator, signal.SIGKILL)
 
     recorded = project.recorded_sources()
     assert 0 < len(recorded) < 8
@@ -137,6 +127,27 @@ def test_kill_9_during_apply_then_the_next_plan_shows_exactly_what_is_left(
     assert project.plan_json()["counts"]["create"] == 0
 
 
+def _signal_a_slow_apply(
+    project: Project, emulator: Any, sig: signal.Signals
+) -> subprocess.CompletedProcess:
+    """Send `sig` to an apply of 8 accounts (4 batches of 2, one at a time) once it has recorded
+    a batch; what it did when it ended."""
+    for n in range(3, 8):
+        project.write(n)
+    # Every batch hangs a while before LUSID commits it: time to signal between two batches.
+    emulator.add_fault(kind="hang", seconds=1.5, count=100, commit=True)
+    args = ("apply", "--auto-approve", "--batch-size", "2", "--concurrency", "1")
+    process = project.popen(*args)
+    try:
+        _wait_for_a_recorded_batch(project)
+        process.send_signal(sig)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    emulator.clear_faults()
+    return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
+
+
 def _wait_for_a_recorded_batch(project: Project) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -153,20 +164,10 @@ def _wait_for_a_recorded_batch(project: Project) -> None:
 def test_ctrl_c_sends_no_new_batch_and_records_the_one_in_flight(
     project: Project, emulator: Any
 ) -> None:
-    for n in range(3, 8):
-        project.write(n)  # 8 accounts, 4 batches of 2, one at a time
-    emulator.add_fault(kind="hang", seconds=1.5, count=100, commit=True)
-    process = project.popen("apply", "--auto-approve", "--batch-size", "2", "--concurrency", "1")
-    try:
-        _wait_for_a_recorded_batch(project)
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        process.kill()
-    emulator.clear_faults()
+    done = _signal_a_slow_apply(project, emulator, signal.SIGINT)
 
-    assert process.returncode != 0
-    assert "Traceback" not in stderr
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
     assert not (project.root / ".iasync" / "state.json.lock").exists()  # released on the way out
     # Whatever LUSID was sent it accepted, and all of it is recorded: no batch is lost.
     sent = project.sent_ids()
