@@ -8,6 +8,8 @@ import subprocess
 import time
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 if TYPE_CHECKING:
     from tests.e2e.conftest import Project
 
@@ -74,30 +76,21 @@ def test_429_and_503_bursts_are_retried_to_success(project: Project, emulator: A
     assert project.recorded_sources() == ALL
 
 
-def test_a_dropped_connection_after_commit_is_retried_and_ends_right(
-    project: Project, emulator: Any
+@pytest.mark.parametrize("committed", [True, False], ids=["after-commit", "before-commit"])
+def test_a_dropped_connection_is_retried_and_ends_right(
+    project: Project, emulator: Any, committed: bool
 ) -> None:
-    emulator.add_fault(kind="drop", commit=True, count=1)
+    emulator.add_fault(kind="drop", commit=committed, count=1)
     done = project.iasync("apply", "--auto-approve")
     assert done.returncode == 0, done.stdout + done.stderr
     assert project.recorded_sources() == ALL
-    # The retry matched the accounts the dropped request had created: no duplicates.
-    assert len(emulator.accounts()) == 3
+    # Whether or not the dropped request was committed, the retry matched or created each
+    # account once: no duplicates, each at its first version.
     lusid_ids = {a["lusidInvestmentAccountId"] for a in emulator.accounts()}
+    assert len(lusid_ids) == 3
     assert set(project.state()["accounts"]) == lusid_ids
+    assert all(record["version"] == 1 for record in project.state()["accounts"].values())
     assert project.plan_json()["counts"]["create"] == 0
-
-
-def test_a_dropped_connection_before_commit_is_retried_and_ends_right(
-    project: Project, emulator: Any
-) -> None:
-    emulator.add_fault(kind="drop", commit=False, count=1)
-    done = project.iasync("apply", "--auto-approve")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert project.recorded_sources() == ALL
-    assert len(emulator.accounts()) == 3
-    for record in project.state()["accounts"].values():
-        assert record["version"] == 1
 
 
 def test_kill_9_during_apply_then_the_next_plan_shows_exactly_what_is_left(
