@@ -95,6 +95,15 @@ def run_apply(
     return result, state
 
 
+def apply_accounts(
+    project: Path, backend: LocalStateBackend, client: LusidClient, count: int, first: int = 0
+) -> None:
+    """Write accounts `first` .. `first + count - 1` and apply them: the state to start from."""
+    for n in range(first, first + count):
+        write_account(project, n)
+    run_apply(project, backend, client)
+
+
 def upserts(emulator: Any) -> list[dict[str, Any]]:
     return [
         r for r in emulator.requests() if r["path"].endswith("$batchUpsert") and r["status"] == 201
@@ -118,9 +127,7 @@ def test_batch_size_below_one_is_refused() -> None:
 
 
 def test_only_creates_and_updates_are_sent(project: Path, backend, client, emulator) -> None:
-    for n in range(3):
-        write_account(project, n)
-    run_apply(project, backend, client)
+    apply_accounts(project, backend, client, 3)
     write_account(project, 1, suffix=" (renamed)")
     (project / "accounts" / "account-0002.yaml").unlink()  # now an orphan
     write_account(project, 3)
@@ -187,8 +194,7 @@ def test_batches_in_flight_together_are_all_recorded_one_write_each(
 def test_an_update_replaces_the_record_with_the_new_version(
     project: Path, backend, client, emulator
 ) -> None:
-    write_account(project, 1)
-    run_apply(project, backend, client)
+    apply_accounts(project, backend, client, 1, first=1)
     write_account(project, 1, suffix=" (renamed)")
     result, _ = run_apply(project, backend, client)
     assert (result.created, result.updated) == ([], ["accounts/account-0001.yaml"])
@@ -198,8 +204,7 @@ def test_an_update_replaces_the_record_with_the_new_version(
 
 
 def test_nothing_to_send_writes_nothing(project: Path, backend, client, emulator) -> None:
-    write_account(project, 1)
-    run_apply(project, backend, client)
+    apply_accounts(project, backend, client, 1, first=1)
     before = backend.path.read_bytes()
     emulator.clear_requests()
     result, _ = run_apply(project, backend, client)
@@ -294,9 +299,7 @@ def test_a_move_is_recorded_in_one_write_without_a_request(
 ) -> None:
     from iasync.model import CANONICAL_FORMAT
 
-    for n in range(2):
-        write_account(project, n)
-    run_apply(project, backend, client)
+    apply_accounts(project, backend, client, 2)
     serial = backend.read().serial
     emulator.clear_requests()
     accounts = project / "accounts"
@@ -326,9 +329,7 @@ def test_a_state_of_another_canonical_format_is_marked_once_every_record_is_curr
 ) -> None:
     from iasync.model import CANONICAL_FORMAT
 
-    for n in range(3):
-        write_account(project, n)
-    run_apply(project, backend, client)
+    apply_accounts(project, backend, client, 3)
     state = backend.read()
     state.canonical_format = None  # as written by an iasync of another canonical format
     backend.write(state)
