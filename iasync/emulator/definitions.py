@@ -14,7 +14,7 @@ File (JSON or YAML); every section is optional, and a missing section is not che
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,33 +46,20 @@ class Definitions:
         )
 
     def _check_identifiers(self, corr_id: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
-        if self.identifier_types is None:
-            return None
-        keys = list(body["identifiers"])
+        keys = [*body["identifiers"]]
         for holder in body["accountHolders"]:
             keys.extend(holder["identifiers"])
-        for key in keys:
-            if key not in self.identifier_types:
-                return error_detail(
-                    corr_id,
-                    "PropertyNotDefined",
-                    f"The identifier type '{key}' is not defined.",
-                    propertyKey=key,
-                )
-        return None
+        return _first_undefined(
+            corr_id, keys, self.identifier_types, "The identifier type '{key}' is not defined."
+        )
 
     def _check_properties(self, corr_id: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
-        if self.property_keys is None:
-            return None
-        for key in body["properties"]:
-            if key not in self.property_keys:
-                return error_detail(
-                    corr_id,
-                    "PropertyNotDefined",
-                    f"The property definition '{key}' does not exist.",
-                    propertyKey=key,
-                )
-        return None
+        return _first_undefined(
+            corr_id,
+            body["properties"],
+            self.property_keys,
+            "The property definition '{key}' does not exist.",
+        )
 
     def _check_holders(self, corr_id: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
         if self.investor_records is None:
@@ -103,6 +90,21 @@ class Definitions:
                     code=code,
                 )
         return None
+
+
+def _first_undefined(
+    corr_id: str, keys: Iterable[str], defined: frozenset[str] | None, message: str
+) -> dict[str, Any] | None:
+    """PropertyNotDefined for the first key that is not defined (`message` names it as {key});
+    None when all are, or when the definitions do not list these keys at all."""
+    if defined is None:
+        return None
+    for key in keys:
+        if key not in defined:
+            return error_detail(
+                corr_id, "PropertyNotDefined", message.format(key=key), propertyKey=key
+            )
+    return None
 
 
 def load_definitions(path: Path) -> Definitions:
@@ -142,52 +144,49 @@ def _parse(path: Path, text: str) -> Any:
         raise DefinitionsError(f"{path}: not valid YAML ({exc}).") from None
 
 
-def _list(path: Path, raw: dict[str, Any], section: str) -> list[Any] | None:
+def _section(
+    path: Path, raw: dict[str, Any], section: str, valid: Callable[[Any], bool], must: str
+) -> list[Any] | None:
+    """The entries of an optional list section, each one `valid` (else: `<section>[i] must ...`);
+    None when the section is left out."""
     if section not in raw:
         return None
-    value = raw[section]
-    if not isinstance(value, list):
+    values = raw[section]
+    if not isinstance(values, list):
         raise DefinitionsError(f"{path}: '{section}' must be a list.")
-    return value
+    for index, value in enumerate(values):
+        if not valid(value):
+            raise DefinitionsError(f"{path}: {section}[{index}] must {must}.")
+    return values
 
 
 def _strings(path: Path, raw: dict[str, Any], section: str) -> frozenset[str] | None:
-    values = _list(path, raw, section)
-    if values is None:
-        return None
-    for index, value in enumerate(values):
-        if not isinstance(value, str):
-            raise DefinitionsError(f"{path}: {section}[{index}] must be a key string.")
-    return frozenset(values)
+    values = _section(path, raw, section, lambda v: isinstance(v, str), "be a key string")
+    return None if values is None else frozenset(values)
+
+
+def _is_record(record: Any) -> bool:
+    return isinstance(record, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in record.items()
+    )
 
 
 def _records(path: Path, raw: dict[str, Any]) -> frozenset[tuple[str, str]] | None:
-    values = _list(path, raw, "investorRecords")
-    if values is None:
-        return None
-    out = set()
-    for index, record in enumerate(values):
-        if not isinstance(record, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in record.items()
-        ):
-            raise DefinitionsError(
-                f"{path}: investorRecords[{index}] must map identifier keys to string values."
-            )
-        out.update(record.items())
-    return frozenset(out)
+    """Any identifier (key, value) of any investor record."""
+    records = _section(
+        path, raw, "investorRecords", _is_record, "map identifier keys to string values"
+    )
+    return None if records is None else frozenset(p for r in records for p in r.items())
+
+
+def _is_portfolio(item: Any) -> bool:
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("scope"), str)
+        and isinstance(item.get("code"), str)
+    )
 
 
 def _portfolios(path: Path, raw: dict[str, Any]) -> frozenset[tuple[str, str]] | None:
-    values = _list(path, raw, "portfolios")
-    if values is None:
-        return None
-    out = set()
-    for index, item in enumerate(values):
-        if not (
-            isinstance(item, dict)
-            and isinstance(item.get("scope"), str)
-            and isinstance(item.get("code"), str)
-        ):
-            raise DefinitionsError(f"{path}: portfolios[{index}] must be {{scope: S, code: C}}.")
-        out.add((item["scope"], item["code"]))
-    return frozenset(out)
+    items = _section(path, raw, "portfolios", _is_portfolio, "be {scope: S, code: C}")
+    return None if items is None else frozenset((p["scope"], p["code"]) for p in items)

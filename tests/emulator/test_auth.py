@@ -175,12 +175,22 @@ class Clock:
         return self.now
 
 
-def test_access_token_expiry_on_a_clock() -> None:
+def clocked() -> tuple[Authenticator, Clock]:
+    """An authenticator for user u (password p) with 60 s tokens, on a clock the test turns."""
     clock = Clock()
-    auth = Authenticator(users={"u": "p"}, token_expiry=60, clock=clock)
-    grant: dict[str, Any] = auth.grant(
+    return Authenticator(users={"u": "p"}, token_expiry=60, clock=clock), clock
+
+
+def password_grant_of(auth: Authenticator) -> dict[str, Any]:
+    """The body of a password grant for user u, asked of the authenticator directly."""
+    return auth.grant(
         {"grant_type": "password", "username": "u", "password": "p", **CLIENT}, None
     ).body
+
+
+def test_access_token_expiry_on_a_clock() -> None:
+    auth, clock = clocked()
+    grant = password_grant_of(auth)
     bearer = f"Bearer {grant['access_token']}"
 
     clock.now += 59
@@ -190,11 +200,8 @@ def test_access_token_expiry_on_a_clock() -> None:
 
 
 def test_refresh_token_expires_on_a_clock() -> None:
-    clock = Clock()
-    auth = Authenticator(users={"u": "p"}, token_expiry=60, clock=clock)
-    grant: dict[str, Any] = auth.grant(
-        {"grant_type": "password", "username": "u", "password": "p", **CLIENT}, None
-    ).body
+    auth, clock = clocked()
+    grant = password_grant_of(auth)
     clock.now += 9 * 3600
 
     refused = auth.grant(
@@ -207,9 +214,7 @@ def test_refresh_token_expires_on_a_clock() -> None:
 
 def test_refresh_accepts_client_credentials_in_the_body() -> None:
     auth = Authenticator(users={"u": "p"}, client_id="cid", client_secret="csecret")
-    grant: dict[str, Any] = auth.grant(
-        {"grant_type": "password", "username": "u", "password": "p", **CLIENT}, None
-    ).body
+    grant = password_grant_of(auth)
 
     refreshed = auth.grant(
         {"grant_type": "refresh_token", "refresh_token": grant["refresh_token"], **CLIENT}, None

@@ -59,36 +59,26 @@ def test_defined_things_pass(strict: EmulatorProcess, account: Account) -> None:
     assert sorted(response.json()["values"]) == ["a", "b"]
 
 
-def test_undefined_property_key_is_property_not_defined(
-    strict: EmulatorProcess, account: Account
+@pytest.mark.parametrize(
+    ("section", "key", "detail"),
+    [
+        ("properties", "InvestmentAccount/Details/Shoe", "property definition"),
+        ("identifiers", "InvestmentAccount/Other/Id", "identifier type"),
+    ],
+)
+def test_undefined_key_is_property_not_defined(
+    strict: EmulatorProcess, account: Account, section: str, key: str, detail: str
 ) -> None:
     item = account(1)
-    item["properties"]["InvestmentAccount/Details/Shoe"] = {
-        "key": "InvestmentAccount/Details/Shoe",
-        "value": {"labelValue": "42"},
-    }
+    item[section][key] = {"key": key, "value": {"labelValue": "42"}}
 
     payload = upsert(strict, {"a": item, "b": account(2)}).json()
 
     failure = payload["failed"]["a"]
     assert failure["type"] == "PropertyNotDefined"
-    assert failure["errorDetails"] == [{"propertyKey": "InvestmentAccount/Details/Shoe"}]
+    assert f"{detail} '{key}'" in failure["detail"]
+    assert failure["errorDetails"] == [{"propertyKey": key}]
     assert list(payload["values"]) == ["b"]
-
-
-def test_undefined_identifier_type_is_property_not_defined(
-    strict: EmulatorProcess, account: Account
-) -> None:
-    item = account(1)
-    item["identifiers"]["InvestmentAccount/Other/Id"] = {
-        "key": "InvestmentAccount/Other/Id",
-        "value": {"labelValue": "O_1"},
-    }
-
-    failure = upsert(strict, {"a": item}).json()["failed"]["a"]
-
-    assert failure["type"] == "PropertyNotDefined"
-    assert "InvestmentAccount/Other/Id" in failure["detail"]
 
 
 def test_unknown_portfolio_is_portfolio_not_found(

@@ -10,15 +10,30 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from lusid import InvestmentAccountsApi, SyncApiClientFactory
 from lusid.exceptions import ApiException
 from lusid.models import (
+    AccountHolder,
+    AccountHolderIdentifier,
+    DeletedEntityResponse,
     InvestmentAccount,
+    InvestmentPortfolio,
+    InvestmentPortfolioIdentifier,
+    LabelValueSet,
+    Link,
     LusidValidationProblemDetails,
+    MetricValue,
+    ModelProperty,
+    PropertyReferenceDataValue,
+    PropertyValue,
+    UpsertInvestmentAccountRequest,
     UpsertInvestmentAccountsResponse,
+    Version,
 )
 
+from iasync.emulator import validation
 from iasync.emulator.process import EmulatorProcess
 
 DATA = Path(__file__).parent / "data" / "reference_request_body.json"
@@ -65,14 +80,36 @@ def accounts_api() -> InvestmentAccountsApi:
     return SyncApiClientFactory().build(InvestmentAccountsApi)
 
 
+@pytest.fixture
+def sdk_api(
+    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
+) -> InvestmentAccountsApi:
+    """The SDK's InvestmentAccountsApi, configured from FBN_* for the shared emulator."""
+    sdk_env(emulator.env())
+    return accounts_api()
+
+
+def refused(call: Callable[[], Any]) -> LusidValidationProblemDetails:
+    """The problem details of a call the emulator answers with a 400, parsed by the SDK."""
+    with pytest.raises(ApiException) as raised:
+        call()
+    assert raised.value.status == 400
+    return LusidValidationProblemDetails.from_json(raised.value.body)
+
+
+def reference_body_with_a_portfolio() -> dict[str, Any]:
+    body = reference_body()
+    body["firstExampleRequest"]["investmentPortfolios"] = [
+        {"key": "P1", "portfolioScope": "Investments", "portfolioCode": "Growth"}
+    ]
+    return body
+
+
 @pytest.mark.parametrize("mode", ["Partial", "Atomic"])
 def test_sdk_upserts_the_reference_example_and_parses_the_response(
-    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None], mode: str
+    emulator: EmulatorProcess, sdk_api: InvestmentAccountsApi, mode: str
 ) -> None:
-    sdk_env(emulator.env())
-    api = accounts_api()
-
-    response = api.upsert_investment_accounts(mode, reference_body())
+    response = sdk_api.upsert_investment_accounts(mode, reference_body())
 
     assert isinstance(response, UpsertInvestmentAccountsResponse)
     assert set(response.values) == {"firstExampleRequest", "secondExampleRequest"}
@@ -99,15 +136,13 @@ def test_sdk_upserts_the_reference_example_and_parses_the_response(
 
 
 def test_sdk_repeat_is_a_no_op_and_a_change_bumps_the_version(
-    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
+    sdk_api: InvestmentAccountsApi,
 ) -> None:
-    sdk_env(emulator.env())
-    api = accounts_api()
-    created = api.upsert_investment_accounts("Partial", reference_body()).values
-    again = api.upsert_investment_accounts("Partial", reference_body()).values
+    created = sdk_api.upsert_investment_accounts("Partial", reference_body()).values
+    again = sdk_api.upsert_investment_accounts("Partial", reference_body()).values
     body = reference_body()
     body["secondExampleRequest"]["displayName"] = "Renamed"
-    changed = api.upsert_investment_accounts("Atomic", body).values
+    changed = sdk_api.upsert_investment_accounts("Atomic", body).values
 
     for corr in created:
         assert again[corr].lusid_investment_account_id == created[corr].lusid_investment_account_id
@@ -118,13 +153,12 @@ def test_sdk_repeat_is_a_no_op_and_a_change_bumps_the_version(
 
 
 def test_sdk_partial_failure_is_parsed_into_failed(
-    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
+    emulator: EmulatorProcess, sdk_api: InvestmentAccountsApi
 ) -> None:
-    sdk_env(emulator.env())
     emulator.add_fault(
         kind="fail-account", identifier="IR_22345678", errorType="PropertyNotDefined", detail="nope"
     )
-    response = accounts_api().upsert_investment_accounts("Partial", reference_body())
+    response = sdk_api.upsert_investment_accounts("Partial", reference_body())
 
     assert list(response.values) == ["firstExampleRequest"]
     failure = response.failed["secondExampleRequest"]
@@ -136,45 +170,23 @@ def test_sdk_partial_failure_is_parsed_into_failed(
 
 
 def test_sdk_atomic_failure_is_a_400_the_sdk_parses_as_problem_details(
-    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
+    emulator: EmulatorProcess, sdk_api: InvestmentAccountsApi
 ) -> None:
-    sdk_env(emulator.env())
     emulator.add_fault(kind="fail-account", identifier="IA_12345678", errorType="ValidationError")
 
-    with pytest.raises(ApiException) as raised:
-        accounts_api().upsert_investment_accounts("Atomic", reference_body())
+    problem = refused(lambda: sdk_api.upsert_investment_accounts("Atomic", reference_body()))
 
-    assert raised.value.status == 400
-    problem = LusidValidationProblemDetails.from_json(raised.value.body)
     assert problem.name == "BatchOperationAborted"
     assert list(problem.errors) == ["firstExampleRequest"]
     assert emulator.accounts() == []
 
 
-def test_sdk_validation_error_names_the_field(
-    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
-) -> None:
-    sdk_env(emulator.env())
-    body = reference_body()
-    body["firstExampleRequest"]["displayName"] = ""  # the SDK's model lets it through; LUSID not
-
-    with pytest.raises(ApiException) as raised:
-        accounts_api().upsert_investment_accounts("Partial", body)
-
-    problem = LusidValidationProblemDetails.from_json(raised.value.body)
-    assert (problem.name, problem.code) == ("InvalidRequestFailure", 157)
-    assert problem.errors == {
-        "firstExampleRequest.displayName": ["The DisplayName field is required."]
-    }
-
-
 def test_sdk_retries_a_429_that_says_retry_after(
-    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
+    emulator: EmulatorProcess, sdk_api: InvestmentAccountsApi
 ) -> None:
-    sdk_env(emulator.env())
     emulator.add_fault(kind="status", status=429, retryAfter=0, count=1)
 
-    response = accounts_api().upsert_investment_accounts("Partial", reference_body())
+    response = sdk_api.upsert_investment_accounts("Partial", reference_body())
 
     assert len(response.values) == 2
     assert [r["status"] for r in emulator.requests()] == [429, 201]
@@ -257,8 +269,6 @@ def test_sdk_password_grant_with_wrong_password_is_refused(
 
 def test_read_and_delete_answers_parse_into_the_sdks_models(emulator: EmulatorProcess) -> None:
     # lusid-sdk 2.1.859 has no methods for these later endpoints; its models still apply.
-    import httpx
-    from lusid.models import DeletedEntityResponse
 
     headers = {"Authorization": f"Bearer {emulator.token}"}
     base = f"{emulator.url}/api/investmentaccounts"
@@ -283,19 +293,6 @@ def test_read_and_delete_answers_parse_into_the_sdks_models(emulator: EmulatorPr
 
 
 def test_the_emulator_knows_every_field_of_the_sdks_request_models() -> None:
-    from lusid.models import (
-        AccountHolderIdentifier,
-        InvestmentPortfolioIdentifier,
-        LabelValueSet,
-        MetricValue,
-        ModelProperty,
-        PropertyReferenceDataValue,
-        PropertyValue,
-        UpsertInvestmentAccountRequest,
-    )
-
-    from iasync.emulator import validation
-
     known = {
         UpsertInvestmentAccountRequest: validation.ITEM_FIELDS,
         ModelProperty: validation.PROPERTY_FIELDS,
@@ -312,20 +309,15 @@ def test_the_emulator_knows_every_field_of_the_sdks_request_models() -> None:
 
 def sdk_requests_from_dict(body: dict[str, Any]) -> dict[str, Any]:
     """What a naive user writes: every item through the SDK's own from_dict."""
-    from lusid.models import UpsertInvestmentAccountRequest
-
     return {corr: UpsertInvestmentAccountRequest.from_dict(item) for corr, item in body.items()}
 
 
 @pytest.mark.parametrize("mode", ["Partial", "Atomic"])
 def test_sdk_from_dict_requests_are_accepted_and_mean_what_the_reference_body_means(
-    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None], mode: str
+    emulator: EmulatorProcess, sdk_api: InvestmentAccountsApi, mode: str
 ) -> None:
-    sdk_env(emulator.env())
-    api = accounts_api()
-
-    created = api.upsert_investment_accounts(mode, sdk_requests_from_dict(reference_body()))
-    again = api.upsert_investment_accounts(mode, reference_body())  # the plain JSON: a no-op
+    created = sdk_api.upsert_investment_accounts(mode, sdk_requests_from_dict(reference_body()))
+    again = sdk_api.upsert_investment_accounts(mode, reference_body())  # the plain JSON: a no-op
 
     assert created.failed == {} and set(created.values) == set(reference_body())
     for corr, account in again.values.items():
@@ -350,15 +342,6 @@ def test_sdk_from_dict_requests_are_accepted_and_mean_what_the_reference_body_me
 def constructed_request(number: int) -> Any:
     """An UpsertInvestmentAccountRequest built from the SDK's models, with every optional field
     given explicitly, as None where there is nothing to say."""
-    from lusid.models import (
-        AccountHolderIdentifier,
-        LabelValueSet,
-        MetricValue,
-        ModelProperty,
-        PropertyReferenceDataValue,
-        PropertyValue,
-        UpsertInvestmentAccountRequest,
-    )
 
     def prop(key: str, value: PropertyValue, **extra: Any) -> ModelProperty:
         fields = {"effective_from": None, "effective_until": None, "reference_data": None}
@@ -409,11 +392,9 @@ def constructed_request(number: int) -> Any:
 
 @pytest.mark.parametrize("mode", ["Partial", "Atomic"])
 def test_sdk_model_requests_with_explicit_nones_are_accepted(
-    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None], mode: str
+    emulator: EmulatorProcess, sdk_api: InvestmentAccountsApi, mode: str
 ) -> None:
-    sdk_env(emulator.env())
-
-    response = accounts_api().upsert_investment_accounts(
+    response = sdk_api.upsert_investment_accounts(
         mode, {"one": constructed_request(1), "two": constructed_request(2)}
     )
 
@@ -439,34 +420,49 @@ def test_sdk_model_requests_with_explicit_nones_are_accepted(
     }
 
 
-def test_sdk_model_request_missing_a_required_field_gets_lusids_wording(
-    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
-) -> None:
-    sdk_env(emulator.env())
+def empty_display_name() -> dict[str, Any]:
+    body = reference_body()
+    body["firstExampleRequest"]["displayName"] = ""  # the SDK's model lets it through; LUSID not
+    return body
+
+
+def identifier_without_value() -> dict[str, Any]:
     request = constructed_request(1)
     request.identifiers["InvestmentAccount/Ext/Id"].value = None  # the SDK allows it; LUSID not
+    return {"one": request}
 
-    with pytest.raises(ApiException) as raised:
-        accounts_api().upsert_investment_accounts("Partial", {"one": request})
 
-    problem = LusidValidationProblemDetails.from_json(raised.value.body)
-    assert problem.errors == {
-        "one.identifiers[InvestmentAccount/Ext/Id].value": ["The Value field is required."]
-    }
+@pytest.mark.parametrize(
+    ("make_body", "errors"),
+    [
+        (
+            empty_display_name,
+            {"firstExampleRequest.displayName": ["The DisplayName field is required."]},
+        ),
+        (
+            identifier_without_value,
+            {"one.identifiers[InvestmentAccount/Ext/Id].value": ["The Value field is required."]},
+        ),
+    ],
+)
+def test_sdk_validation_error_names_the_field_in_lusids_wording(
+    sdk_api: InvestmentAccountsApi,
+    make_body: Callable[[], dict[str, Any]],
+    errors: dict[str, list[str]],
+) -> None:
+    problem = refused(lambda: sdk_api.upsert_investment_accounts("Partial", make_body()))
+
+    assert (problem.name, problem.code) == ("InvalidRequestFailure", 157)
+    assert problem.errors == errors
 
 
 def test_response_holders_and_portfolios_carry_stable_entity_ids(
-    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
+    sdk_api: InvestmentAccountsApi,
 ) -> None:
-    sdk_env(emulator.env())
-    api = accounts_api()
-    body = reference_body()
-    body["firstExampleRequest"]["investmentPortfolios"] = [
-        {"key": "P1", "portfolioScope": "Investments", "portfolioCode": "Growth"}
-    ]
-    first = api.upsert_investment_accounts("Partial", body).values
+    body = reference_body_with_a_portfolio()
+    first = sdk_api.upsert_investment_accounts("Partial", body).values
     body["firstExampleRequest"]["displayName"] = "Renamed"  # a new version, the same entities
-    second = api.upsert_investment_accounts("Partial", body).values
+    second = sdk_api.upsert_investment_accounts("Partial", body).values
 
     holders = [
         response[corr].account_holders[0].entity_unique_id
@@ -482,16 +478,10 @@ def test_response_holders_and_portfolios_carry_stable_entity_ids(
 
 
 def test_every_field_of_an_answer_is_one_the_sdks_response_models_have(
-    emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
+    emulator: EmulatorProcess, sdk_api: InvestmentAccountsApi
 ) -> None:
-    from lusid.models import AccountHolder, InvestmentPortfolio, Link, Version
-
-    sdk_env(emulator.env())
-    body = reference_body()
-    body["firstExampleRequest"]["investmentPortfolios"] = [
-        {"key": "P1", "portfolioScope": "Investments", "portfolioCode": "Growth"}
-    ]
-    accounts_api().upsert_investment_accounts("Partial", body)
+    body = reference_body_with_a_portfolio()
+    sdk_api.upsert_investment_accounts("Partial", body)
     # The JSON as served, before the SDK's models could drop anything.
     (account,) = [a for a in emulator.accounts() if a["investmentPortfolios"]]
 
