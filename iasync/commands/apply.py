@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from iasync.commands.plan import no_color_option, state_option
 from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
@@ -68,11 +69,9 @@ class Output:
     type=click.Choice(["Partial", "Atomic"]),
     help="Partial: good accounts are kept when others fail; Atomic: each batch all or nothing.",
 )
-@click.option(
-    "--state", "state_file", type=click.Path(dir_okay=False, path_type=Path), help="State file."
-)
+@state_option
 @click.option("-json", "--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("-no-color", "--no-color", is_flag=True, help="No colour (NO_COLOR is honoured too).")
+@no_color_option
 def command(
     planfile: Path | None,
     auto_approve: bool,

@@ -22,14 +22,21 @@ if TYPE_CHECKING:
     from iasync.state import State
 
 
-@click.command("plan")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[PATH...]")
-@click.option(
+#: Options `iasync plan` and `iasync apply` share.
+state_option = click.option(
     "--state",
     "state_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The state file to compare with (default: the project's).",
+    help="The state file (default: the project's; IASYNC_STATE).",
 )
+no_color_option = click.option(
+    "-no-color", "--no-color", is_flag=True, help="No colour (NO_COLOR is honoured too)."
+)
+
+
+@click.command("plan")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[PATH...]")
+@state_option
 @click.option(
     "-out",
     "--out",
@@ -49,7 +56,7 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Exit 0 when there is nothing to apply, 1 on error, 2 when there are changes.",
 )
-@click.option("-no-color", "--no-color", is_flag=True, help="No colour (NO_COLOR is honoured too).")
+@no_color_option
 def command(
     paths: tuple[Path, ...],
     state_file: Path | None,
@@ -62,8 +69,9 @@ def command(
     """Show what `iasync apply` would change in LUSID.
 
     Compares the account files (all under the accounts directory, or those under PATH) with the
-    last-applied state: accounts to create, to update (with each changed attribute), unchanged,
-    and orphaned (in the state, no longer in the files).
+    last-applied state: accounts to create, to update (with each changed attribute), moved to
+    another file (recorded in the state, not sent), unchanged, and orphaned (in the state, no
+    longer in the files).
     """
     from iasync.loader import display_path, load_accounts
     from iasync.settings import load_settings
