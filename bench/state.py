@@ -2,12 +2,12 @@
 
     .venv/bin/python bench/state.py [--n 10000] [--repeat 5] [--profile]
 
-Builds a state of N accounts (bodies shaped like canonical account bodies), then times
-`LocalStateBackend.write` and `.read` on a real file, and next to them, in the same run, the
-floor they cannot beat: `json.dumps`/`json.loads` of the same document (and orjson's, when it is
-installed) with no file, no validation, no atomic rename. Prints the best of `--repeat` runs and
-the ratios. `--profile` prints the top of a cProfile of one write and one read. Not a test: the
-figures depend on the machine.
+Builds a state of N accounts (canonical bodies of bench/validate.py's account files), then
+times `LocalStateBackend.write` and `.read` on a real file, and next to them, in the same run,
+the floor they cannot beat: `json.dumps`/`json.loads` of the same document (and orjson's) with
+no file, no validation, no atomic rename. Prints the best of `--repeat` runs and the ratios.
+`--profile` prints the top of a cProfile of one write and one read. Not a test: the figures
+depend on the machine.
 """
 
 from __future__ import annotations
@@ -22,56 +22,34 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from iasync.state import AccountRecord, LocalStateBackend, State
 
 
-def body(number: int) -> dict:
-    """A canonical request body of the size and shape real account files give."""
-    return {
-        "identifiers": {
-            "InvestmentAccount/ExternalIdentifier/ExternalIAId": {"value": f"IA_{number:08d}"},
-            "InvestmentAccount/InternalIdentifier/InternalIAId": {
-                "value": f"Internal_{number:08d}"
-            },
-        },
-        "displayName": f"Account {number}",
-        "description": f"Benchmark account number {number}",
-        "accountType": ("Personal", "Corporate", "JointMixed")[number % 3],
-        "properties": {
-            "InvestmentAccount/Details/Name": {
-                "key": "InvestmentAccount/Details/Name",
-                "value": {"labelValue": f"Holder {number}"},
-            },
-            "InvestmentAccount/Details/Country": {
-                "key": "InvestmentAccount/Details/Country",
-                "value": {"labelValue": "United Kingdom"},
-                "effectiveFrom": "2016-01-01T00:00:00.0000000+00:00",
-            },
-            "InvestmentAccount/Details/Balance": {
-                "key": "InvestmentAccount/Details/Balance",
-                "value": {"metricValue": {"value": number * 1.5}},
-            },
-        },
-        "accountHolders": [
-            {
-                "key": "AccountHolder1",
-                "identifiers": {
-                    "InvestorRecord/ExternalIdentifier/ExternalIRId": {"value": f"IR_{number:08d}"}
-                },
-            }
-        ],
-        "investmentPortfolios": [
-            {
-                "key": "Portfolio1",
-                "identifier": {"portfolioScope": "Benchmark", "portfolioCode": f"P{number:08d}"},
-            }
-        ],
-    }
+def bodies(count: int) -> list[dict[str, Any]]:
+    """`count` canonical request bodies, made as apply makes them: YAML file -> model -> body.
+
+    The files are bench/validate.py's (short and long forms, holders, portfolios, dated
+    properties); a state of N accounts cycles through these bodies, as parsing 10,000 files
+    would only slow the benchmark down, not change what a state holds.
+    """
+    from validate import account_yaml
+
+    from iasync.model import AccountFile, canonical_body
+    from iasync.schema import json_compatible
+
+    return [
+        canonical_body(AccountFile.model_validate(json_compatible(yaml.safe_load(account_yaml(n)))))
+        for n in range(count)
+    ]
 
 
 def build_state(count: int) -> State:
     state = State.new()
+    shapes = bodies(60)
     for number in range(count):
         lusid_id = f"LUID_{number:08X}"
         state.record(
@@ -82,7 +60,7 @@ def build_state(count: int) -> State:
                     "InvestmentAccount/ExternalIdentifier/ExternalIAId": f"IA_{number:08d}",
                     "InvestmentAccount/InternalIdentifier/InternalIAId": f"Internal_{number:08d}",
                 },
-                body=body(number),
+                body=shapes[number % len(shapes)],
                 body_hash=f"sha256:{number:064x}",
                 source=f"accounts/group{number // 1000:03d}/account-{number:06d}.yaml",
                 source_hash=f"sha256:{number * 7:064x}",
