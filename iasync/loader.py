@@ -200,13 +200,14 @@ def _reusable(files: Sequence[Path], settings: Settings, state: State) -> dict[s
 
     if state.canonical_format != CANONICAL_FORMAT:
         return {}  # bodies made by another iasync may not be what this one makes of the files
-    # Files are found under the root as given, so a record's file is root + its source. A file
-    # that does not look like that is simply read: slower, never wrong.
-    root = str(settings.root)
+    # A record's file is the root + its source; files are matched by absolute path, so PATH
+    # arguments relative to the working directory find their records too. A file that does not
+    # match (through a symlinked directory, say) is simply read: slower, never wrong.
+    root = os.path.abspath(settings.root)
     applied = {os.path.join(root, record.source): record for record in state.accounts.values()}
     reused = {}
     for file in files:
-        record = applied.get(str(file))
+        record = applied.get(os.path.abspath(file))
         if record is not None and _same_bytes(file, record.source_hash):
             reused[str(file)] = _as_loaded(record)
     return reused

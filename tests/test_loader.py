@@ -425,3 +425,18 @@ def test_a_broken_edit_of_an_applied_file_is_reported(settings: Settings) -> Non
     # Given from the state, the same as computed from the body.
     assert kept.body_hash == body_hash(kept.body)
     assert kept.identity == identity_of(kept.body)
+
+
+def test_files_named_relative_to_the_working_directory_are_reused_too(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(settings, "uk/a.yaml", account("IA_1"))
+    state = marked(applied_state(settings))
+    monkeypatch.chdir(settings.root / "accounts")
+
+    result = load_accounts([Path("uk")], settings, reuse=state)
+
+    assert result.reused == 1
+    assert [(a.path, a.body["description"]) for a in result.accounts] == [
+        ("accounts/uk/a.yaml", "as recorded")
+    ]
