@@ -83,6 +83,40 @@ def _check_keyed_maps(data: dict[str, Any]) -> Iterator[Finding]:
             yield from _check_value(here, key, value, identifiers)
 
 
+def with_good_keys(data: Any) -> tuple[dict[str, Any], dict[Path, Path]] | None:
+    """`data` with each bad key of a keyed map renamed to a good one, or None when none is bad.
+
+    The schema judges a member's value only under a key of the right form; renamed, the values
+    under bad keys are judged too, as separate faults. Also returns renamed path -> original path.
+    Only the maps and lists on the way are copied: the values themselves are shared.
+    """
+    if not isinstance(data, dict):
+        return None
+    copy: dict[str, Any] = dict(data)
+    renamed: dict[Path, Path] = {}
+    for path, mapping, domain, _ in _keyed_maps(data):
+        if not isinstance(mapping, dict):
+            continue
+        bad = [key for key in mapping if key_problem(key, domain) is not None]
+        if not bad:
+            continue
+        good = {key: f"{domain}/iasync-renamed/key-{n}" for n, key in enumerate(bad)}
+        _replace(copy, path, {good.get(key, key): value for key, value in mapping.items()})
+        renamed.update({(*path, good[key]): (*path, key) for key in bad})
+    return (copy, renamed) if renamed else None
+
+
+def _replace(tree: dict[str, Any], path: Path, value: Any) -> None:
+    """Set `tree[path] = value`, copying the containers on the way (they may be shared)."""
+    *parents, last = path
+    node: Any = tree
+    for part in parents:
+        child = node[part]
+        node[part] = child = list(child) if isinstance(child, list) else dict(child)
+        node = child
+    node[last] = value
+
+
 @lru_cache(maxsize=4096)  # the same few keys recur in thousands of files
 def key_problem(key: str, domain: str) -> str | None:
     """Why `key` is not a `{domain}/{scope}/{code}` key, or None when it is one."""

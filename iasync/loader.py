@@ -413,10 +413,58 @@ def _content_problems(shown: str, document: Document, settings: Settings) -> lis
                 checks.Finding(tuple(error.instance_path), "value", error.message)
                 for error in fast.iter_errors(document.data)
             ]
+    under_bad_keys = _values_under_bad_keys(document) if specific else []
     return [
         Problem(shown, line, column, message)
-        for (line, column), message in _dedupe([specific, general], document)
+        for (line, column), message in _dedupe([specific, general, under_bad_keys], document)
     ]
+
+
+def _values_under_bad_keys(document: Document) -> list[Finding]:
+    """What the schema says of the values under badly formed keys, were the keys good.
+
+    A bad key and a bad value under it are two faults; the schema alone would judge the value
+    only once the key is fixed, so it is judged now, under a good key put in its place.
+    """
+    from iasync import checks
+
+    renamed = checks.with_good_keys(document.data)
+    if renamed is None:
+        return []
+    data, originals = renamed
+    if _fast_validator().is_valid(data):
+        return []
+    from iasync import schemaerrors
+    from iasync.schema import validator
+
+    errors = list(validator().iter_errors(data))
+    for error in errors:
+        _restore_keys(error, originals)
+    findings = schemaerrors.explain(errors, document)
+    bad = set(originals.values())
+    return [
+        finding
+        for finding in findings
+        if any(finding.path[: len(path)] == path for path in bad)
+        and not (finding.path in bad and finding.role == "key")
+    ]
+
+
+def _restore_keys(
+    error: Any, originals: dict[tuple[str | int, ...], tuple[str | int, ...]]
+) -> None:
+    """Put the original keys back in the paths of a jsonschema error and its sub-errors."""
+    names = {renamed[-1]: original[-1] for renamed, original in originals.items()}
+    for item in [error, *_sub_errors(error)]:
+        item.path = type(item.path)(names.get(part, part) for part in item.path)
+        item.relative_path = item.path
+
+
+def _sub_errors(error: Any) -> list[Any]:
+    found = []
+    for sub in error.context or ():
+        found += [sub, *_sub_errors(sub)]
+    return found
 
 
 def _dedupe(groups: list[list[Finding]], document: Document) -> list[tuple[tuple[int, int], str]]:

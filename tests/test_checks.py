@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from iasync.checks import Finding, check_account, key_problem, parse_instant
+from iasync.checks import Finding, check_account, key_problem, parse_instant, with_good_keys
 from iasync.settings import DEFAULT_ACCOUNT_TYPES
 
 EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
@@ -253,3 +253,28 @@ def test_the_limits_are_the_models() -> None:
 
     assert iasync.checks.MAX_LABEL_LENGTH == iasync.model.MAX_LABEL_LENGTH
     assert iasync.checks.MAX_PROPERTIES == iasync.model.MAX_PROPERTIES
+
+
+def test_bad_keys_are_renamed_to_good_ones_in_a_copy() -> None:
+    holder = {"key": "H", "identifiers": {"Bad/x": "IR_1", "InvestorRecord/A/B": "IR_2"}}
+    data = valid(accountHolders=[holder])
+    data["identifiers"]["Wrong"] = "x"
+
+    copy, renamed = with_good_keys(data)
+
+    assert renamed == {
+        ("identifiers", "InvestmentAccount/iasync-renamed/key-0"): ("identifiers", "Wrong"),
+        (
+            "accountHolders",
+            0,
+            "identifiers",
+            "InvestorRecord/iasync-renamed/key-0",
+        ): ("accountHolders", 0, "identifiers", "Bad/x"),
+    }
+    assert check(copy) == []  # every key good now, every value as it was
+    assert copy["accountHolders"][0]["identifiers"] == {
+        "InvestorRecord/iasync-renamed/key-0": "IR_1",
+        "InvestorRecord/A/B": "IR_2",
+    }
+    assert "Wrong" in data["identifiers"] and "Bad/x" in holder["identifiers"]  # untouched
+    assert with_good_keys(valid()) is None

@@ -160,6 +160,24 @@ def test_a_bad_key_with_a_bad_value_is_two_faults_each_on_its_own_line(
     ]
 
 
+def test_a_value_under_a_bad_key_is_judged_as_if_the_key_were_good(settings: Settings) -> None:
+    text = (
+        "identifiers:\n  InvestmentAccount/Bad Scope/X: [a]\n  Inv/x: {value: {labelValue: x}, "
+        "bogus: 1}\ndisplayName: x\naccountType: Personal\n"
+    )
+    write(settings, "a.yaml", text)
+
+    assert [str(p) for p in load_accounts([], settings).problems] == [
+        "accounts/a.yaml:2:3: key 'InvestmentAccount/Bad Scope/X': the scope may hold only "
+        "letters, digits, '-' and '_' (not ' ')",
+        'accounts/a.yaml:2:34: identifiers["InvestmentAccount/Bad Scope/X"]: expected text or a '
+        "mapping, got a list",
+        "accounts/a.yaml:3:3: key 'Inv/x' must have the form InvestmentAccount/{scope}/{code}",
+        "accounts/a.yaml:3:35: unknown key 'bogus' in identifiers[\"Inv/x\"]; expected one of: "
+        "effectiveFrom, effectiveUntil, key, value",
+    ]
+
+
 def test_an_identifier_shared_by_three_files_is_reported_in_each(settings: Settings) -> None:
     for name in ("a", "b", "c"):
         write(settings, f"{name}.yaml", account("IA_SAME"))
