@@ -116,13 +116,11 @@ def value_lines(value: Any, indent: str) -> list[str]:
     if isinstance(value, dict) and value:
         lines = []
         for key, member in value.items():
-            one = f"{indent}{key}: {_short(member)}"
-            if len(one) <= MAX_VALUE_WIDTH + len(indent) or not isinstance(
-                _unwrapped(member), dict | list
-            ):
-                lines.append(f"{indent}{key}: {_cut(_short(member))}")
-            else:
+            one = f"{key}: {_short(member)}"
+            if len(one) > MAX_VALUE_WIDTH and isinstance(_unwrapped(member), dict | list):
                 lines += [f"{indent}{key}:", *value_lines(member, indent + "  ")]
+            else:
+                lines.append(f"{indent}{key}: {_cut(_short(member))}")
         return lines
     if isinstance(value, list) and value:
         return [f"{indent}- {_cut(_short(item))}" for item in value]
@@ -218,7 +216,7 @@ def _difference_lines(diffs: Sequence[Difference], style: Style) -> list[str]:
         after = format_value(diff.after, MAX_TEXT_WIDTH)
         if diff.action == "add":
             one = f"{label} {after}"
-            if len(one) <= MAX_VALUE_WIDTH + width or not isinstance(diff.after, dict | list):
+            if len(one) <= MAX_VALUE_WIDTH + width or not isinstance(_unwrapped(diff.after), dict | list):
                 lines.append(lead + one)
             else:
                 lines += [lead + diff.path + ":", *value_lines(diff.after, " " * 10)]
