@@ -216,10 +216,11 @@ def _difference_lines(diffs: Sequence[Difference], style: Style) -> list[str]:
         after = format_value(diff.after, MAX_TEXT_WIDTH)
         if diff.action == "add":
             one = f"{label} {after}"
-            if len(one) <= MAX_VALUE_WIDTH + width or not isinstance(_unwrapped(diff.after), dict | list):
-                lines.append(lead + one)
-            else:
+            collection = isinstance(_unwrapped(diff.after), dict | list)
+            if collection and len(one) > MAX_VALUE_WIDTH + width:
                 lines += [lead + diff.path + ":", *value_lines(diff.after, " " * 10)]
+            else:
+                lines.append(lead + one)
             continue
         before = format_value(diff.before, MAX_TEXT_WIDTH)
         one = f"{label} {before} -> {after}"
