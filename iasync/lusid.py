@@ -21,10 +21,11 @@ import json
 import logging
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,26 @@ class LusidConfig:
     def describe_auth(self) -> str:
         if self.access_token is not None:
             return "personal access token"
-        return f"password grant as {self.username} at {self.token_url}"
+        return f"password grant as {self.username} at {shown_url(self.token_url or '')}"
+
+    def __repr__(self) -> str:
+        # A URL may carry a password (http://user:password@proxy:8080 is common for proxies).
+        parts = (
+            f"{f.name}={shown_url(value) if isinstance(value, str) else value!r}"
+            if f.name in _URL_FIELDS
+            else f"{f.name}={value!r}"
+            for f in fields(self)
+            if (value := getattr(self, f.name)) is not None
+        )
+        return f"LusidConfig({', '.join(parts)})"
+
+
+_URL_FIELDS = frozenset({"api_url", "token_url", "proxy_address"})
+
+
+def shown_url(url: str) -> str:
+    """`url` fit to show: without the user and password it may carry before its host."""
+    return re.sub(r"(?<=//)[^/?#@]*@", "", url, count=1)
 
 
 # config field -> (environment variable(s), secrets.json section, secrets.json key)
@@ -463,7 +483,7 @@ class LusidClient:
         self._http.close()
 
     def __repr__(self) -> str:
-        return f"LusidClient({self._base!r}, {self.config.describe_auth()})"
+        return f"LusidClient({shown_url(self._base)!r}, {self.config.describe_auth()})"
 
     # endpoints
 
@@ -677,9 +697,9 @@ class LusidClient:
         response = self._token_request(form, auth=None)
         if response.status_code != 200:
             raise LusidApiError(
-                f"the token endpoint {config.token_url} refused the password grant for "
-                f"{config.username}: {_oauth_error(response)}; check FBN_USERNAME, FBN_PASSWORD, "
-                "FBN_CLIENT_ID and FBN_CLIENT_SECRET",
+                f"the token endpoint {shown_url(config.token_url or '')} refused the password "
+                f"grant for {config.username}: {_oauth_error(response)}; check FBN_USERNAME, "
+                "FBN_PASSWORD, FBN_CLIENT_ID and FBN_CLIENT_SECRET",
                 status=response.status_code,
             )
         return self._token_from(response)
@@ -708,7 +728,7 @@ class LusidClient:
     def _token_request(self, form: dict[str, str], auth: httpx.Auth | None) -> httpx.Response:
         url = self.config.token_url or ""
         return self._with_retries(
-            f"the token request to {url}",
+            f"the token request to {shown_url(url)}",
             lambda: _unless_retried(
                 lambda: self._http.post(
                     url, data=form, auth=auth, headers={"Accept": "application/json"}
@@ -720,7 +740,8 @@ class LusidClient:
         doc = _json_or_none(response)
         if not isinstance(doc, dict) or not isinstance(doc.get("access_token"), str):
             raise LusidApiError(
-                f"the token endpoint {self.config.token_url} answered without an access_token",
+                f"the token endpoint {shown_url(self.config.token_url or '')} answered "
+                "without an access_token",
                 status=response.status_code,
             )
         lifetime = _seconds(doc.get("expires_in"), default=3600.0)

@@ -192,6 +192,24 @@ def test_secrets_json_values_win_over_the_environment(tmp_path: Path) -> None:
         assert secret not in repr(config)
 
 
+def test_a_password_in_a_url_is_never_shown(tmp_path: Path) -> None:
+    env = {
+        "FBN_LUSID_URL": "https://x.lusid.com/api",
+        "FBN_TOKEN_URL": "https://tokenuser:t0ken-url-pass@idp.example.com/oauth2/token",
+        "FBN_USERNAME": USER,
+        "FBN_PASSWORD": PASSWORD,
+        "FBN_CLIENT_ID": "c",
+        "FBN_CLIENT_SECRET": CLIENT_SECRET,
+        "FBN_PROXY_ADDRESS": "http://proxyuser:pr0xy-pass@proxy.example.com:8080",
+    }
+    config = load_lusid_config(env, cwd=tmp_path)
+    assert config.proxy_address == env["FBN_PROXY_ADDRESS"]  # used as given
+    shown = repr(config) + config.describe_auth() + repr(LusidClient(config))
+    assert "http://proxy.example.com:8080" in shown
+    assert "https://idp.example.com/oauth2/token" in shown
+    assert_no_secret(shown, "t0ken-url-pass", "pr0xy-pass")
+
+
 def test_missing_url_names_both_places(tmp_path: Path) -> None:
     with pytest.raises(LusidConfigError) as caught:
         load_lusid_config({"FBN_ACCESS_TOKEN": "t"}, cwd=tmp_path)
@@ -659,7 +677,10 @@ def test_an_unreachable_token_endpoint_is_retried_then_reported(
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**grant_env(emulator), "FBN_TOKEN_URL": f"http://127.0.0.1:{port}/oauth2/token"}
+    env = {
+        **grant_env(emulator),
+        "FBN_TOKEN_URL": f"http://u:url-pa55@127.0.0.1:{port}/oauth2/token",
+    }
     policy = RetryPolicy(max_attempts=2, base_delay=0.01, sleep=waits)
     client = LusidClient(load_lusid_config(env, tmp_path), retry=policy)
     with client, pytest.raises(LusidApiError) as caught:
@@ -667,7 +688,7 @@ def test_an_unreachable_token_endpoint_is_retried_then_reported(
     message = str(caught.value)
     assert f"the token request to http://127.0.0.1:{port}/oauth2/token" in message
     assert "after 2 attempts" in message and "could not connect" in message
-    assert_no_secret(message)
+    assert_no_secret(message, "url-pa55")
     assert emulator.requests() == [] and len(waits) == 1
 
 
