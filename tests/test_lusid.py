@@ -618,6 +618,18 @@ def test_a_hanging_server_times_out_and_is_retried(
     assert len(response.values) == 2 and len(waits) == 1
 
 
+def test_fbn_read_timeout_ms_bounds_the_wait_for_an_answer(
+    emulator: EmulatorProcess, tmp_path: Path, waits: Waits
+) -> None:
+    emulator.add_fault(kind="hang", seconds=5, count=1)
+    config = load_lusid_config({**emulator.env(), "FBN_READ_TIMEOUT_MS": "300"}, tmp_path)
+    events: list[RetryEvent] = []
+    with LusidClient(config, retry=RetryPolicy(sleep=waits), on_retry=events.append) as client:
+        response = client.upsert_investment_accounts(example_requests(), "Partial")
+    assert len(response.values) == 2
+    assert [event.reason for event in events] == ["timed out waiting for the answer"]
+
+
 def test_exhausted_retries_give_a_clear_error_with_status_and_request_id(
     emulator: EmulatorProcess, connect: Callable[..., LusidClient], waits: Waits
 ) -> None:
