@@ -399,3 +399,34 @@ def test_a_saved_plan_is_stale_once_a_file_is_added(project: Project) -> None:
 
     with pytest.raises(StalePlanError, match=r"accounts/c\.yaml added"):
         check_fresh(load_plan(path), project.backend.read(), load_accounts([], settings))
+
+
+# --- files as applied ---------------------------------------------------------------------------
+
+
+def test_a_file_as_applied_gives_its_records_body_only_under_the_same_canonical_format(
+    project: Project,
+) -> None:
+    import hashlib
+
+    from iasync.model import CANONICAL_FORMAT, body_hash
+
+    text = account_yaml("IA_1")
+    raw = project.write("accounts/a.yaml", text).read_bytes()
+    applied = project.applied("accounts/a.yaml", text, "LUID_1")
+    applied.source_hash = "sha256:" + hashlib.sha256(raw).hexdigest()
+    # What another iasync made of the same bytes (say, before a change of canonical bodies).
+    applied.body = {**applied.body, "description": "as another iasync made it"}
+    applied.body_hash = body_hash(applied.body)
+    project.save_state(applied)  # records no canonical format: the file is read again
+
+    assert ok(project.plan()).splitlines()[0] == (
+        "Plan: 0 to create, 1 to update, 0 orphaned, 0 unchanged."
+    )
+
+    state = project.backend.read()
+    state.canonical_format = CANONICAL_FORMAT  # now the record is taken for the file, unread
+    project.backend.write(state)
+    assert ok(project.plan()).splitlines()[0] == (
+        "Plan: 0 to create, 0 to update, 0 orphaned, 1 unchanged."
+    )

@@ -157,3 +157,28 @@ def test_the_command_line_overrides_a_saved_plans_batch_size(
     done = project.iasync("apply", "changes.plan", "--batch-size", "1")
     assert done.returncode == 0, done.stderr
     assert [len(r["body"]) for r in project.upserts()] == [1, 1, 1]
+
+
+def test_after_a_change_of_canonical_bodies_plan_and_apply_agree(
+    project: Project, emulator: Any
+) -> None:
+    from iasync.model import CANONICAL_FORMAT, body_hash
+
+    assert project.iasync("apply", "--auto-approve").returncode == 0
+    # The state as an iasync with other canonical bodies would have left it.
+    state = project.state()
+    assert state["canonical_format"] == CANONICAL_FORMAT
+    state["canonical_format"] = None
+    (record,) = [r for r in state["accounts"].values() if r["source"].endswith("0001.yaml")]
+    record["body"]["description"] = "as another iasync made it"
+    record["body_hash"] = body_hash(record["body"])
+    project.state_path.write_text(json.dumps(state), encoding="utf-8")
+    emulator.clear_requests()
+
+    planned = project.plan_json()
+    assert [(c["action"], c["path"]) for c in planned["changes"]] == [("update", record["source"])]
+    done = project.iasync("apply", "--auto-approve")
+    assert done.returncode == 0, done.stderr
+    assert project.sent_ids() == [record["source"]]  # what the plan showed, nothing else
+    assert project.state()["canonical_format"] == CANONICAL_FORMAT
+    assert project.iasync("plan", "-detailed-exitcode").returncode == 0
