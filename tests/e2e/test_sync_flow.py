@@ -182,3 +182,19 @@ def test_after_a_change_of_canonical_bodies_plan_and_apply_agree(
     assert project.sent_ids() == [record["source"]]  # what the plan showed, nothing else
     assert project.state()["canonical_format"] == CANONICAL_FORMAT
     assert project.iasync("plan", "-detailed-exitcode").returncode == 0
+
+
+def test_a_saved_plan_of_a_move_records_it_without_a_request(
+    project: Project, emulator: Any
+) -> None:
+    assert project.iasync("apply", "--auto-approve").returncode == 0
+    emulator.clear_requests()
+    project.account_path(0).rename(project.root / "accounts" / "renamed.yaml")
+    assert project.iasync("plan", "-out", "move.plan", "-detailed-exitcode").returncode == 2
+
+    done = project.iasync("apply", "move.plan", "-json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["moved"] == 1
+    assert project.upserts() == []
+    assert "accounts/renamed.yaml" in project.recorded_sources()
+    assert project.plan_json()["apply"]["moved"] == 0
