@@ -176,9 +176,7 @@ def change_lines(change: AccountChange, style: Style = _plain) -> list[str]:
         lines += _difference_lines(change.differences, style)
     elif change.action == "orphaned":
         lines.append("      in the state, but no account file has its identifiers; left in LUSID")
-    elif change.moved_from:
-        lines.append("      the same account in another file: recorded in the state, not sent")
-    return lines
+    return lines  # a move is its header alone: the same account, now in another file
 
 
 def _marker(change: AccountChange) -> str:
@@ -235,9 +233,13 @@ def render_plan(plan: Plan, *, color: bool = False, saved_to: str | None = None)
     """The human plan, as `iasync plan` prints it (and `iasync apply` before asking)."""
     style: Style = _coloured if color else _plain
     out = [click.style(summary_line(plan), bold=True) if color else summary_line(plan), ""]
+    after_move = False
     for change in _shown_changes(plan):
-        out += change_lines(change, style)
-        out.append("")
+        move = change.action == "unchanged" and bool(change.moved_from)
+        if move and after_move:
+            out.pop()  # moves are one line each: they stand together
+        out += [*change_lines(change, style), ""]
+        after_move = move
     out.append(next_step_line(plan, saved_to))
     return "\n".join(out) + "\n"
 

@@ -109,21 +109,26 @@ def test_the_last_line_counts_batches_and_names_a_saved_plan() -> None:
 def test_a_move_is_its_own_kind_of_line_and_only_recorded() -> None:
     state = State(lineage="L", serial=1)
     state.record(record("LUID_1", body("IA_1"), "accounts/old.yaml", 2))
-    plan = make_plan(LoadResult([loaded("accounts/new.yaml", body("IA_1"))]), state)
+    state.record(record("LUID_2", body("IA_2"), "accounts/two.yaml", 1))
+    load = [loaded("accounts/new.yaml", body("IA_1")), loaded("accounts/2.yaml", body("IA_2"))]
+    plan = make_plan(LoadResult(load), state)
 
     lines = render_plan(plan).splitlines()
 
-    assert lines[0] == "Plan: 0 to create, 0 to update, 0 orphaned, 1 unchanged (1 moved)."
-    assert "  > accounts/new.yaml  (IA_1, LUID_1, version 2; moved from accounts/old.yaml)" in lines
-    assert lines[-1] == (
-        "Run `iasync apply` to record 1 moved file in the state (nothing is sent to LUSID)."
-    )
+    assert lines == [
+        "Plan: 0 to create, 0 to update, 0 orphaned, 2 unchanged (2 moved).",
+        "",
+        "  > accounts/new.yaml  (IA_1, LUID_1, version 2; moved from accounts/old.yaml)",
+        "  > accounts/2.yaml  (IA_2, LUID_2, version 1; moved from accounts/two.yaml)",
+        "",
+        "Run `iasync apply` to record 2 moved files in the state (nothing is sent to LUSID).",
+    ]
     assert plan_json(plan)["apply"] | {"batch_size": 0} == {
         "accounts": 0,
         "batches": 0,
         "batch_size": 0,
         "success_mode": "Partial",
-        "moved": 1,
+        "moved": 2,
     }
 
 
