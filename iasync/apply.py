@@ -7,6 +7,10 @@ paths, so every failure LUSID reports maps back to a file.
 Recording is done by one writer, the calling thread: as each batch comes back, the accounts LUSID
 accepted are put in the state and the state is written at once. A batch that fails, a crash or a
 kill -9 therefore loses nothing that LUSID accepted before it, and records nothing it did not.
+
+Moves (an unchanged account whose file was renamed) are recorded without a word to LUSID: the
+record takes the new file's path and hash, so the next plan neither says "moved" again nor reads
+the file again.
 """
 
 from __future__ import annotations
