@@ -140,42 +140,51 @@ def test_problems_are_sorted_and_never_repeated(settings: Settings) -> None:
     ]
 
 
+BAD_SCOPE = (
+    "accounts/a.yaml:2:3: key 'InvestmentAccount/Bad Scope/X': the scope may hold only "
+    "letters, digits, '-' and '_' (not ' ')"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "identifiers:\n  InvestmentAccount/Bad Scope/X: 0012\ndisplayName: x\n"
+            "accountType: Personal\nproperties:\n  Country: null\n",
+            [
+                BAD_SCOPE,
+                'accounts/a.yaml:2:34: identifiers["InvestmentAccount/Bad Scope/X"]: YAML 1.1 '
+                "reads 0012 as the number 10; quote it: '0012'",
+                "accounts/a.yaml:6:3: key 'Country' must have the form "
+                "InvestmentAccount/{scope}/{code}",
+                "accounts/a.yaml:6:12: properties.Country: no value (YAML reads it as null); "
+                "write a value, or remove the key if it is optional",
+            ],
+            id="values-the-yaml-stage-refuses",
+        ),
+        pytest.param(
+            "identifiers:\n  InvestmentAccount/Bad Scope/X: [a]\n"
+            "  Inv/x: {value: {labelValue: x}, bogus: 1}\ndisplayName: x\naccountType: Personal\n",
+            [
+                BAD_SCOPE,
+                'accounts/a.yaml:2:34: identifiers["InvestmentAccount/Bad Scope/X"]: expected '
+                "text or a mapping, got a list",
+                "accounts/a.yaml:3:3: key 'Inv/x' must have the form "
+                "InvestmentAccount/{scope}/{code}",
+                "accounts/a.yaml:3:35: unknown key 'bogus' in identifiers[\"Inv/x\"]; expected "
+                "one of: effectiveFrom, effectiveUntil, key, value",
+            ],
+            id="values-the-schema-refuses-as-under-a-good-key",
+        ),
+    ],
+)
 def test_a_bad_key_with_a_bad_value_is_two_faults_each_on_its_own_line(
-    settings: Settings,
+    settings: Settings, text: str, expected: list[str]
 ) -> None:
-    text = (
-        "identifiers:\n  InvestmentAccount/Bad Scope/X: 0012\ndisplayName: x\n"
-        "accountType: Personal\nproperties:\n  Country: null\n"
-    )
     write(settings, "a.yaml", text)
 
-    assert [str(p) for p in load_accounts([], settings).problems] == [
-        "accounts/a.yaml:2:3: key 'InvestmentAccount/Bad Scope/X': the scope may hold only "
-        "letters, digits, '-' and '_' (not ' ')",
-        'accounts/a.yaml:2:34: identifiers["InvestmentAccount/Bad Scope/X"]: YAML 1.1 reads '
-        "0012 as the number 10; quote it: '0012'",
-        "accounts/a.yaml:6:3: key 'Country' must have the form InvestmentAccount/{scope}/{code}",
-        "accounts/a.yaml:6:12: properties.Country: no value (YAML reads it as null); write a "
-        "value, or remove the key if it is optional",
-    ]
-
-
-def test_a_value_under_a_bad_key_is_judged_as_if_the_key_were_good(settings: Settings) -> None:
-    text = (
-        "identifiers:\n  InvestmentAccount/Bad Scope/X: [a]\n  Inv/x: {value: {labelValue: x}, "
-        "bogus: 1}\ndisplayName: x\naccountType: Personal\n"
-    )
-    write(settings, "a.yaml", text)
-
-    assert [str(p) for p in load_accounts([], settings).problems] == [
-        "accounts/a.yaml:2:3: key 'InvestmentAccount/Bad Scope/X': the scope may hold only "
-        "letters, digits, '-' and '_' (not ' ')",
-        'accounts/a.yaml:2:34: identifiers["InvestmentAccount/Bad Scope/X"]: expected text or a '
-        "mapping, got a list",
-        "accounts/a.yaml:3:3: key 'Inv/x' must have the form InvestmentAccount/{scope}/{code}",
-        "accounts/a.yaml:3:35: unknown key 'bogus' in identifiers[\"Inv/x\"]; expected one of: "
-        "effectiveFrom, effectiveUntil, key, value",
-    ]
+    assert [str(p) for p in load_accounts([], settings).problems] == expected
 
 
 def test_an_identifier_shared_by_three_files_is_reported_in_each(settings: Settings) -> None:
