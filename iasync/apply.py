@@ -158,16 +158,22 @@ def record_moves(changes: Sequence[AccountChange], state: State) -> list[str]:
 
 
 def _stamp_format(state: State, current: set[str]) -> None:
-    """Mark the state's bodies as made under this iasync's CANONICAL_FORMAT, once they all are.
+    """Mark the state's bodies as made under this iasync's CANONICAL_FORMAT, before a write.
 
-    They are when every record was recorded by this run or matched an unchanged account (whose
-    body equals what this iasync made of its file, now the record's source): then the loader may
-    reuse them. A state from another format stays unmarked until then: its files are all read.
+    A record is current when this run recorded it or it matched an unchanged account (its body
+    equals what this iasync made of its file, now the record's source). The others (orphans,
+    files outside the plan's paths) were made under another format: they lose their
+    `source_hash` (no file's bytes have an empty hash), so the loader never takes one of them
+    for a file; their files are read until a later apply records them again.
     """
     from iasync.model import CANONICAL_FORMAT
 
-    if state.canonical_format != CANONICAL_FORMAT and state.accounts.keys() <= current:
-        state.canonical_format = CANONICAL_FORMAT
+    if state.canonical_format == CANONICAL_FORMAT:
+        return
+    for lusid_id, record in list(state.accounts.items()):
+        if lusid_id not in current and record.source_hash:
+            state.record(replace(record, source_hash=""))
+    state.canonical_format = CANONICAL_FORMAT
 
 
 def _run_batches(

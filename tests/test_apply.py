@@ -324,7 +324,7 @@ def test_a_move_is_recorded_in_one_write_without_a_request(
     assert not plan_for(project, stored).has_changes
 
 
-def test_a_state_of_another_canonical_format_is_marked_once_every_record_is_current(
+def test_a_state_of_another_canonical_format_is_marked_and_its_stale_records_not_reused(
     project: Path, backend, client, emulator
 ) -> None:
     from iasync.model import CANONICAL_FORMAT
@@ -334,8 +334,14 @@ def test_a_state_of_another_canonical_format_is_marked_once_every_record_is_curr
     state.canonical_format = None  # as written by an iasync of another canonical format
     backend.write(state)
     write_account(project, 1, suffix=" (edited)")
+    (project / "accounts" / "account-0002.yaml").unlink()  # its record, now an orphan, is stale
 
     run_apply(project, backend, client)
 
-    # The edited account was recorded now; the other two matched their files unchanged.
-    assert backend.read().canonical_format == CANONICAL_FORMAT
+    stored = backend.read()
+    assert stored.canonical_format == CANONICAL_FORMAT
+    hashes = {rec.source: rec.source_hash for rec in stored.accounts.values()}
+    # Recorded now, or matched unchanged: vouched for. The orphan: never taken for a file again.
+    assert hashes["accounts/account-0000.yaml"].startswith("sha256:")
+    assert hashes["accounts/account-0001.yaml"].startswith("sha256:")
+    assert hashes["accounts/account-0002.yaml"] == ""
