@@ -36,7 +36,8 @@ from lusid.models import (
 from iasync.emulator import validation
 from iasync.emulator.process import EmulatorProcess
 
-DATA = Path(__file__).parent / "data" / "reference_request_body.json"
+# One copy of the reference page's example for every test (tests/data), checked against the page here.
+DATA = Path(__file__).parents[1] / "data" / "reference-example-request-body.json"
 REFERENCE_PAGE = Path(__file__).parents[3] / "shared" / "reference" / "InvestmentAccountsApi.md"
 
 
