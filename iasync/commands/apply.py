@@ -22,6 +22,7 @@ from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
     from iasync.apply import ApplyResult, BatchOutcome
+    from iasync.lusid import RetryEvent
     from iasync.plan import Plan
     from iasync.settings import Settings
     from iasync.state import State, StateBackend
@@ -41,6 +42,11 @@ class Output:
 
     def warn(self, text: str) -> None:
         click.echo(f"Warning: {text}", err=True)
+
+    def retrying(self, event: RetryEvent) -> None:
+        """A request LUSID refused for now (429, 503, a dropped connection) is about to be
+        retried: say so, or a long wait looks like a hang. The event's text holds no secret."""
+        self.warn(str(event))
 
 
 @click.command("apply")
@@ -139,7 +145,7 @@ def _run(
             output.say("Apply cancelled.")
             return 1
         _warn_atomic_batches(settings, output, len(plan.to_send))
-        with LusidClient(config) as client:
+        with LusidClient(config, on_retry=output.retrying) as client:
             result = _apply(settings, output, plan, state, backend, client)
     _report(output, plan, result)
     return 0 if result.ok else 1

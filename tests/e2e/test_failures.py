@@ -74,6 +74,13 @@ def test_429_and_503_bursts_are_retried_to_success(project: Project, emulator: A
     statuses = [r["status"] for r in project.upserts()]
     assert statuses == [429, 429, 503, 503, 201]
     assert project.recorded_sources() == ALL
+    # Each retry is told as it happens, so a long wait never looks like a hang.
+    retries = [line for line in done.stderr.splitlines() if "; retrying in " in line]
+    assert len(retries) == 4, done.stderr
+    assert "429 Too Many Requests; retrying in 0.0s (attempt 2 of 6)" in retries[0]
+    assert "503 Service Unavailable; retrying in 0.0s (attempt 4 of 6)" in retries[2]
+    assert all(line.startswith("Warning: the batch upsert of 3 accounts at ") for line in retries)
+    assert emulator.token not in done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("committed", [True, False], ids=["after-commit", "before-commit"])
