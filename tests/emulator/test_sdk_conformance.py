@@ -36,7 +36,7 @@ from lusid.models import (
 from iasync.emulator import validation
 from iasync.emulator.process import EmulatorProcess
 
-# One copy of the reference page's example for every test (tests/data), checked against the page here.
+# The one copy of the reference page's example (tests/data), checked against the page here.
 DATA = Path(__file__).parents[1] / "data" / "reference-example-request-body.json"
 REFERENCE_PAGE = Path(__file__).parents[3] / "shared" / "reference" / "InvestmentAccountsApi.md"
 
