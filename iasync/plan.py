@@ -207,6 +207,13 @@ def _match(account: LoadedAccount, index: RecordIndex) -> list[AccountRecord]:
     return list(found.values())
 
 
+def _which_identifiers(account: LoadedAccount, record: AccountRecord) -> str:
+    """`LUID_X has KEY=VALUE (last applied from PATH)`: which of the file's identifiers is that
+    account's, so the user can tell which one to change."""
+    shared = ", ".join(f"{k}={v}" for k, v in sorted(account.identity & record.identity))
+    return f"{record.lusid_id} has {shared} (last applied from {record.source})"
+
+
 def _check_unambiguous(
     accounts: Sequence[LoadedAccount], matches: dict[str, list[AccountRecord]]
 ) -> None:
@@ -216,10 +223,10 @@ def _check_unambiguous(
     for account in accounts:
         found = matches[account.path]
         if len(found) > 1:
-            ids = " and ".join(record.lusid_id for record in found)
+            whose = "".join(f"\n      {_which_identifiers(account, rec)}" for rec in found)
             problems.append(
-                f"{account.path}: its identifiers match {len(found)} different LUSID accounts "
-                f"({ids}); give it the identifiers of one of them"
+                f"{account.path}: its identifiers match {len(found)} different LUSID accounts; "
+                f"give it the identifiers of one of them:{whose}"
             )
         elif found:
             claimed.setdefault(found[0].lusid_id, []).append(account.path)

@@ -232,7 +232,9 @@ def test_identifiers_matching_two_state_records_is_an_error_naming_file_and_ids(
 
     message = str(caught.value)
     assert "accounts/both.yaml" in message
-    assert "LUID_1" in message and "LUID_2" in message
+    # Which identifier is whose, so the user knows which one to change.
+    assert f"LUID_1 has {EXT}=IA_1 (last applied from a.yaml)" in message
+    assert f"LUID_2 has {INT}=x (last applied from b.yaml)" in message
 
 
 def test_two_files_matching_one_state_record_is_an_error() -> None:
