@@ -273,6 +273,15 @@ def _item_failure(path: str, detail: Any) -> Failure:
     )
 
 
+def _aborted(culprits: Sequence[str]) -> str:
+    """Why an account LUSID found no fault with was not applied: which ones in its batch had.
+    (An Atomic batch is all or nothing; a request LUSID refuses as a whole is too.)"""
+    shown = ", ".join(culprits[:3]) + (
+        f" and {len(culprits) - 3:,} more" if len(culprits) > 3 else ""
+    )
+    return f"not applied: LUSID refused its whole batch because {shown} failed"
+
+
 def _batch_failures(batch: Sequence[AccountChange], error: IasyncError) -> list[Failure]:
     """Every account of a batch that failed as a whole (Atomic 400, retries exhausted, ...).
 
@@ -283,13 +292,12 @@ def _batch_failures(batch: Sequence[AccountChange], error: IasyncError) -> list[
     problem: Mapping[str, Any] = getattr(error, "problem", None) or {}
     batch_type = str(problem.get("name") or type(error).__name__)
     failures = []
+    culprits = sorted(change.path for change in batch if change.path in named) or sorted(named)
     for change in batch:
         if change.path in named:
             failures.append(_item_failure(change.path, named[change.path]))
         elif named:
-            failures.append(
-                Failure(change.path, "BatchOperationAborted", "not applied: another item failed")
-            )
+            failures.append(Failure(change.path, "BatchOperationAborted", _aborted(culprits)))
         else:
             failures.append(Failure(change.path, batch_type, str(error)))
     return failures

@@ -262,6 +262,12 @@ def test_atomic_failure_records_nothing(project: Path, backend, client, emulator
     failures = {f.path: f.error_type for f in result.failures}
     assert failures["accounts/account-0001.yaml"] == "ValidationError"
     assert len(failures) == 3
+    # The innocent ones say which account took them down with it.
+    innocent = next(f for f in result.failures if f.path == "accounts/account-0000.yaml")
+    assert innocent.error_type == "BatchOperationAborted"
+    assert innocent.detail == (
+        "not applied: LUSID refused its whole batch because accounts/account-0001.yaml failed"
+    )
     assert result.created == []
 
 
