@@ -65,12 +65,16 @@ class LusidApiError(IasyncError):
         problem: dict[str, Any] | None = None,
         failed: dict[str, dict[str, Any]] | None = None,
         request_id: str | None = None,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.problem = problem or {}
         self.failed = failed or {}
         self.request_id = request_id
+        # No connection could be made, to the last attempt: nothing was sent, and any other
+        # request to the same URL would fare the same.
+        self.unreachable = unreachable
 
 
 # --- configuration ----------------------------------------------------------------------------
@@ -127,6 +131,19 @@ class LusidConfig:
     @property
     def uses_password_grant(self) -> bool:
         return self.access_token is None
+
+    def credentials_advice(self) -> str:
+        """What to check when LUSID refuses the credentials: where they are set."""
+        if self.access_token is not None:
+            return (
+                "check FBN_ACCESS_TOKEN (or api.accessToken in secrets.json): it may be "
+                "mistyped, expired or revoked; create a new one in LUSID if need be"
+            )
+        return (
+            "check FBN_USERNAME, FBN_PASSWORD, FBN_CLIENT_ID, FBN_CLIENT_SECRET and "
+            "FBN_TOKEN_URL (or the `api` section of secrets.json): the token they obtained "
+            "is not accepted"
+        )
 
     def describe_auth(self) -> str:
         if self.access_token is not None:
@@ -415,17 +432,26 @@ def _with_request_id(message: str, request_id: str | None) -> str:
 # --- the client -------------------------------------------------------------------------------
 
 
+_API_URL_SETTING = "the LUSID URL (FBN_LUSID_URL, or api.lusidUrl in secrets.json)"
+
+
 class _Retry(Exception):
     """An attempt that may be retried: why, and how long the server asked us to wait."""
 
     def __init__(
-        self, reason: str, status: int | None, retry_after: float | None, request_id: str | None
+        self,
+        reason: str,
+        status: int | None,
+        retry_after: float | None,
+        request_id: str | None,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
         self.retry_after = retry_after
         self.request_id = request_id
+        self.unreachable = unreachable  # no connection was made
 
 
 @dataclass
@@ -498,7 +524,7 @@ class LusidClient:
             params={"successMode": success_mode},
             content=body,
             headers={"Content-Type": "application/json-patch+json"},
-            what=f"the batch upsert of {len(requests)} accounts",
+            what=f"the batch upsert of {len(requests)} account{'s' if len(requests) != 1 else ''}",
         )
         if response.status_code == 404:
             raise self._unexpected(
@@ -570,7 +596,7 @@ class LusidClient:
             raise LusidApiError(
                 _with_request_id(
                     "LUSID refused the credentials (401 Unauthorized) using the "
-                    f"{self.config.describe_auth()}; check them",
+                    f"{self.config.describe_auth()}: {self.config.credentials_advice()}",
                     _request_id(response),
                 ),
                 status=401,
@@ -588,7 +614,11 @@ class LusidClient:
             raise self._bad_request(response)
         return response
 
-    def _with_retries(self, what: str, attempt: Callable[[], httpx.Response]) -> httpx.Response:
+    def _with_retries(
+        self, what: str, attempt: Callable[[], httpx.Response], url_setting: str = _API_URL_SETTING
+    ) -> httpx.Response:
+        """`attempt()` until it answers, retrying what may pass; `url_setting` names where the
+        URL comes from, for the message when it cannot be reached at all."""
         policy = self.retry
         failed = rate_limited = 0  # failed attempts on each budget
         while True:
@@ -603,14 +633,21 @@ class LusidClient:
                     exhausted = failed >= policy.max_attempts
                 made = failed + rate_limited
                 if exhausted:
+                    advice = (
+                        f"Check {url_setting} and that it can be reached from here "
+                        "(a proxy is set with FBN_PROXY_ADDRESS)."
+                        if retry.unreachable
+                        else "Try again later."
+                    )
                     raise LusidApiError(
                         _with_request_id(
                             f"{what} did not succeed after {made} attempts; "
-                            f"the last answer: {retry.reason}. Try again later.",
+                            f"the last answer: {retry.reason}. {advice}",
                             retry.request_id,
                         ),
                         status=retry.status,
                         request_id=retry.request_id,
+                        unreachable=retry.unreachable,
                     ) from None
                 event = RetryEvent(
                     what=what,
@@ -734,6 +771,7 @@ class LusidClient:
                     url, data=form, auth=auth, headers={"Accept": "application/json"}
                 )
             ),
+            url_setting="the token URL (FBN_TOKEN_URL, or api.tokenUrl in secrets.json)",
         )
 
     def _token_from(self, response: httpx.Response) -> _Token:
@@ -759,7 +797,8 @@ def _unless_retried(send: Callable[[], httpx.Response]) -> httpx.Response:
     try:
         response = send()
     except httpx.TransportError as exc:
-        raise _Retry(_transport_reason(exc), None, None, None) from None
+        unreachable = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+        raise _Retry(_transport_reason(exc), None, None, None, unreachable) from None
     if response.status_code in RETRIED_STATUSES:
         raise _Retry(
             f"{response.status_code} {response.reason_phrase}",

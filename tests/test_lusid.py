@@ -489,6 +489,7 @@ def test_wrong_personal_token_is_a_clear_401_without_the_token(
         client.upsert_investment_accounts(example_requests(), "Partial")
     assert caught.value.status == 401
     assert "refused the credentials" in str(caught.value)
+    assert "check FBN_ACCESS_TOKEN (or api.accessToken in secrets.json)" in str(caught.value)
     assert "wrong-token-value" not in str(caught.value)
     assert api_statuses(emulator) == [(BATCH, 401)]
 
@@ -642,7 +643,19 @@ def test_exhausted_retries_give_a_clear_error_with_status_and_request_id(
     assert "after 3 attempts" in str(error) and "503 Service Unavailable" in str(error)
     assert f"the batch upsert of 2 accounts at {emulator.root}" in str(error)
     assert error.request_id in str(error)
+    assert "Try again later." in str(error) and not error.unreachable  # LUSID answered
     assert len(waits) == 2 and len(emulator.requests()) == 3
+
+
+def test_a_batch_of_one_is_one_account(
+    emulator: EmulatorProcess, connect: Callable[..., LusidClient], waits: Waits
+) -> None:
+    emulator.add_fault(kind="status", status=503, count=10)
+    policy = RetryPolicy(max_attempts=2, base_delay=0.01, sleep=waits)
+    one = dict(list(example_requests().items())[:1])
+    with connect(retry=policy) as client, pytest.raises(LusidApiError) as caught:
+        client.upsert_investment_accounts(one, "Partial")
+    assert f"the batch upsert of 1 account at {emulator.root} did not" in str(caught.value)
 
 
 def test_a_url_without_api_gets_a_404_and_a_hint(
@@ -681,6 +694,10 @@ def test_nobody_listening_is_retried_then_reported(tmp_path: Path, waits: Waits)
     ):
         client.upsert_investment_accounts(example_requests(), "Partial")
     assert caught.value.status is None and len(waits) == 2
+    assert caught.value.unreachable  # nothing was sent: no other request would fare better
+    assert "Check the LUSID URL (FBN_LUSID_URL, or api.lusidUrl in secrets.json)" in str(
+        caught.value
+    )
 
 
 def test_an_unreachable_token_endpoint_is_retried_then_reported(
@@ -700,6 +717,7 @@ def test_an_unreachable_token_endpoint_is_retried_then_reported(
     message = str(caught.value)
     assert f"the token request to http://127.0.0.1:{port}/oauth2/token" in message
     assert "after 2 attempts" in message and "could not connect" in message
+    assert "Check the token URL (FBN_TOKEN_URL, or api.tokenUrl in secrets.json)" in message
     assert_no_secret(message, "url-pa55")
     assert emulator.requests() == [] and len(waits) == 1
 
