@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from iasync.yamlnodes import render_path
@@ -34,6 +34,10 @@ _BARE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _VALUE_KINDS = ("labelValue", "metricValue", "labelValueSet")
 
 
+#: Renders a path into one file's data as `iasync plan` does (`render_path(path, data)`).
+Where = Callable[[Path], str]
+
+
 @dataclass(frozen=True)
 class Finding:
     path: Path
@@ -48,7 +52,7 @@ def check_account(
     if not isinstance(data, dict):
         return []
     return [
-        *_check_keyed_maps(data),
+        *_check_keyed_maps(data, partial(render_path, data=data)),
         *_check_account_type(data.get("accountType"), account_types),
         *_check_property_count(data.get("properties")),
         *_check_unique_keys(data, "accountHolders", line_of),
@@ -71,7 +75,7 @@ def _keyed_maps(data: dict[str, Any]) -> Iterator[tuple[Path, Any, str, bool]]:
                 yield path, holder.get("identifiers"), INVESTOR_DOMAIN, True
 
 
-def _check_keyed_maps(data: dict[str, Any]) -> Iterator[Finding]:
+def _check_keyed_maps(data: dict[str, Any], where: Where) -> Iterator[Finding]:
     for path, mapping, domain, identifiers in _keyed_maps(data):
         if not isinstance(mapping, dict):
             continue
@@ -80,7 +84,7 @@ def _check_keyed_maps(data: dict[str, Any]) -> Iterator[Finding]:
             problem = key_problem(key, domain)
             if problem is not None:
                 yield Finding(here, "key", problem)
-            yield from _check_value(here, key, value, identifiers)
+            yield from _check_value(here, key, value, identifiers, where)
 
 
 def with_good_keys(data: Any) -> tuple[dict[str, Any], dict[Path, Path]] | None:
@@ -142,31 +146,49 @@ def key_problem(key: str, domain: str) -> str | None:
     return None
 
 
-def _check_value(path: Path, key: str, value: Any, identifier: bool) -> Iterator[Finding]:
-    yield from _check_labels(path, value)
+def _check_value(
+    path: Path, key: str, value: Any, identifier: bool, where: Where
+) -> Iterator[Finding]:
+    yield from _check_labels(path, value, where)
     if not isinstance(value, dict):
         return
-    yield from _check_effective(path, value)
+    yield from _check_effective(path, value, where)
     inner = value.get("value")
     if isinstance(inner, dict) or "key" in value:
-        yield from _check_long_form(path, key, value, identifier)
+        yield from _check_long_form(path, key, value, identifier, where)
+    elif identifier:
+        yield _short_identifier_mapping(path, value, where)
     elif "unit" in value and not _is_number(inner):
         yield Finding(
             (*path, "unit"),
             "key",
-            f"{render_path(path)}: a unit is only for numbers (metric values)",
+            f"{where(path)}: a unit is only for numbers (metric values); "
+            "make the value a number, or remove the unit",
         )
 
 
+def _short_identifier_mapping(path: Path, value: dict[str, Any], where: Where) -> Finding:
+    """`{value: IA_1, effectiveFrom: ...}`: the short mapping is for properties only."""
+    inner = value.get("value")
+    text = inner if isinstance(inner, str) else "..."
+    return Finding(
+        (*path, "value") if "value" in value else path,
+        "value",
+        f"{where(path)}: an identifier is its text alone ({text}), or the long form "
+        f"{{key, value: {{labelValue: {text}}}}} when it needs effectiveFrom or effectiveUntil",
+    )
+
+
 def _check_long_form(
-    path: Path, key: str, value: dict[str, Any], identifier: bool
+    path: Path, key: str, value: dict[str, Any], identifier: bool, where: Where
 ) -> Iterator[Finding]:
     stated = value.get("key")
     if isinstance(stated, str) and stated != key:
         yield Finding(
             (*path, "key"),
             "value",
-            f"{render_path(path)}: key {stated!r} differs from the key {key!r} it is under",
+            f"{where(path)}: key {stated!r} differs from the key {key!r} it is under; "
+            "write the same key, or leave key out",
         )
     inner = value.get("value")
     if not isinstance(inner, dict):
@@ -176,24 +198,24 @@ def _check_long_form(
         yield Finding(
             (*path, "value"),
             "value",
-            f"{render_path(path)}: give exactly one of labelValue, metricValue, labelValueSet",
+            f"{where(path)}: give exactly one of labelValue, metricValue, labelValueSet",
         )
     elif identifier and given != ["labelValue"]:
         yield Finding(
             (*path, "value", given[0]),
             "key",
-            f"{render_path(path)}: an identifier's value must be a labelValue (a string)",
+            f"{where(path)}: an identifier's value must be a labelValue (a string)",
         )
 
 
-def _check_labels(path: Path, value: Any) -> Iterator[Finding]:
+def _check_labels(path: Path, value: Any, where: Where) -> Iterator[Finding]:
     """Label values (every form of them) are at most 1024 characters."""
     for label_path, label in _labels(path, value):
         if len(label) > MAX_LABEL_LENGTH:
             yield Finding(
                 label_path,
                 "value",
-                f"{render_path(label_path)}: a label value is {len(label)} characters long; "
+                f"{where(label_path)}: a label value is {len(label)} characters long; "
                 f"the limit is {MAX_LABEL_LENGTH}",
             )
 
@@ -216,7 +238,7 @@ def _labels(path: Path, value: Any) -> Iterator[tuple[Path, str]]:
 # --- effective dates --------------------------------------------------------------------------
 
 
-def _check_effective(path: Path, value: dict[str, Any]) -> Iterator[Finding]:
+def _check_effective(path: Path, value: dict[str, Any], where: Where) -> Iterator[Finding]:
     instants: dict[str, datetime] = {}
     for name in ("effectiveFrom", "effectiveUntil"):
         text = value.get(name)
@@ -224,7 +246,7 @@ def _check_effective(path: Path, value: dict[str, Any]) -> Iterator[Finding]:
             continue
         parsed = parse_instant(text)
         if isinstance(parsed, str):
-            yield Finding((*path, name), "value", f"{render_path((*path, name))}: {parsed}")
+            yield Finding((*path, name), "value", f"{where((*path, name))}: {parsed}")
         else:
             instants[name] = parsed
     start, end = instants.get("effectiveFrom"), instants.get("effectiveUntil")
@@ -232,7 +254,7 @@ def _check_effective(path: Path, value: dict[str, Any]) -> Iterator[Finding]:
         yield Finding(
             (*path, "effectiveUntil"),
             "value",
-            f"{render_path(path)}: effectiveUntil ({value['effectiveUntil']}) must be after "
+            f"{where(path)}: effectiveUntil ({value['effectiveUntil']}) must be after "
             f"effectiveFrom ({value['effectiveFrom']})",
         )
 
@@ -283,7 +305,8 @@ def _check_property_count(properties: Any) -> Iterable[Finding]:
         Finding(
             ("properties",),
             "key",
-            f"{len(properties)} properties; an account may have at most {MAX_PROPERTIES}",
+            f"properties: {len(properties)} entries; an account may have at most "
+            f"{MAX_PROPERTIES} properties",
         )
     ]
 
@@ -304,8 +327,8 @@ def _check_unique_keys(
             yield Finding(
                 (field, index, "key"),
                 "value",
-                f"{field}: the key {key!r} is used twice (first at line {line}); "
-                "keys must be unique within an account",
+                f"{field}[{index}].key: {key!r} is used twice (first at line {line}); "
+                f"each of {field} needs a key of its own",
             )
         else:
             first[key] = index

@@ -54,7 +54,7 @@ def explain(errors: Iterable[ValidationError], document: Document) -> list[Findi
 
 def _explain(error: ValidationError, context: _Context) -> list[Finding]:
     path = tuple(error.absolute_path)
-    where = render_path(path)
+    where = render_path(path, context.document.data)
     validator, expected, instance = error.validator, error.validator_value, error.instance
     if validator in ("additionalProperties", "unevaluatedProperties"):
         return list(_unknown_keys(error, path, context))
@@ -96,7 +96,7 @@ def _unknown_keys(error: ValidationError, path: Path, context: _Context) -> Iter
     for key in instance:
         if key in known or any(re.search(pattern, key) for pattern in patterns):
             continue
-        inside = f" in {render_path(path)}" if path else ""
+        inside = f" in {render_path(path, context.document.data)}" if path else ""
         message = f"unknown key {key!r}{inside}"
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         if close:
@@ -116,7 +116,7 @@ def _missing_keys(error: ValidationError, path: Path, context: _Context) -> Iter
         if name in error.instance or (path, name) in context.suggested | context.missing:
             continue
         context.missing.add((path, name))
-        inside = f"{render_path(path)}: " if path else ""
+        inside = f"{render_path(path, context.document.data)}: " if path else ""
         yield Finding(path, "value", f"{inside}missing required key {name!r}")
 
 
@@ -126,7 +126,13 @@ def _missing_keys(error: ValidationError, path: Path, context: _Context) -> Iter
 def _explain_union(error: ValidationError, context: _Context) -> list[Finding]:
     path = tuple(error.absolute_path)
     if not error.context:  # oneOf: valid under more than one branch
-        return [Finding(path, "value", f"{render_path(path)}: matches more than one form")]
+        return [
+            Finding(
+                path,
+                "value",
+                f"{render_path(path, context.document.data)}: matches more than one form",
+            )
+        ]
     branches = _branches(error)
     meant = [errors for errors in branches.values() if not _type_mismatch(errors)]
     if not meant:
@@ -176,7 +182,7 @@ def _expected_types(error: ValidationError) -> list[str]:
 
 
 def _type_message(path: Path, types: list[str], instance: Any, document: Document) -> str:
-    where = render_path(path)
+    where = render_path(path, document.data)
     words = _expected_words(types)
     nodes = document.node(path)
     node = nodes[1] if nodes else None

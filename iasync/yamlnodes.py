@@ -13,6 +13,7 @@ builds dicts, lists, strings and numbers itself, so that it can
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -108,11 +109,13 @@ def parse(text: str) -> Document:
     except yaml.YAMLError as exc:  # no mark to point at
         return _fatal(document, 1, 1, f"invalid YAML: {exc}")
     if root is None or (isinstance(root, ScalarNode) and root.tag == PLAIN and not root.value):
+        commented = any(line.lstrip().startswith("#") for line in text.splitlines())
+        holds = "holds only comments" if commented else "is empty"
         return _fatal(
             document,
             1,
             1,
-            "the file is empty; an account file is a mapping with at least identifiers, "
+            f"the file {holds}; an account file is a mapping with at least identifiers, "
             "displayName and accountType",
         )
     if not isinstance(root, MappingNode) or root.tag != MAP:
@@ -127,6 +130,8 @@ def parse(text: str) -> Document:
         )
     builder = _Builder(document, anchors="&" in text)
     document.data = builder.build(root, (), None, 0)
+    for line, column, path, message in builder.about_paths:  # now that items' keys are known
+        document.errors.append((line, column, f"{render_path(path, document.data)}: {message}"))
     if builder.aliases:
         _report_aliases(document, text, builder.aliases)
     return document
@@ -241,9 +246,18 @@ class _Builder:
         self.anchors = anchors
         self.visited: set[int] = set()
         self.aliases = 0
+        # Problems whose message starts with the path: rendered once the data is whole, as an
+        # item of accountHolders is named by its key, which may come after the problem.
+        self.about_paths: list[tuple[int, int, Path, str]] = []
 
     def problem(self, node: Node, path: Path, message: str) -> None:
         self.document.errors.append((node.start_mark.line + 1, node.start_mark.column + 1, message))
+        self.document.blocked_paths.add(path)
+
+    def path_problem(self, node: Node, path: Path, message: str) -> None:
+        """A problem reported as `<path>: <message>`."""
+        mark = node.start_mark
+        self.about_paths.append((mark.line + 1, mark.column + 1, path, message))
         self.document.blocked_paths.add(path)
 
     def build(self, node: Node, path: Path, key_node: Node | None, depth: int) -> Any:
@@ -332,10 +346,10 @@ class _Builder:
         if tag in (STR, TIMESTAMP, VALUE):
             return node.value
         if tag == NULL:
-            self.problem(
+            self.path_problem(
                 node,
                 path,
-                f"{render_path(path)}: no value (YAML reads it as null); write a value, "
+                "no value (YAML reads it as null); write a value, "
                 "or remove the key if it is optional",
             )
             return None
@@ -354,34 +368,59 @@ class _Builder:
             else _NUMBERS.construct_yaml_float(node)
         )
         if not node.style and _MISREAD_NUMBER.fullmatch(text):
-            self.problem(
-                node,
-                path,
-                f"{render_path(path)}: YAML 1.1 reads {text} as the number {value}; "
-                f"quote it: {quote(text)}",
+            self.path_problem(
+                node, path, f"YAML 1.1 reads {text} as the number {value}; quote it: {quote(text)}"
             )
             return None
         if isinstance(value, float) and not math.isfinite(value):
-            self.problem(node, path, f"{render_path(path)}: {text} is not a finite number")
+            self.path_problem(node, path, f"{text} is not a finite number")
             return None
         return value
 
 
 _SCALAR_TAGS = frozenset({PLAIN, STR, INT, FLOAT, BOOL, NULL, TIMESTAMP, VALUE})
+#: Maps whose members are named by a key (`properties["InvestmentAccount/A/B"]`) and lists whose
+#: items are, when their `key` names one item only (`accountHolders["Holder1"]`): as `iasync plan`
+#: spells them.
+KEYED_MAPS = frozenset({"identifiers", "properties"})
+KEYED_LISTS = frozenset({"accountHolders", "investmentPortfolios"})
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def render_path(path: Sequence[str | int]) -> str:
-    """`accountHolders[0].identifiers["InvestorRecord/A/B"]`: a path as a reader finds it."""
-    out = ""
+def render_path(path: Sequence[str | int], data: Any = None) -> str:
+    """`accountHolders["H1"].identifiers["InvestorRecord/A/B"]`: a path as `iasync plan` spells it.
+
+    A member of `identifiers` or `properties` is always named in brackets (a JSON string); an item
+    of `accountHolders` or `investmentPortfolios` by its `key` when `data` (the file's data) shows
+    that key names it alone, else by its index; any other part is a field (`.value`).
+    """
+    out, parent, current = "", None, data
     for part in path:
         if isinstance(part, int):
-            out += f"[{part}]"
-        elif _NAME.fullmatch(part):
-            out += f".{part}" if out else part
+            key = _item_key(current, part) if parent in KEYED_LISTS else None
+            out += f"[{part}]" if key is None else f"[{json.dumps(key, ensure_ascii=False)}]"
+        elif parent in KEYED_MAPS or not _NAME.fullmatch(part):
+            out += f"[{json.dumps(part, ensure_ascii=False)}]"
         else:
-            out += f'["{part}"]'
+            out += f".{part}" if out else part
+        current = _child(current, part)
+        parent = part if isinstance(part, str) and parent not in KEYED_MAPS else None
     return out or "the account"
+
+
+def _child(container: Any, part: str | int) -> Any:
+    return container[part] if _has(container, part) else None
+
+
+def _item_key(items: Any, index: int) -> str | None:
+    """The `key` of `items[index]`, when it is text that no other item's `key` repeats."""
+    if not _has(items, index) or not isinstance(items[index], dict):
+        return None
+    key = items[index].get("key")
+    if not isinstance(key, str) or not key:
+        return None
+    keys = [item.get("key") for item in items if isinstance(item, dict)]
+    return key if keys.count(key) == 1 else None
 
 
 def quote(text: str) -> str:

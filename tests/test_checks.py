@@ -127,7 +127,11 @@ def test_at_most_100_properties() -> None:
     many = {f"InvestmentAccount/P/K{i}": "v" for i in range(101)}
 
     assert check(valid(properties=many)) == [
-        Finding(("properties",), "key", "101 properties; an account may have at most 100")
+        Finding(
+            ("properties",),
+            "key",
+            "properties: 101 entries; an account may have at most 100 properties",
+        )
     ]
     assert check(valid(properties=dict(list(many.items())[:100]))) == []
 
@@ -159,14 +163,14 @@ def test_holder_and_portfolio_keys_are_unique_within_an_account() -> None:
             ("accountHolders", 2, "key"),
             "value",
             # line_of gives 10 + the length of the path of the first use: 13
-            "accountHolders: the key 'H' is used twice (first at line 13); "
-            "keys must be unique within an account",
+            "accountHolders[2].key: 'H' is used twice (first at line 13); "
+            "each of accountHolders needs a key of its own",
         ),
         Finding(
             ("investmentPortfolios", 1, "key"),
             "value",
-            "investmentPortfolios: the key 'P' is used twice (first at line 13); "
-            "keys must be unique within an account",
+            "investmentPortfolios[1].key: 'P' is used twice (first at line 13); "
+            "each of investmentPortfolios needs a key of its own",
         ),
     ]
 
@@ -231,7 +235,7 @@ def test_long_form_rules_the_schema_cannot_state() -> None:
             ("properties", "InvestmentAccount/A/B", "key"),
             "value",
             "properties[\"InvestmentAccount/A/B\"]: key 'InvestmentAccount/A/C' differs from "
-            "the key 'InvestmentAccount/A/B' it is under",
+            "the key 'InvestmentAccount/A/B' it is under; write the same key, or leave key out",
         ),
         (
             ("properties", "InvestmentAccount/A/D", "value"),
@@ -242,7 +246,8 @@ def test_long_form_rules_the_schema_cannot_state() -> None:
         (
             ("properties", "InvestmentAccount/A/E", "unit"),
             "key",
-            'properties["InvestmentAccount/A/E"]: a unit is only for numbers (metric values)',
+            'properties["InvestmentAccount/A/E"]: a unit is only for numbers (metric values); '
+            "make the value a number, or remove the unit",
         ),
     ]
 
@@ -278,3 +283,37 @@ def test_bad_keys_are_renamed_to_good_ones_in_a_copy() -> None:
     }
     assert "Wrong" in data["identifiers"] and "Bad/x" in holder["identifiers"]  # untouched
     assert with_good_keys(valid()) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "path", "text"),
+    [
+        ({"value": "IA_1", "effectiveFrom": "2016-01-01"}, ("identifiers", EXT, "value"), "IA_1"),
+        ({"value": "IA_1"}, ("identifiers", EXT, "value"), "IA_1"),
+        ({"effectiveFrom": "2016-01-01"}, ("identifiers", EXT), "..."),
+    ],
+)
+def test_an_identifier_in_the_short_mapping_form_says_what_to_write(
+    value: dict[str, Any], path: tuple[str, ...], text: str
+) -> None:
+    assert check(valid(identifiers={EXT: value})) == [
+        Finding(
+            path,
+            "value",
+            f'identifiers["{EXT}"]: an identifier is its text alone ({text}), or the long form '
+            f"{{key, value: {{labelValue: {text}}}}} when it needs effectiveFrom or effectiveUntil",
+        )
+    ]
+
+
+def test_holder_findings_name_the_holder_by_its_key() -> None:
+    holder = {"key": "H1", "identifiers": {"InvestorRecord/A/B": "x" * 1025}}
+
+    assert check(valid(accountHolders=[holder])) == [
+        Finding(
+            ("accountHolders", 0, "identifiers", "InvestorRecord/A/B"),
+            "value",
+            'accountHolders["H1"].identifiers["InvestorRecord/A/B"]: a label value is 1025 '
+            "characters long; the limit is 1024",
+        )
+    ]

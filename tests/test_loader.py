@@ -158,7 +158,7 @@ BAD_SCOPE = (
                 "reads 0012 as the number 10; quote it: '0012'",
                 "accounts/a.yaml:6:3: key 'Country' must have the form "
                 "InvestmentAccount/{scope}/{code}",
-                "accounts/a.yaml:6:12: properties.Country: no value (YAML reads it as null); "
+                'accounts/a.yaml:6:12: properties["Country"]: no value (YAML reads it as null); '
                 "write a value, or remove the key if it is optional",
             ],
             id="values-the-yaml-stage-refuses",

@@ -38,8 +38,8 @@ def test_an_unknown_key_far_from_any_lists_the_known_ones() -> None:
 
 def test_missing_keys_are_reported_at_the_mapping() -> None:
     assert messages(HEAD + "investmentPortfolios:\n  - key: P\n") == [
-        "6:5: investmentPortfolios[0]: missing required key 'portfolioScope'",
-        "6:5: investmentPortfolios[0]: missing required key 'portfolioCode'",
+        "6:5: investmentPortfolios[\"P\"]: missing required key 'portfolioScope'",
+        "6:5: investmentPortfolios[\"P\"]: missing required key 'portfolioCode'",
     ]
 
 

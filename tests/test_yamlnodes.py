@@ -120,7 +120,8 @@ def test_quoted_and_explicitly_tagged_text_is_no_trap() -> None:
         ),
         (
             "---\n# a document marker and nothing else\n",
-            "1:1: the file is empty; an account file is a mapping with at least identifiers, "
+            "1:1: the file holds only comments; an account file is a mapping with at least "
+            "identifiers, "
             "displayName and accountType",
         ),
         (
@@ -211,3 +212,49 @@ def test_render_path_and_quote() -> None:
         'accountHolders[0].identifiers["InvestorRecord/A/B"]'
     )
     assert quote("it's") == "'it''s'"
+
+
+@pytest.mark.parametrize(
+    ("path", "spelled"),
+    [
+        (("displayName",), "displayName"),
+        # A member of a keyed map is always in brackets, whatever its key looks like.
+        (("properties", "Country"), 'properties["Country"]'),
+        (("properties", "Bad Key"), 'properties["Bad Key"]'),
+        (
+            ("properties", "InvestmentAccount/D/C", "value"),
+            'properties["InvestmentAccount/D/C"].value',
+        ),
+        (("properties", "properties", "unit"), 'properties["properties"].unit'),
+        (("properties", "InvestmentAccount/D/T", 1), 'properties["InvestmentAccount/D/T"][1]'),
+        (("identifiers", "é/中文"), 'identifiers["é/中文"]'),
+        # A list item by its key when that key names it alone, else by its index.
+        (("accountHolders", 0, "identifiers"), 'accountHolders["H1"].identifiers'),
+        (("accountHolders", 1, "key"), "accountHolders[1].key"),
+        (("accountHolders", 2), "accountHolders[2]"),
+        (("accountHolders", 3), "accountHolders[3]"),
+        (("investmentPortfolios", 0, "portfolioCode"), 'investmentPortfolios["P"].portfolioCode'),
+        (("investmentPortfolios", 1), "investmentPortfolios[1]"),
+    ],
+)
+def test_render_path_spells_paths_as_the_plan_does(
+    path: tuple[str | int, ...], spelled: str
+) -> None:
+    data = {
+        "accountHolders": [{"key": "H1"}, {"key": "H2"}, {"key": "H2"}, "text"],
+        "investmentPortfolios": [{"key": "P"}, {"key": ""}],
+    }
+    assert render_path(path, data) == spelled
+
+
+def test_a_yaml_stage_problem_names_a_holder_by_its_key_given_after_it() -> None:
+    document = parse("accountHolders:\n  - identifiers: {InvestorRecord/A/B: ~}\n    key: H1\n")
+
+    assert document.errors == [
+        (
+            2,
+            39,
+            'accountHolders["H1"].identifiers["InvestorRecord/A/B"]: no value (YAML reads it '
+            "as null); write a value, or remove the key if it is optional",
+        )
+    ]

@@ -97,7 +97,8 @@ BAD_FILES: dict[str, tuple[str | bytes, list[str]]] = {
     "only-comments.yaml": (
         "# nothing here yet\n\n",
         [
-            "1:1: the file is empty; an account file is a mapping with at least identifiers, "
+            "1:1: the file holds only comments; an account file is a mapping with at least "
+            "identifiers, "
             "displayName and accountType"
         ],
     ),
@@ -198,8 +199,8 @@ BAD_FILES: dict[str, tuple[str | bytes, list[str]]] = {
             "  - key: H\n    identifiers:\n      InvestorRecord/Ext/Id: IR_2\n",
         ),
         [
-            "9:10: accountHolders: the key 'H' is used twice (first at line 6); "
-            "keys must be unique within an account"
+            "9:10: accountHolders[1].key: 'H' is used twice (first at line 6); "
+            "each of accountHolders needs a key of its own"
         ],
     ),
     "portfolio-keys.yaml": (
@@ -210,8 +211,8 @@ BAD_FILES: dict[str, tuple[str | bytes, list[str]]] = {
             "  - {key: P, portfolioScope: s, portfolioCode: d}\n",
         ),
         [
-            "7:11: investmentPortfolios: the key 'P' is used twice (first at line 6); "
-            "keys must be unique within an account"
+            "7:11: investmentPortfolios[1].key: 'P' is used twice (first at line 6); "
+            "each of investmentPortfolios needs a key of its own"
         ],
     ),
     "dates-reversed.yaml": (
@@ -245,13 +246,48 @@ BAD_FILES: dict[str, tuple[str | bytes, list[str]]] = {
             "IA_MANY",
             "properties:\n" + "".join(f"  InvestmentAccount/P/K{i}: v\n" for i in range(101)),
         ),
-        ["5:1: 101 properties; an account may have at most 100"],
+        ["5:1: properties: 101 entries; an account may have at most 100 properties"],
     ),
     "missing-keys.yaml": (
         f"identifiers:\n  {EXT}: IA_MISSING\n",
         [
             "1:1: missing required key 'accountType'",
             "1:1: missing required key 'displayName'",
+        ],
+    ),
+    "identifier-with-dates.yaml": (
+        f"identifiers:\n  {EXT}:\n    value: IA_DATED\n    effectiveFrom: 2020-01-01\n"
+        "displayName: Dated\naccountType: Personal\n",
+        [
+            f'3:12: identifiers["{EXT}"]: an identifier is its text alone (IA_DATED), or the '
+            "long form {key, value: {labelValue: IA_DATED}} when it needs effectiveFrom or "
+            "effectiveUntil"
+        ],
+    ),
+    "holder-by-key.yaml": (
+        account(
+            "IA_HOLDERS_BY_KEY",
+            "accountHolders:\n"
+            "  - key: H1\n    identifiers: [IR_1]\n"
+            "  - key: H2\n    identifiers:\n      InvestorRecord/Ext/Id: 12\n"
+            "  - identifiers:\n      InvestorRecord/Ext/Id: IR_3\n",
+        ),
+        [
+            '7:18: accountHolders["H1"].identifiers: expected a mapping, got a list',
+            '10:30: accountHolders["H2"].identifiers["InvestorRecord/Ext/Id"]: expected text '
+            "or a mapping, but YAML reads 12 as the number 12; quote it: '12'",
+            "11:5: accountHolders[2]: missing required key 'key'",
+        ],
+    ),
+    "word-keys.yaml": (
+        account("IA_WORDS", "properties:\n  Country: yes\n  Bad Key: [1]\n"),
+        [
+            "6:3: key 'Country' must have the form InvestmentAccount/{scope}/{code}",
+            '6:12: properties["Country"]: expected text, a number, a list or a mapping, '
+            "but YAML reads yes as the boolean true; quote it: 'yes'",
+            "7:3: key 'Bad Key' must have the form InvestmentAccount/{scope}/{code}",
+            '7:13: properties["Bad Key"][0]: expected text, but YAML reads 1 as the number 1; '
+            "quote it: '1'",
         ],
     ),
     "control-character.yaml": (
