@@ -158,7 +158,7 @@ def _check_value(
         yield from _check_long_form(path, key, value, identifier, where)
     elif identifier:
         yield _short_identifier_mapping(path, value, where)
-    elif "unit" in value and not _is_number(inner):
+    elif "unit" in value and "value" in value and not _is_number(inner):
         yield Finding(
             (*path, "unit"),
             "key",
@@ -194,6 +194,8 @@ def _check_long_form(
     if not isinstance(inner, dict):
         return
     given = [kind for kind in _VALUE_KINDS if inner.get(kind) is not None]
+    if not given and any(kind not in _VALUE_KINDS for kind in inner):
+        return  # `textValue:`, say: the schema's "unknown key" line says what a value may be
     if len(given) != 1:
         yield Finding(
             (*path, "value"),

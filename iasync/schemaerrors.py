@@ -30,6 +30,12 @@ _TYPE_WORDS = {
     "boolean": "true or false",
 }
 _UNIONS = ("anyOf", "oneOf")
+#: The keys of a long-form property's `value`, and what each holds.
+_VALUE_KINDS = {
+    "labelValue": "text",
+    "metricValue": "{value: a number, unit: text}",
+    "labelValueSet": "{values: [text, ...]}",
+}
 
 
 @dataclass
@@ -98,8 +104,15 @@ def _unknown_keys(error: ValidationError, path: Path, context: _Context) -> Iter
             continue
         inside = f" in {render_path(path, context.document.data)}" if path else ""
         message = f"unknown key {key!r}{inside}"
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        if close:
+        value_kinds = set(known) == set(_VALUE_KINDS)
+        # Among the value kinds only a typo is a hint: textValue is no more metricValue than
+        # labelValue, whatever difflib's ratio says.
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.8 if value_kinds else 0.6)
+        if value_kinds and not close:
+            message += "; a value is one of: " + ", ".join(
+                f"{kind} ({meaning})" for kind, meaning in _VALUE_KINDS.items()
+            )
+        elif close:
             message += f"; did you mean {close[0]}?"
             if close[0] not in instance:
                 context.suggested.add((path, close[0]))

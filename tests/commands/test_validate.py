@@ -290,6 +290,23 @@ BAD_FILES: dict[str, tuple[str | bytes, list[str]]] = {
             "quote it: '1'",
         ],
     ),
+    "value-kind.yaml": (
+        account(
+            "IA_KIND",
+            "properties:\n"
+            "  InvestmentAccount/D/X: {key: InvestmentAccount/D/X, value: {textValue: a}}\n"
+            "  InvestmentAccount/D/Y: {key: InvestmentAccount/D/Y, value: {labelvalue: a}}\n"
+            "  InvestmentAccount/D/Z: {unit: GBP}\n",
+        ),
+        [
+            "6:63: unknown key 'textValue' in properties[\"InvestmentAccount/D/X\"].value; "
+            "a value is one of: labelValue (text), metricValue ({value: a number, unit: text}), "
+            "labelValueSet ({values: [text, ...]})",
+            "7:63: unknown key 'labelvalue' in properties[\"InvestmentAccount/D/Y\"].value; "
+            "did you mean labelValue?",
+            "8:26: properties[\"InvestmentAccount/D/Z\"]: missing required key 'value'",
+        ],
+    ),
     "control-character.yaml": (
         account("IA_CTRL", "description: a\x07b\n"),
         ["5:15: a control character (#x0007) that YAML does not allow; remove it"],
