@@ -30,8 +30,13 @@ if TYPE_CHECKING:
     from iasync.state import State, StateBackend
 
 #: Answers that every other batch would get too (bad credentials, no access, wrong URL): apply
-#: stops at the first instead of sending every batch to be refused, and reports it once.
+#: stops at the first instead of sending every batch to be refused, and reports it once. So does
+#: a LUSID that could not be reached at all, after its retries (`LusidApiError.unreachable`).
 FATAL_STATUSES = frozenset({401, 403, 404})
+
+
+def _is_fatal(error: IasyncError) -> bool:
+    return getattr(error, "status", None) in FATAL_STATUSES or getattr(error, "unreachable", False)
 
 
 @dataclass(frozen=True)
@@ -193,8 +198,15 @@ def _run_batches(
         done: set[Future[BatchOutcome]] = set()
         try:
             for future in as_completed(futures):
-                record(future.result())
                 done.add(future)
+                try:
+                    outcome = future.result()
+                except IasyncError:
+                    # Fatal (see `_send_batch`): no new batch; the ones in flight may still be
+                    # accepted, and what LUSID accepts is recorded.
+                    _finish_in_flight(futures, done, record)
+                    raise
+                record(outcome)
         except KeyboardInterrupt:
             stop.set()
             _finish_in_flight(futures, done, record)
@@ -212,7 +224,8 @@ def _finish_in_flight(
     done: set[Future[BatchOutcome]],
     record: Callable[[BatchOutcome], None],
 ) -> None:
-    """On Ctrl-C: start no new batch, but record the ones LUSID is already processing."""
+    """On Ctrl-C or a fatal answer: start no new batch, but record the ones LUSID is already
+    processing."""
     for future in futures:
         future.cancel()
     for future in futures:
@@ -222,7 +235,8 @@ def _finish_in_flight(
             outcome = future.result()
         except IasyncError:
             continue  # it failed as a whole: nothing to record, and the interrupt goes on
-        record(outcome)
+        if outcome.accepted or outcome.failures:  # not a batch that saw the stop and sent nothing
+            record(outcome)
 
 
 def _send_batch(
@@ -238,7 +252,7 @@ def _send_batch(
     try:
         response = client.upsert_investment_accounts(requests, success_mode)
     except IasyncError as exc:
-        if getattr(exc, "status", None) in FATAL_STATUSES:
+        if _is_fatal(exc):
             stop.set()
             raise
         return BatchOutcome(number, batch, {}, _batch_failures(batch, exc))

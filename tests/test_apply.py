@@ -7,6 +7,7 @@ real LusidClient talking HTTP to the emulator, recording into a real state file.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,13 @@ from iasync.apply import (
     cut_batches,
 )
 from iasync.loader import load_accounts
-from iasync.lusid import LusidClient, load_lusid_config
+from iasync.lusid import (
+    LusidApiError,
+    LusidClient,
+    RetryEvent,
+    RetryPolicy,
+    load_lusid_config,
+)
 from iasync.plan import Plan, make_plan
 from iasync.settings import Settings
 from iasync.state import LocalStateBackend, State
@@ -284,6 +291,30 @@ def test_a_batch_whose_retries_run_out_stays_unrecorded_and_others_are_kept(
     recorded = sorted(rec.source for rec in backend.read().accounts.values())
     assert recorded == ["accounts/account-0002.yaml", "accounts/account-0003.yaml"]
     assert all(f.detail for f in result.failures)
+
+
+def test_an_unreachable_lusid_stops_after_the_first_batch_and_records_nothing(
+    project: Path, backend: LocalStateBackend
+) -> None:
+    for n in range(4):
+        write_account(project, n)
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens on it
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = load_lusid_config(
+        env={"FBN_LUSID_URL": f"http://127.0.0.1:{port}/api", "FBN_ACCESS_TOKEN": "t"}
+    )
+    retries: list[RetryEvent] = []
+    policy = RetryPolicy(max_attempts=2, base_delay=0.01, sleep=lambda _: None)
+    with (
+        LusidClient(config, retry=policy, on_retry=retries.append) as unreachable,
+        pytest.raises(LusidApiError) as caught,
+    ):
+        run_apply(project, backend, unreachable, batch_size=1)
+    assert caught.value.unreachable and "FBN_LUSID_URL" in str(caught.value)
+    # The first batch used its attempts; the three others, bound to fare the same, were not sent.
+    assert len(retries) == 1
+    assert not backend.path.exists()
 
 
 def test_result_as_json_names_each_failure(project: Path, backend, client, emulator) -> None:
