@@ -17,6 +17,7 @@ def test_a_wrong_token_stops_at_the_first_batch_with_a_plain_message(
     )
     assert done.returncode == 1
     assert "401" in done.stderr
+    assert "check FBN_ACCESS_TOKEN" in done.stderr  # what to do, not only what went wrong
     assert "not-the-token" not in done.stdout + done.stderr
     assert len(project.upserts()) == 1  # not one refused request per batch
     assert not project.state_path.exists()
@@ -28,6 +29,16 @@ def test_missing_credentials_are_named(project: Project, emulator: Any) -> None:
     assert done.returncode == 1
     assert done.stderr.startswith("Error: ")
     assert "FBN_ACCESS_TOKEN" in done.stderr
+    assert project.upserts() == []
+
+
+def test_a_missing_lusid_url_is_named(project: Project, emulator: Any) -> None:
+    env = {k: v for k, v in project.env.items() if k != "FBN_LUSID_URL"}
+    for command in (["apply", "--auto-approve"], ["apply", "-json", "--auto-approve"]):
+        done = project.iasync(*command, env=env)
+        assert done.returncode == 1
+        assert done.stderr.startswith("Error: no LUSID URL: set FBN_LUSID_URL")
+        assert "secrets.json" in done.stderr
     assert project.upserts() == []
 
 
