@@ -22,6 +22,7 @@ from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
     from iasync.apply import ApplyResult, BatchOutcome
+    from iasync.loader import LoadResult
     from iasync.lusid import RetryEvent
     from iasync.plan import Plan
     from iasync.settings import Settings
@@ -170,12 +171,34 @@ def _plan_now(settings: Settings, output: Output, state: State) -> Plan:
 def _saved_plan(settings: Settings, state: State, planfile: Path) -> Plan:
     """The saved plan, once shown to be made against this very state and these very files."""
     from iasync.loader import load_accounts
-    from iasync.plan import check_fresh, load_plan
+    from iasync.plan import StalePlanError, check_fresh, load_plan
 
     plan = load_plan(planfile)
     paths = [settings.resolve(Path(path)) for path in plan.paths]
-    check_fresh(plan, state, load_accounts(paths, settings, reuse=state))
+    load = load_accounts(paths, settings, reuse=state)
+    try:
+        check_fresh(plan, state, load)
+    except StalePlanError as stale:
+        if _nothing_left(plan, state, load):
+            # The usual reason: this plan was applied already (a job run twice, say).
+            raise StalePlanError(
+                f"{stale}. Nothing is left to do, though: the state already matches the account "
+                "files (was this plan applied already?)"
+            ) from None
+        raise
     return plan
+
+
+def _nothing_left(plan: Plan, state: State, load: LoadResult) -> bool:
+    """True when a plan made now, of the saved plan's paths, would have no changes."""
+    from iasync.plan import PlanError, make_plan
+
+    if not load.ok:
+        return False
+    try:
+        return not make_plan(load, state, paths=plan.paths).has_changes
+    except PlanError:
+        return False
 
 
 def _settings_of_plan(settings: Settings, plan: Plan) -> Settings:

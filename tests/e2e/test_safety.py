@@ -37,6 +37,24 @@ def test_a_plan_made_before_another_apply_is_refused_as_stale(
     assert project.upserts() == []
 
 
+def test_a_saved_plan_applied_twice_is_stale_and_says_nothing_is_left_to_do(
+    project: Project, emulator: Any
+) -> None:
+    assert project.iasync("plan", "-out", "changes.plan").returncode == 0
+    assert project.iasync("apply", "changes.plan").returncode == 0
+    emulator.clear_requests()
+    done = project.iasync("apply", "changes.plan")  # a CI job run again, say
+    assert done.returncode == 1
+    assert "stale plan" in done.stderr
+    assert "Nothing is left to do" in done.stderr and "applied already?" in done.stderr
+    assert project.upserts() == []
+    # Only when that is so: after another edit the stale plan is just stale.
+    project.write(1, suffix=" (edited)")
+    done = project.iasync("apply", "changes.plan")
+    assert done.returncode == 1
+    assert "stale plan" in done.stderr and "Nothing is left" not in done.stderr
+
+
 def test_without_a_terminal_apply_refuses_to_guess_a_yes(project: Project, emulator: Any) -> None:
     done = project.iasync("apply")  # stdin is /dev/null
     assert done.returncode == 1
