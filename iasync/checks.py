@@ -31,6 +31,7 @@ _KEY_PART = re.compile(r"[A-Za-z0-9_-]+")
 ACCOUNT_DOMAIN = "InvestmentAccount"
 INVESTOR_DOMAIN = "InvestorRecord"
 _BARE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_FRACTION = re.compile(r"\d:\d\d[.,](\d+)")
 _VALUE_KINDS = ("labelValue", "metricValue", "labelValueSet")
 
 
@@ -275,6 +276,13 @@ def parse_instant(text: str) -> datetime | str:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         return "not an ISO 8601 timestamp; write it like 2016-01-01T00:00:00+00:00"
+    fraction = _FRACTION.search(text)
+    if fraction and fraction.group(1)[6:].strip("0"):
+        # Python keeps microseconds: the rest would be dropped without a word.
+        return (
+            f"{len(fraction.group(1))} decimal places of a second; "
+            "iasync keeps at most 6 (microseconds): round it"
+        )
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         return f"the time has no UTC offset; add one, e.g. {text}+00:00"
     return parsed

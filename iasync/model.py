@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
@@ -33,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from iasync.checks import parse_instant
 from iasync.settings import DEFAULT_ACCOUNT_TYPES
 
 # lusid-api.md: scope and code parts of keys match ^[a-zA-Z0-9\-_]+$, at most 64 characters.
@@ -64,16 +64,13 @@ def _parse_instant(value: Any) -> datetime:
     elif isinstance(value, date):
         # A bare date is that day's start in UTC: the way LUSID reads an effective date.
         parsed = datetime.combine(value, time(), tzinfo=UTC)
-    elif isinstance(value, str) and _BARE_DATE.fullmatch(value.strip()):
-        # The same bare date, quoted (or from JSON): read it as the YAML date above is read.
-        parsed = datetime.combine(date.fromisoformat(value.strip()), time(), tzinfo=UTC)
     elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(
-                "not an ISO 8601 timestamp; write it like 2016-01-01T00:00:00+00:00"
-            ) from None
+        # The very reading `iasync validate` does (a bare date is that day's start in UTC):
+        # what validate accepts, the model accepts, as the same instant.
+        read = parse_instant(value)
+        if isinstance(read, str):
+            raise ValueError(read)
+        parsed = read
     else:
         raise ValueError("expected a timestamp like 2016-01-01T00:00:00+00:00")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
@@ -87,7 +84,6 @@ def format_instant(value: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
 
 
-_BARE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # For editors: a date, or a date and time with a UTC offset (a naive time is refused).
 INSTANT_PATTERN = (
     r"^\s*\d{4}-\d{2}-\d{2}"

@@ -209,6 +209,12 @@ def test_effective_dates() -> None:
             datetime(2016, 1, 1, 10, tzinfo=timezone(timedelta(hours=2))),
         ),
         ("2016-02-30", "not a real date; write it like 2016-01-01"),
+        ("2016-01-01t10:00:00z", datetime(2016, 1, 1, 10, tzinfo=UTC)),
+        ("2016-01-01T10:00:00.1234560Z", datetime(2016, 1, 1, 10, 0, 0, 123456, tzinfo=UTC)),
+        (
+            "2016-01-01T10:00:00.1234567Z",
+            "7 decimal places of a second; iasync keeps at most 6 (microseconds): round it",
+        ),
     ],
 )
 def test_parse_instant(text: str, instant: datetime | str) -> None:

@@ -255,6 +255,8 @@ def test_effective_dates_in_lusid_spelling() -> None:
         "2016-01-01T00:00:00+00:00",
         "2016-01-01T00:00:00.0000000+00:00",
         "2016-01-01T02:00:00+02:00",
+        "2016-01-01t00:00:00z",  # the schema's pattern and `iasync validate` accept it too
+        " 2016-01-01 ",
         datetime(2016, 1, 1, tzinfo=UTC),
     ],
 )
@@ -273,6 +275,13 @@ def test_naive_timestamp_is_refused(naive: Any) -> None:
 def test_not_a_timestamp_is_refused() -> None:
     assert "not an ISO 8601 timestamp" in refusal(
         with_property({"value": "UK", "effectiveFrom": "last tuesday"}, COUNTRY)
+    )
+
+
+def test_a_timestamp_finer_than_a_microsecond_is_refused_not_cut() -> None:
+    value = {"value": "UK", "effectiveFrom": "2016-01-01T00:00:00.1234567+00:00"}
+    assert "7 decimal places of a second; iasync keeps at most 6" in refusal(
+        with_property(value, COUNTRY)
     )
 
 
