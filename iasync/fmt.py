@@ -161,9 +161,43 @@ def _reordered(mapping: CommentedMap, order: Sequence[str]) -> CommentedMap:
             out.ca.items[key] = mapping.ca.items[key]
     out.ca.comment = mapping.ca.comment
     out.ca.end = mapping.ca.end
+    _keep_closing_comments_last(out, old_last=list(mapping)[-1])
     if mapping.fa.flow_style():
         out.fa.set_flow_style()
     return out
+
+
+def _keep_closing_comments_last(mapping: CommentedMap, old_last: Any) -> None:
+    """Full-line comments after a mapping's last entry stay after the mapping once reordered.
+
+    ruamel attaches them to the last entry: the comments that close a portfolio, or the file's
+    footer, would otherwise travel with that entry into the middle of the mapping.
+    """
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    new_last = list(mapping)[-1]
+    slot = mapping.ca.items.get(old_last)
+    token = slot[2] if slot and len(slot) > 2 else None
+    if new_last == old_last or token is None:
+        return
+    eol, _, closing = token.value.partition("\n")
+    if not closing.strip():
+        return
+    # A copy: the token may still belong to the mapping this one was made from.
+    slot = list(slot)
+    slot[2] = CommentToken(eol + "\n", token.start_mark, None) if eol.strip() else None
+    mapping.ca.items[old_last] = slot
+    target, key = mapping, new_last
+    while _is_map(target[key]) and len(target[key]) and not target[key].fa.flow_style():
+        target, key = target[key], list(target[key])[-1]
+    present = target.ca.items.get(key)
+    if present and len(present) > 2 and present[2] is not None:
+        text = present[2].value + ("" if present[2].value.endswith("\n") else "\n") + closing
+        column = present[2].column
+    else:
+        text, column = "\n" + closing, 0
+    target.ca.items[key] = [None, None, CommentToken(text, CommentMark(column), None), None]
 
 
 def _reorder_top_level_lines(text: str, data: CommentedMap) -> str:
@@ -322,7 +356,8 @@ def _normalise_styles(node: Any) -> None:
         for value in node.values():
             _normalise_styles(value)
     elif _is_seq(node):
-        if all(not (_is_map(item) or _is_seq(item)) for item in node):
+        # A comment inside a flow list would end it mid-line: a list with comments stays block.
+        if all(not (_is_map(item) or _is_seq(item)) for item in node) and not _has_comments(node):
             node.fa.set_flow_style()
         else:
             node.fa.set_block_style()

@@ -256,11 +256,60 @@ def test_comments_are_kept_and_travel_with_their_entries() -> None:
     assert format_text(COMMENTED) == COMMENTED_FORMATTED
 
 
+def test_a_list_with_comments_stays_in_block_style() -> None:
+    # In a flow list a comment would end the line mid-list: `[b # why b` then `, a]`.
+    text = MINIMAL_HEAD + (
+        "properties:\n  InvestmentAccount/D/Set:\n    - b   # why b\n    # about a\n    - a\n"
+        "  InvestmentAccount/D/Plain:\n    - c\n"
+    )
+
+    assert format_text(text) == MINIMAL_HEAD + (
+        "properties:\n  InvestmentAccount/D/Set:\n    - b   # why b\n    # about a\n    - a\n"
+        "  InvestmentAccount/D/Plain: [c]\n"
+    )
+
+
+def test_comments_after_a_reordered_mapping_stay_after_it() -> None:
+    # ruamel gives the comments after a mapping to its last entry; reordering the entries must
+    # not carry the file's footer into the middle of a portfolio.
+    text = MINIMAL_HEAD + (
+        "investmentPortfolios:\n"
+        "  - portfolioCode: C   # the code\n    key: P\n    portfolioScope: S\n"
+        "# footer\n"
+    )
+
+    assert format_text(text) == MINIMAL_HEAD + (
+        "investmentPortfolios:\n"
+        "  - key: P\n    portfolioScope: S\n    portfolioCode: C   # the code\n"
+        "# footer\n"
+    )
+
+
+def test_comments_closing_a_holder_stay_after_its_identifiers() -> None:
+    text = MINIMAL_HEAD + (
+        "accountHolders:\n"
+        "  - identifiers:\n      InvestorRecord/X/Y: v\n    key: H   # the holder\n"
+        "    # closing the holder\n"
+        "  - key: G\n    identifiers:\n      InvestorRecord/X/Y: w\n"
+    )
+
+    assert format_text(text) == MINIMAL_HEAD + (
+        "accountHolders:\n"
+        "  - key: H   # the holder\n    identifiers:\n      InvestorRecord/X/Y: v\n"
+        "    # closing the holder\n"
+        "  - key: G\n    identifiers:\n      InvestorRecord/X/Y: w\n"
+    )
+
+
 CASES = {
     "commented": COMMENTED,
     "pasted json": json.dumps(reference_request("firstExampleRequest")),
     "long yaml": MINIMAL_HEAD + "properties:\n  InvestmentAccount/D/M:\n    value:\n"
     "      metricValue: {value: 1.0, unit: GBP}\n",
+    "reordered with comments": MINIMAL_HEAD
+    + "properties:\n  InvestmentAccount/D/Set:\n    - b  # b\n    - a\n"
+    + "investmentPortfolios:\n  - portfolioCode: C\n    key: P\n    portfolioScope: S\n"
+    + "accountHolders: []\n# footer\n",
     "four spaces": MINIMAL_HEAD.replace("  ", "    ")
     + "accountHolders:\n- key: H\n  identifiers:\n"
     "      # about Y\n      InvestorRecord/X/Y: v\n",
@@ -343,9 +392,10 @@ def test_fmt_command_refuses_invalid_files_with_located_problems(project: Path) 
     result = run_fmt(project, "accounts/bad.yaml", "accounts/good.yaml")
     assert result.returncode == 1
     assert result.stdout == "accounts/good.yaml\n"
-    first = result.stderr.splitlines()[0]
+    first, last = result.stderr.splitlines()
     assert first.startswith("accounts/bad.yaml:6:28: ")
     assert "'NO'" in first
+    assert last == "1 file not formatted: see the problems above."
     assert bad.read_text(encoding="utf-8") == text
     assert good.read_text(encoding="utf-8") == MINIMAL_HEAD
 

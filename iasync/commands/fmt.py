@@ -41,7 +41,8 @@ def command(paths: tuple[Path, ...], check: bool) -> int:
         click.echo(shown)
     if problems:
         failed = len({problem.path for problem in problems})
-        click.echo(f"{_files(failed)} not formatted (not valid).", err=True)
+        # Not "not valid": a file fmt refused to rewrite (see its line above) may be valid.
+        click.echo(f"{_files(failed)} not formatted: see the problems above.", err=True)
         return 1
     if check and changed:
         click.echo(
