@@ -159,7 +159,8 @@ def _check_value(
         yield from _check_long_form(path, key, value, identifier, where)
     elif identifier:
         yield _short_identifier_mapping(path, value, where)
-    elif "unit" in value and "value" in value and not _is_number(inner):
+    # A value of None was refused by the YAML stage (a null, `1e3`): that is the one fault.
+    elif "unit" in value and inner is not None and not _is_number(inner):
         yield Finding(
             (*path, "unit"),
             "key",

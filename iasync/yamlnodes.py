@@ -36,6 +36,10 @@ MAX_DEPTH = 32
 # (0012 is 10) and base-60 (1:30 is 90).
 _MISREAD_NUMBER = re.compile(r"[-+]?(0[0-9_]+|0o[0-7_]+|[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?)")
 _BOOL_TRUE = {"yes", "true", "on"}
+# Numbers in YAML 1.2 (and to an editor) that YAML 1.1 reads as text: `1e3`, `1.5e3` (1.1 wants a
+# dot and a signed exponent). As a property's value, where a number is a metric and text a label,
+# which was meant cannot be told: refused, plain.
+_EXPONENT_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
 _ALIAS = re.compile(r"\*[^\s,\[\]{}]+")
 # A constructor with no state, for the core schema's number rules (0x.., 1_000, .inf).
 _NUMBERS = yaml.constructor.SafeConstructor()
@@ -167,6 +171,22 @@ def resolve_plain(node: ScalarNode) -> str:
             return tag
     node.tag = STR
     return STR
+
+
+def _ambiguous_property(text: str, path: Path) -> bool:
+    """`1e3` as a property's value, where text is a label and a number a metric."""
+    value_of_property = path[:1] == ("properties",) and (
+        len(path) == 2 or (len(path) == 3 and path[2] == "value")
+    )
+    return value_of_property and _EXPONENT_NUMBER.fullmatch(text) is not None
+
+
+def _decimal(text: str) -> str:
+    """`1e3` as YAML 1.1 reads a number: `1000`, or `1.5e-07` for `1.5e-7`."""
+    number = float(text)
+    if not math.isfinite(number):
+        return "a smaller number"
+    return str(int(number)) if number.is_integer() and abs(number) < 1e16 else repr(number)
 
 
 def _fatal(document: Document, line: int, column: int, message: str) -> Document:
@@ -344,6 +364,14 @@ class _Builder:
         if tag == PLAIN:
             tag = resolve_plain(node)
         if tag in (STR, TIMESTAMP, VALUE):
+            if node.tag == STR and not node.style and _ambiguous_property(node.value, path):
+                self.path_problem(
+                    node,
+                    path,
+                    f"YAML 1.1 reads {node.value} as text, not a number; for the number write "
+                    f"{_decimal(node.value)}, for the text quote it: {quote(node.value)}",
+                )
+                return None
             return node.value
         if tag == NULL:
             self.path_problem(

@@ -258,3 +258,40 @@ def test_a_yaml_stage_problem_names_a_holder_by_its_key_given_after_it() -> None
             "as null); write a value, or remove the key if it is optional",
         )
     ]
+
+
+def test_an_exponent_number_as_a_property_value_is_refused_with_both_readings() -> None:
+    # YAML 1.1 reads 1e3 as text (a label), YAML 1.2 and editors as 1000 (a metric).
+    document = parse(
+        "displayName: 2e3\n"  # text is all a name can be: no doubt
+        "properties:\n"
+        "  InvestmentAccount/D/A: 1e3\n"
+        "  InvestmentAccount/D/B: {value: -2.5E2, unit: GBP}\n"
+        "  InvestmentAccount/D/C: '1e3'\n"
+        "  InvestmentAccount/D/D: 1.0e+3\n"
+        "  InvestmentAccount/D/E: [1e3]\n"
+        "  InvestmentAccount/D/F: 1e400\n"
+    )
+
+    assert document.errors == [
+        (
+            3,
+            26,
+            'properties["InvestmentAccount/D/A"]: YAML 1.1 reads 1e3 as text, not a number; '
+            "for the number write 1000, for the text quote it: '1e3'",
+        ),
+        (
+            4,
+            34,
+            'properties["InvestmentAccount/D/B"].value: YAML 1.1 reads -2.5E2 as text, not a '
+            "number; for the number write -250, for the text quote it: '-2.5E2'",
+        ),
+        (
+            8,
+            26,
+            'properties["InvestmentAccount/D/F"]: YAML 1.1 reads 1e400 as text, not a number; '
+            "for the number write a smaller number, for the text quote it: '1e400'",
+        ),
+    ]
+    assert document.data["displayName"] == "2e3"
+    assert document.data["properties"]["InvestmentAccount/D/D"] == 1000.0

@@ -307,6 +307,16 @@ BAD_FILES: dict[str, tuple[str | bytes, list[str]]] = {
             "8:26: properties[\"InvestmentAccount/D/Z\"]: missing required key 'value'",
         ],
     ),
+    "exponent-metric.yaml": (
+        account(
+            "IA_EXPONENT",
+            "properties:\n  InvestmentAccount/D/G: {value: 2.5e3, unit: GBP}\n",
+        ),
+        [
+            '6:34: properties["InvestmentAccount/D/G"].value: YAML 1.1 reads 2.5e3 as text, not '
+            "a number; for the number write 2500, for the text quote it: '2.5e3'",
+        ],
+    ),
     "control-character.yaml": (
         account("IA_CTRL", "description: a\x07b\n"),
         ["5:15: a control character (#x0007) that YAML does not allow; remove it"],
