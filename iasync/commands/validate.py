@@ -38,9 +38,15 @@ def command(paths: tuple[Path, ...], output_format: str, as_json: bool) -> int:
     for problem in result.problems:
         click.echo(str(problem))
     if result.ok:
-        click.echo(
-            f"{_count(result.files, 'file')} valid." if result.files else "No account files."
-        )
+        if result.files:
+            click.echo(f"{_count(result.files, 'file')} valid.")
+        else:
+            from iasync.loader import display_path
+
+            searched = ", ".join(
+                display_path(path, settings) for path in paths or [settings.accounts_path]
+            )
+            click.echo(f"No account files (*.yaml, *.yml) in {searched}.")
         return 0
     failed = len({problem.path for problem in result.problems})
     click.echo(

@@ -510,7 +510,17 @@ def test_the_example_accounts_are_valid() -> None:
 def test_an_empty_accounts_directory_is_said_plainly(project: Path) -> None:
     done = run(project)
 
-    assert (done.returncode, done.stdout) == (0, "No account files.\n")
+    assert (done.returncode, done.stdout) == (0, "No account files (*.yaml, *.yml) in accounts.\n")
+
+    # Other files are not accounts, and a directory named like one is searched, not read.
+    (project / "accounts" / "README.md").write_text("# accounts\n")
+    (project / "accounts" / "x.yaml").mkdir()
+    done = run(project, "accounts/x.yaml")
+
+    assert (done.returncode, done.stdout) == (
+        0,
+        "No account files (*.yaml, *.yml) in accounts/x.yaml.\n",
+    )
 
 
 def test_validate_skips_the_model_and_finds_the_same_problems(tmp_path: Path) -> None:
