@@ -109,13 +109,15 @@ def apply_changes(
     success_mode: str,
     commit: str | None = None,
     on_batch: Callable[[BatchOutcome], None] | None = None,
+    on_interrupt: Callable[[int], None] | None = None,
 ) -> ApplyResult:
     """Upsert the creates and updates among `changes`; record each accepted account in `state`.
 
     Moved files of unchanged accounts are recorded without a word to LUSID. The caller holds the
     state lock. The state is written once per batch that LUSID accepted anything of (moves go
     with the first such write, or in a write of their own), and never when there is nothing to
-    record.
+    record. On Ctrl-C no new batch is sent; `on_interrupt(n)` is told how many batches are still
+    in flight before they are waited for and recorded, then the KeyboardInterrupt goes on.
     """
     batches = cut_batches(changes_to_send(changes), batch_size)
     result = ApplyResult(batches=len(batches), moved=record_moves(changes, state))
@@ -134,7 +136,7 @@ def apply_changes(
             on_batch(outcome)
 
     if batches:
-        _run_batches(batches, client, success_mode, concurrency, record)
+        _run_batches(batches, client, success_mode, concurrency, record, on_interrupt)
     if result.moved and not written:
         _stamp_format(state, current)
         backend.write(state)
@@ -187,6 +189,7 @@ def _run_batches(
     success_mode: str,
     concurrency: int,
     record: Callable[[BatchOutcome], None],
+    on_interrupt: Callable[[int], None] | None = None,
 ) -> None:
     """Send the batches, `concurrency` at a time; record each outcome as it arrives."""
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="batch") as pool:
@@ -198,17 +201,20 @@ def _run_batches(
         done: set[Future[BatchOutcome]] = set()
         try:
             for future in as_completed(futures):
-                done.add(future)
                 try:
                     outcome = future.result()
                 except IasyncError:
                     # Fatal (see `_send_batch`): no new batch; the ones in flight may still be
                     # accepted, and what LUSID accepts is recorded.
+                    done.add(future)
                     _finish_in_flight(futures, done, record)
                     raise
-                record(outcome)
+                record(outcome)  # a Ctrl-C within: `_finish_in_flight` records it again
+                done.add(future)
         except KeyboardInterrupt:
             stop.set()
+            if on_interrupt is not None:
+                on_interrupt(sum(1 for future in futures if future.running()))
             _finish_in_flight(futures, done, record)
             raise
         except BaseException:
@@ -232,11 +238,22 @@ def _finish_in_flight(
         if future in done or future.cancelled():
             continue
         try:
-            outcome = future.result()
+            outcome = _result_despite_interrupts(future)
         except IasyncError:
             continue  # it failed as a whole: nothing to record, and the interrupt goes on
         if outcome.accepted or outcome.failures:  # not a batch that saw the stop and sent nothing
             record(outcome)
+
+
+def _result_despite_interrupts(future: Future[BatchOutcome]) -> BatchOutcome:
+    """The batch's outcome, however often Ctrl-C is pressed meanwhile: its thread cannot be
+    stopped midway (the process waits for it on the way out regardless), so giving up the wait
+    would only leave unrecorded what LUSID accepts."""
+    while True:
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            continue
 
 
 def _send_batch(

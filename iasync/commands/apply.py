@@ -29,6 +29,12 @@ if TYPE_CHECKING:
     from iasync.state import State, StateBackend
 
 
+class Interrupted(IasyncError):
+    """Ctrl-C: the message says what became of the apply; the exit code is the shell's for it."""
+
+    exit_code = 130
+
+
 @dataclass(frozen=True)
 class Output:
     """Where and how to talk: JSON for machines, colour and a progress bar on a terminal only."""
@@ -103,7 +109,10 @@ def command(
     output = _output(as_json, no_color)
     if planfile is None and not auto_approve:
         _require_terminal(as_json)
-    return _run(settings, output, planfile, auto_approve, lock_timeout)
+    try:
+        return _run(settings, output, planfile, auto_approve, lock_timeout)
+    except KeyboardInterrupt:  # before any batch was sent (once sending, `_apply` says more)
+        raise Interrupted("interrupted; nothing was sent to LUSID") from None
 
 
 def _output(as_json: bool, no_color: bool) -> Output:
@@ -268,18 +277,47 @@ def _apply(
         )
     if plan.moves:
         output.say(f"Recording {plural(len(plan.moves), 'moved file')} in the state (not sent).")
-    with _Progress(output, len(plan.to_send), batches) as on_batch:
-        return apply_changes(
-            plan.changes,
-            client=client,
-            backend=backend,
-            state=state,
-            batch_size=settings.batch_size,
-            concurrency=settings.concurrency,
-            success_mode=settings.success_mode,
-            commit=current_commit(settings.root),
-            on_batch=on_batch,
-        )
+    accepted = [0]  # accounts recorded so far, for the message of a Ctrl-C
+
+    def on_interrupt(in_flight: int) -> None:
+        if in_flight:
+            output.warn(
+                f"interrupted: no new batch is sent. Waiting for the "
+                f"{plural(in_flight, 'batch', 'batches')} LUSID is processing, to record what "
+                "it accepts."
+            )
+
+    try:
+        with _Progress(output, len(plan.to_send), batches) as on_batch:
+
+            def counted(outcome: BatchOutcome) -> None:
+                accepted[0] += len(outcome.accepted)
+                on_batch(outcome)
+
+            return apply_changes(
+                plan.changes,
+                client=client,
+                backend=backend,
+                state=state,
+                batch_size=settings.batch_size,
+                concurrency=settings.concurrency,
+                success_mode=settings.success_mode,
+                commit=current_commit(settings.root),
+                on_batch=counted,
+                on_interrupt=on_interrupt,
+            )
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted(accepted[0], len(plan.to_send))) from None
+
+
+def _interrupted(accepted: int, to_send: int) -> str:
+    from iasync.render import plural
+
+    return (
+        f"interrupted: no new batch was sent; {plural(accepted, 'account')} of {to_send:,} "
+        f"{'was' if accepted == 1 else 'were'} applied and recorded in the state. "
+        "Run `iasync plan` to see what is left, and `iasync apply` to send it."
+    )
 
 
 class _Progress:
