@@ -42,6 +42,7 @@ def list_command(state_path: Path | None, as_json: bool) -> int:
                 {
                     "lineage": state.lineage,
                     "serial": state.serial,
+                    "canonical_format": state.canonical_format,
                     "accounts": [_summary(rec) for rec in records],
                 }
             )
@@ -60,7 +61,9 @@ def list_command(state_path: Path | None, as_json: bool) -> int:
 def show_command(account: str, state_path: Path | None) -> int:
     """Print one account's record as JSON.
 
-    ACCOUNT is its LUSID id, an identifier value, KEY=VALUE, or its source file.
+    ACCOUNT is its LUSID id, an identifier value, KEY=VALUE, or its source file. A
+    `source_hash` of null: the file's bytes are not vouched for (the record was kept across a
+    change of iasync's canonical format), so the next plan reads the file afresh.
     """
     from iasync.settings import load_settings
 
@@ -78,7 +81,7 @@ def show_command(account: str, state_path: Path | None) -> int:
         raise IasyncError(
             f"{account!r} matches {len(matches)} accounts: {listed}; give its LUSID id to pick one"
         )
-    click.echo(_dumps(matches[0].to_json()))
+    click.echo(_dumps(matches[0].to_json() | {"source_hash": _source_hash(matches[0])}))
     return 0
 
 
@@ -146,7 +149,13 @@ def _summary(rec: AccountRecord) -> dict[str, Any]:
         "applied_at": rec.applied_at,
         "commit": rec.commit,
         "body_hash": rec.body_hash,
+        "source_hash": _source_hash(rec),
     }
+
+
+def _source_hash(rec: AccountRecord) -> str | None:
+    """The hash of the file's bytes as applied; None (JSON null) for "" (none vouched for)."""
+    return rec.source_hash or None
 
 
 def _dumps(doc: Any) -> str:

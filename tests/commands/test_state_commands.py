@@ -68,6 +68,7 @@ def test_list_json(project: Path, flag: str) -> None:
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert doc["serial"] == 1
+    assert doc["canonical_format"] is None  # the fixture's state was written with none
     assert [a["lusid_id"] for a in doc["accounts"]] == ["LUID_00000001", "LUID_00000002"]
     assert doc["accounts"][1] == {
         "lusid_id": "LUID_00000002",
@@ -77,7 +78,26 @@ def test_list_json(project: Path, flag: str) -> None:
         "applied_at": "2026-11-29T07:30:00+00:00",
         "commit": "f" * 40,
         "body_hash": "sha256:" + "c" * 64,
+        "source_hash": "sha256:" + "d" * 64,
     }
+
+
+def test_a_record_whose_file_is_not_vouched_for_shows_a_null_source_hash(project: Path) -> None:
+    # As apply leaves an orphan after a change of canonical format: source_hash "".
+    backend = LocalStateBackend(project / ".iasync" / "state.json")
+    state = backend.read()
+    state.accounts["LUID_00000002"].source_hash = ""
+    state.canonical_format = 7
+    backend.write(state)
+
+    listed = json.loads(iasync(project, "state", "list", "-json").stdout)
+    assert listed["canonical_format"] == 7
+    assert [a["source_hash"] for a in listed["accounts"]] == ["sha256:" + "d" * 64, None]
+    shown = iasync(project, "state", "show", "LUID_00000002")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["source_hash"] is None
+    text = iasync(project, "state", "list")
+    assert text.returncode == 0 and "LUID_00000002  v3  accounts/uk/john.yaml" in text.stdout
 
 
 def test_list_of_no_state_says_it_is_empty(tmp_path: Path) -> None:
