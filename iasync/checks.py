@@ -193,6 +193,8 @@ def _check_long_form(
             "write the same key, or leave key out",
         )
     inner = value.get("value")
+    if isinstance(inner, str | int | float | list) and not isinstance(inner, bool):
+        yield _short_value_in_long_form(path, inner, identifier, where)
     if not isinstance(inner, dict):
         return
     given = [kind for kind in _VALUE_KINDS if inner.get(kind) is not None]
@@ -210,6 +212,29 @@ def _check_long_form(
             "key",
             f"{where(path)}: an identifier's value must be a labelValue (a string)",
         )
+
+
+def _short_value_in_long_form(
+    path: Path, inner: str | float | list[Any], identifier: bool, where: Where
+) -> Finding:
+    """`{key: K, value: abc}`: a short value in the long form, which `key:` makes it."""
+    if identifier:  # text only
+        text = inner if isinstance(inner, str) else "..."
+        long, short = f"{{labelValue: {text}}}", f"write the text alone: {text}"
+    else:
+        short = "leave key out (the short form)"
+        if isinstance(inner, list):
+            long = "{labelValueSet: {values: [...]}}"
+        elif isinstance(inner, str):
+            long = f"{{labelValue: {inner}}}"
+        else:
+            long = f"{{metricValue: {{value: {inner}}}}}"
+    return Finding(
+        (*path, "value"),
+        "value",
+        f"{where(path)}: with key: this is the API's long form, whose value is a mapping like "
+        f"{long}; or {short}",
+    )
 
 
 def _check_labels(path: Path, value: Any, where: Where) -> Iterator[Finding]:

@@ -323,3 +323,47 @@ def test_holder_findings_name_the_holder_by_its_key() -> None:
             "characters long; the limit is 1024",
         )
     ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (
+            "properties",
+            "abc",
+            "with key: this is the API's long form, whose value is a mapping like "
+            "{labelValue: abc}; or leave key out (the short form)",
+        ),
+        (
+            "properties",
+            1.5,
+            "with key: this is the API's long form, whose value is a mapping like "
+            "{metricValue: {value: 1.5}}; or leave key out (the short form)",
+        ),
+        (
+            "properties",
+            ["a"],
+            "with key: this is the API's long form, whose value is a mapping like "
+            "{labelValueSet: {values: [...]}}; or leave key out (the short form)",
+        ),
+        (
+            "identifiers",
+            "IA_1",
+            "with key: this is the API's long form, whose value is a mapping like "
+            "{labelValue: IA_1}; or write the text alone: IA_1",
+        ),
+        (
+            "identifiers",
+            7,
+            "with key: this is the API's long form, whose value is a mapping like "
+            "{labelValue: ...}; or write the text alone: ...",
+        ),
+    ],
+)
+def test_a_short_value_under_key_says_which_form_to_write(
+    field: str, value: Any, message: str
+) -> None:
+    key = "InvestmentAccount/A/B"
+    data = valid(**{field: {key: {"key": key, "value": value}}})
+
+    assert check(data) == [Finding((field, key, "value"), "value", f'{field}["{key}"]: {message}')]
