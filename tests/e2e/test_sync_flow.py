@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -198,3 +199,28 @@ def test_a_saved_plan_of_a_move_records_it_without_a_request(
     assert project.upserts() == []
     assert "accounts/renamed.yaml" in project.recorded_sources()
     assert project.plan_json()["apply"]["moved"] == 0
+
+
+def test_state_list_and_show_describe_what_apply_recorded(project: Project, emulator: Any) -> None:
+    from iasync.model import CANONICAL_FORMAT
+
+    assert project.iasync("apply", "--auto-approve").returncode == 0
+    listed = project.iasync("state", "list", "-json")
+    assert listed.returncode == 0, listed.stderr
+    doc = json.loads(listed.stdout)
+    lusid = {a["lusidInvestmentAccountId"]: a for a in emulator.accounts()}
+    assert doc["canonical_format"] == CANONICAL_FORMAT
+    assert {a["lusid_id"] for a in doc["accounts"]} == lusid.keys()
+    first = doc["accounts"][0]
+    path = project.account_path(0)
+    assert first["source"] == "accounts/account-0000.yaml"
+    assert first["source_hash"] == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    assert first["version"] == lusid[first["lusid_id"]]["version"]["asAtVersionNumber"]
+
+    # By its file, as a user would name it: the body is exactly what LUSID was sent.
+    shown = project.iasync("state", "show", str(path))
+    assert shown.returncode == 0, shown.stderr
+    record = json.loads(shown.stdout)
+    sent = next(r["body"] for r in project.upserts())[first["source"]]
+    assert record["lusid_id"] == first["lusid_id"] and record["body"] == sent
+    assert project.iasync("state", "list").stdout.count("accounts/account-") == 3
