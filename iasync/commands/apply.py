@@ -230,8 +230,9 @@ def _show_plan(plan: Plan, output: Output) -> None:
     text = render_plan(plan, color=output.color)
     if plan.has_changes:
         # The plan's last line says "Run `iasync apply` to ...": that is what is happening now.
-        text = text.rstrip("\n").rpartition("\n")[0].rstrip("\n") + "\n"
-    click.echo(text, color=output.color)
+        # A blank line parts the plan from what apply says next.
+        text = text.rstrip("\n").rpartition("\n")[0].rstrip("\n") + "\n\n"
+    click.echo(text, color=output.color, nl=False)
 
 
 def _confirmed() -> bool:
@@ -406,9 +407,10 @@ def _orphans(plan: Plan) -> list[str]:
 def _report_orphans(output: Output, plan: Plan) -> None:
     orphans = _orphans(plan)
     if orphans:
+        one = len(orphans) == 1
         output.say(
-            f"{len(orphans)} orphaned account{'s' if len(orphans) != 1 else ''} (in the state, "
-            "no longer in the files) left as they are in LUSID; iasync never deletes:"
+            f"{len(orphans)} orphaned account{'' if one else 's'} (in the state, no longer in "
+            f"the files) left as {'it is' if one else 'they are'} in LUSID; iasync never deletes:"
         )
         for path in orphans:
             output.say(f"  - {path}")

@@ -77,6 +77,7 @@ def test_nothing_to_do_changes_nothing(project: Project, emulator: Any) -> None:
     done = project.iasync("apply", "--auto-approve")
     assert done.returncode == 0
     assert "No changes" in done.stdout
+    assert done.stdout.endswith("files.\n")  # the plan's last line ends the output
     assert project.state_path.read_bytes() == state_before
     assert project.upserts() == []
 
@@ -109,7 +110,7 @@ def test_orphans_are_reported_and_never_deleted(project: Project, emulator: Any)
 
     done = project.iasync("apply", "--auto-approve")
     assert done.returncode == 0, done.stderr
-    assert "1 orphaned" in done.stdout
+    assert "1 orphaned account (in the state, no longer in the files) left as it is" in done.stdout
     assert "accounts/account-0000.yaml" in done.stdout
     assert len(emulator.accounts()) == 4  # the orphan is still in LUSID
     assert all(r["method"] != "DELETE" for r in emulator.requests())
