@@ -67,7 +67,8 @@ def next_step_line(plan: Plan, saved_to: str | None = None) -> str:
         if plan.counts["orphaned"]:
             return (
                 "No changes to send. Orphaned accounts stay in LUSID as they are "
-                "(iasync does not delete); remove them there, or restore their files."
+                "(iasync does not delete); remove them there, or restore their files. "
+                "`iasync state rm PATH` forgets one in the state."
             )
         return "No changes. LUSID matches the account files."
     command = f"iasync apply {saved_to}" if saved_to else "iasync apply"

@@ -195,6 +195,7 @@ def test_only_orphans_say_nothing_will_be_sent() -> None:
 
     assert text.splitlines()[0] == "Plan: 0 to create, 0 to update, 1 orphaned, 0 unchanged."
     assert text.splitlines()[-1].startswith("No changes to send. Orphaned accounts stay in LUSID")
+    assert text.splitlines()[-1].endswith("`iasync state rm PATH` forgets one in the state.")
 
 
 def test_colour_only_when_asked() -> None:

@@ -26,7 +26,7 @@ _json_option = click.option(
 
 @click.group("state")
 def command() -> None:
-    """Inspect the last-applied state."""
+    """Inspect the last-applied state; forget accounts in it."""
 
 
 @command.command("list")
@@ -69,7 +69,53 @@ def show_command(account: str, state_path: Path | None) -> int:
 
     settings = load_settings()  # for the root, against which a source path is read
     backend, state = _read(state_path, settings)
-    matches = find_records(state, account, settings.root)
+    rec = _one_record(state, account, settings.root, backend)
+    click.echo(_dumps(rec.to_json() | {"source_hash": _source_hash(rec)}))
+    return 0
+
+
+@command.command("rm")
+@click.argument("accounts", nargs=-1, required=True, metavar="ACCOUNT...")
+@_state_option
+@click.option(
+    "-lock-timeout",
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for the state lock held by another run.",
+)
+def rm_command(accounts: tuple[str, ...], state_path: Path | None, lock_timeout: float) -> int:
+    """Forget accounts: remove their records from the state; LUSID is not changed.
+
+    For an orphan (its file is gone) whose account was deleted in LUSID, or that iasync is no
+    longer to manage. ACCOUNT is named as for `iasync state show`; each must name one record.
+    """
+    from iasync.settings import load_settings
+
+    settings = load_settings()
+    backend, _ = _read(state_path, settings)
+    with backend.lock("state rm", timeout=lock_timeout):
+        state = backend.read()
+        records = [_one_record(state, account, settings.root, backend) for account in accounts]
+        for rec in records:
+            state.forget(rec.lusid_id)
+        backend.write(state)
+    for rec in {rec.lusid_id: rec for rec in records}.values():
+        click.echo(f"Removed {rec.lusid_id} ({rec.source}) from the state; LUSID still holds it.")
+        if (settings.root / rec.source).exists():
+            click.echo(
+                f"Warning: {rec.source} still exists: the next plan shows it as a create, and "
+                "apply then updates the account LUSID holds with those identifiers.",
+                err=True,
+            )
+    return 0
+
+
+def _one_record(state: State, account: str, root: Path, backend: Any) -> AccountRecord:
+    """The one record `account` names; an `IasyncError` saying why otherwise."""
+    matches = find_records(state, account, root)
     if not matches:
         raise IasyncError(
             f"no account in the state {backend.describe()} matches {account!r}; "
@@ -81,8 +127,7 @@ def show_command(account: str, state_path: Path | None) -> int:
         raise IasyncError(
             f"{account!r} matches {len(matches)} accounts: {listed}; give its LUSID id to pick one"
         )
-    click.echo(_dumps(matches[0].to_json() | {"source_hash": _source_hash(matches[0])}))
-    return 0
+    return matches[0]
 
 
 def find_records(state: State, account: str, root: Path) -> list[AccountRecord]:

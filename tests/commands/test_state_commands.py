@@ -206,3 +206,42 @@ def test_force_unlock_without_lock(project: Path) -> None:
     done = iasync(project, "force-unlock", "abc", "--force")
     assert done.returncode == 1
     assert "is not locked" in done.stderr
+
+
+def test_rm_forgets_the_named_records_and_nothing_else(project: Path) -> None:
+    done = iasync(project, "state", "rm", "accounts/uk/john.yaml")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        "Removed LUID_00000002 (accounts/uk/john.yaml) from the state; LUSID still holds it.\n"
+    )
+    assert done.stderr == ""  # the file does not exist: an orphan, nothing to warn about
+    state = LocalStateBackend(project / ".iasync" / "state.json").read()
+    assert list(state.accounts) == ["LUID_00000001"] and state.serial == 2
+    assert not (project / ".iasync" / "state.json.lock").exists()
+
+
+def test_rm_of_a_record_whose_file_exists_warns_it_will_be_created_again(project: Path) -> None:
+    (project / "accounts" / "de").mkdir(parents=True)
+    (project / "accounts" / "de" / "jane.yaml").write_text("identifiers: {}\n")
+    done = iasync(project, "state", "rm", "LUID_00000001")
+    assert done.returncode == 0, done.stderr
+    assert "accounts/de/jane.yaml still exists: the next plan shows it as a create" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("accounts", "message"),
+    [
+        (["nothing"], "no account in the state"),
+        (["SHARED"], "'SHARED' matches 2 accounts"),
+        (["LUID_00000001", "nothing"], "no account in the state"),  # all or none
+    ],
+)
+def test_rm_changes_nothing_unless_every_name_is_one_record(
+    project: Path, accounts: list[str], message: str
+) -> None:
+    state_file = project / ".iasync" / "state.json"
+    before = state_file.read_bytes()
+    done = iasync(project, "state", "rm", *accounts)
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: ") and message in done.stderr
+    assert state_file.read_bytes() == before
