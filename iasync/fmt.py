@@ -27,6 +27,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -173,23 +174,39 @@ def _keep_closing_comments_last(mapping: CommentedMap, old_last: Any) -> None:
     ruamel attaches them to the last entry: the comments that close a portfolio, or the file's
     footer, would otherwise travel with that entry into the middle of the mapping.
     """
+    new_last = list(mapping)[-1]
+    if new_last == old_last:
+        return
+    closing = _take_closing_lines(mapping, old_last)
+    if closing:
+        _append_after(mapping, new_last, closing)
+
+
+def _take_closing_lines(mapping: CommentedMap, key: Any) -> str:
+    """Remove and return the full-line comments in the slot of entry `key` (its eol one stays)."""
+    from ruamel.yaml.tokens import CommentToken
+
+    slot = mapping.ca.items.get(key)
+    token = slot[2] if slot and len(slot) > 2 else None
+    if token is None:
+        return ""
+    eol, _, closing = token.value.partition("\n")
+    if not closing.strip():
+        return ""
+    # A copy: the token may be shared (with the value, or the mapping this one was made from).
+    slot = list(slot)
+    slot[2] = CommentToken(eol + "\n", token.start_mark, None) if eol.strip() else None
+    mapping.ca.items[key] = slot
+    return closing
+
+
+def _append_after(mapping: CommentedMap, key: Any, closing: str) -> None:
+    """Write the comment lines `closing` after entry `key` (after its value's last entry)."""
     from ruamel.yaml.error import CommentMark
     from ruamel.yaml.tokens import CommentToken
 
-    new_last = list(mapping)[-1]
-    slot = mapping.ca.items.get(old_last)
-    token = slot[2] if slot and len(slot) > 2 else None
-    if new_last == old_last or token is None:
-        return
-    eol, _, closing = token.value.partition("\n")
-    if not closing.strip():
-        return
-    # A copy: the token may still belong to the mapping this one was made from.
-    slot = list(slot)
-    slot[2] = CommentToken(eol + "\n", token.start_mark, None) if eol.strip() else None
-    mapping.ca.items[old_last] = slot
-    target, key = mapping, new_last
-    while _is_map(target[key]) and len(target[key]) and not target[key].fa.flow_style():
+    target = mapping
+    while _holds_comments(target[key]):
         target, key = target[key], list(target[key])[-1]
     present = target.ca.items.get(key)
     if present and len(present) > 2 and present[2] is not None:
@@ -277,10 +294,18 @@ def _normalise_entries(mapping: CommentedMap, shorten: Any) -> None:
         new = shorten(old)
         if new is old:
             continue
-        comments = _comment_lines(old)
+        # ruamel keeps the comment after `Key:` (or after `Key: {...}`, with the lines below it)
+        # both in the entry's slot and in the value: when the slot stays, as it does when the
+        # comments go inside a block mapping, the value's copy must not be written again.
+        stays = _holds_comments(new)
+        comments = _comment_lines(old, exclude=_slot_tokens(mapping, key) if stays else set())
+        # The lines below `Key: {...}  # eol` in the slot would now come before the value.
+        closing = _take_closing_lines(mapping, key) if stays else ""
         mapping[key] = new
         if comments is not None:
             _attach_comments(mapping, key, new, comments)
+        if closing:
+            _append_after(mapping, key, closing)
 
 
 def _long_value(item: Any) -> Any | None:
@@ -356,8 +381,9 @@ def _normalise_styles(node: Any) -> None:
         for value in node.values():
             _normalise_styles(value)
     elif _is_seq(node):
-        # A comment inside a flow list would end it mid-line: a list with comments stays block.
-        if all(not (_is_map(item) or _is_seq(item)) for item in node) and not _has_comments(node):
+        # A comment among the items would end a flow list mid-line: such a list stays block.
+        scalars = all(not (_is_map(item) or _is_seq(item)) for item in node)
+        if scalars and not _comments_among_items(node):
             node.fa.set_flow_style()
         else:
             node.fa.set_block_style()
@@ -429,6 +455,12 @@ def _resolver() -> Any:
 # --- comments ---------------------------------------------------------------------------------
 
 
+def _comments_among_items(sequence: Any) -> bool:
+    """Comments after an item or at the end (not the list's own end-of-line comment)."""
+    slots = [*sequence.ca.items.values(), sequence.ca.end or []]
+    return any(part is not None for slot in slots for part in slot)
+
+
 def _has_comments(node: Any) -> bool:
     return _comment_lines(node) is not None
 
@@ -464,12 +496,29 @@ class _Comments:
     lines: list[str]  # the other comment lines (and blank lines between them)
 
 
-def _comment_lines(node: Any) -> _Comments | None:
-    """The comments of a subtree, or None when it has none."""
+def _slot_tokens(mapping: CommentedMap, key: Any) -> set[int]:
+    """The ids of the comment tokens in the slot of `mapping`'s entry `key`."""
+    found: set[int] = set()
+    for part in mapping.ca.items.get(key) or []:
+        for token in part if isinstance(part, list) else [part]:
+            if token is not None:
+                found.add(id(token))
+    return found
+
+
+def _holds_comments(value: Any) -> bool:
+    """Whether comments attached after an entry go inside its value (a block mapping's end)."""
+    return _is_map(value) and len(value) > 0 and not value.fa.flow_style()
+
+
+def _comment_lines(node: Any, exclude: AbstractSet[int] = frozenset()) -> _Comments | None:
+    """The comments of a subtree (but those in `exclude`, by id), or None when it has none."""
     eol: str | None = None
     column = 0
     lines: list[str] = []
     for token in _comment_tokens(node):
+        if id(token) in exclude:
+            continue
         first, *rest = token.value.split("\n")
         if first.strip():
             if eol is None:
@@ -490,7 +539,7 @@ def _attach_comments(mapping: CommentedMap, key: Any, value: Any, comments: _Com
     from ruamel.yaml.tokens import CommentToken
 
     text = (comments.eol or "") + "\n" + "".join(line + "\n" for line in comments.lines)
-    if _is_map(value) and len(value) and not value.fa.flow_style():
+    if _holds_comments(value):
         mapping, key = value, list(value)[-1]
     # Full-line comments are re-indented to the line they precede by _align_comments.
     token = CommentToken(text, CommentMark(comments.eol_column), None)

@@ -269,6 +269,40 @@ def test_a_list_with_comments_stays_in_block_style() -> None:
     )
 
 
+def test_a_list_with_an_end_of_line_comment_stays_flow() -> None:
+    # The comment after `[x, y]` is the list's own, not among its items; an empty list with one
+    # in block style would be written `Key:  # e` then `[]`, which is not YAML.
+    text = MINIMAL_HEAD + (
+        "properties:\n  InvestmentAccount/D/S: [x, z]  # s\n  InvestmentAccount/D/E: []  # e\n"
+    )
+
+    assert format_text(text) == text
+    assert format_text(format_text(text)) == text
+
+
+def test_a_long_item_that_becomes_a_mapping_keeps_each_comment_once() -> None:
+    # ruamel holds the comment after `Key:` (and the lines below a one-line item) both in the
+    # entry and in its value: each was written twice, and the footer landed inside the item.
+    text = MINIMAL_HEAD + (
+        "properties:\n"
+        "  InvestmentAccount/D/A:  # about A\n"
+        "    key: InvestmentAccount/D/A\n"
+        "    value: {metricValue: {value: 1, unit: GBP}}\n"
+        "  InvestmentAccount/D/B: {key: InvestmentAccount/D/B, value: {metricValue: {value: 2, "
+        "unit: GBP}}}  # about B\n"
+        "# footer\n"
+    )
+
+    # An end-of-line comment keeps its column.
+    column = text.index("# about B") - text.rindex("\n", 0, text.index("# about B")) - 1
+    assert format_text(text) == MINIMAL_HEAD + (
+        "properties:\n"
+        "  InvestmentAccount/D/A:  # about A\n    value: 1\n    unit: GBP\n"
+        + "  InvestmentAccount/D/B:".ljust(column)
+        + "# about B\n    value: 2\n    unit: GBP\n# footer\n"
+    )
+
+
 def test_comments_after_a_reordered_mapping_stay_after_it() -> None:
     # ruamel gives the comments after a mapping to its last entry; reordering the entries must
     # not carry the file's footer into the middle of a portfolio.
