@@ -489,18 +489,31 @@ def _lookup(tree: Any, parts: Sequence[Any]) -> Any:
 def save_plan(plan: Plan, path: Path | str) -> None:
     """Write the plan as JSON, atomically (temp file, fsync, rename): never half a plan."""
     target = Path(path)
+    if str(path).endswith(("/", os.sep)) or target.is_dir():
+        raise PlanFileError(f"cannot save the plan to {path}: it names a directory; name a file")
     # Compact: the C encoder (indent would fall back to pure Python) for 10,000 accounts.
     data = json.dumps(plan_document(plan), ensure_ascii=False).encode() + b"\n"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        not_dir = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+        reason = f"{not_dir} is not a directory" if not_dir else exc.strerror or str(exc)
+        raise PlanFileError(
+            f"cannot save the plan to {path}: {reason}; choose another file"
+        ) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(temp, target)
-    except BaseException:
+    except BaseException as exc:
         Path(temp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise PlanFileError(
+                f"cannot save the plan to {path}: {exc.strerror or exc}; choose another file"
+            ) from None
         raise
 
 

@@ -64,13 +64,14 @@ def summary_line(plan: Plan) -> str:
 def next_step_line(plan: Plan, saved_to: str | None = None) -> str:
     """The last line: what apply would do."""
     if not plan.has_changes:
+        saved = f" Saved the plan to {saved_to} (applying it does nothing)." if saved_to else ""
         if plan.counts["orphaned"]:
             return (
                 "No changes to send. Orphaned accounts stay in LUSID as they are "
                 "(iasync does not delete); remove them there, or restore their files. "
-                "`iasync state rm PATH` forgets one in the state."
+                f"`iasync state rm PATH` forgets one in the state.{saved}"
             )
-        return "No changes. LUSID matches the account files."
+        return f"No changes. LUSID matches the account files.{saved}"
     command = f"iasync apply {saved_to}" if saved_to else "iasync apply"
     steps = []
     if plan.to_send:

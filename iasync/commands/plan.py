@@ -41,7 +41,7 @@ no_color_option = click.option(
     "-out",
     "--out",
     "out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False),  # a str: `save_plan` refuses "dir/" (a Path drops the "/")
     metavar="FILE",
     help="Save the plan to FILE, for `iasync apply FILE` to apply exactly it.",
 )
@@ -60,7 +60,7 @@ no_color_option = click.option(
 def command(
     paths: tuple[Path, ...],
     state_file: Path | None,
-    out: Path | None,
+    out: str | None,
     as_json: bool,
     markdown: bool,
     detailed_exitcode: bool,

@@ -359,6 +359,37 @@ def _saved(project: Project) -> tuple[Path, Any]:
     return project.root / "tf.plan", load_settings(project.root, env={})
 
 
+def test_a_plan_of_no_changes_says_it_was_saved(project: Project) -> None:
+    text = account_yaml("IA_1")
+    project.write("accounts/a.yaml", text)
+    project.save_state(project.applied("accounts/a.yaml", text, "LUID_1"))
+    lines = ok(project.plan("-out", "same.plan")).splitlines()
+    assert lines[-1] == (
+        "No changes. LUSID matches the account files. "
+        "Saved the plan to same.plan (applying it does nothing)."
+    )
+    assert not load_plan(project.root / "same.plan").has_changes
+
+
+@pytest.mark.parametrize(
+    ("out", "reason"),
+    [
+        ("accounts/a.yaml/x.plan", "accounts/a.yaml is not a directory"),
+        ("plans/", "it names a directory; name a file"),
+        ("accounts", "is a directory"),
+    ],
+)
+def test_a_plan_that_cannot_be_saved_there_is_a_clear_error(
+    project: Project, out: str, reason: str
+) -> None:
+    project.write("accounts/a.yaml", account_yaml("IA_1"))
+    done = project.plan("-out", out)
+    assert done.returncode == 1  # never 2, which -detailed-exitcode keeps for "changes"
+    assert "Traceback" not in done.stderr
+    assert reason in done.stderr
+    assert not (project.root / "plans").exists()
+
+
 def test_a_saved_plan_round_trips(project: Project) -> None:
     path, settings = _saved(project)
 
