@@ -325,6 +325,15 @@ def _user() -> str:
         return "unknown"
 
 
+def _os_reason(exc: OSError, path: Path) -> str:
+    """Why a file could not be made at `path`, in words: a folder on the way that is a file
+    says so (the OS only says "File exists" or "Not a directory")."""
+    not_dir = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if not_dir is not None:
+        return f"{not_dir} is a file, not a directory"
+    return exc.strerror or str(exc)
+
+
 def locked_message(where: str, holder: LockInfo) -> str:
     gone = (
         " That process is no longer running, so the lock is stale."
@@ -397,13 +406,21 @@ class LocalStateBackend:
     def write(self, state: State) -> None:
         with self._write_mutex:
             if self._held:
-                self._write(state)
+                self._write_or_say_why(state)
                 return
             # Not under the caller's lock: take it for the write alone, so that checking the
             # serial and replacing the file are one step, and a concurrent writer cannot slip
             # between them (it would be a lost update).
             with self.lock("write", timeout=_BRIEF_LOCK_WAIT_SECONDS):
-                self._write(state)
+                self._write_or_say_why(state)
+
+    def _write_or_say_why(self, state: State) -> None:
+        try:
+            self._write(state)
+        except OSError as exc:  # a full disk, no permission, a folder that is a file
+            raise StateError(
+                f"cannot write the state {self.path}: {_os_reason(exc, self.path)}"
+            ) from None
 
     def _write(self, state: State) -> None:
         self._check_not_locked_by_another()
@@ -533,11 +550,16 @@ class LocalStateBackend:
         The info goes to a temp file first, then a hard link gives it the lock's name; link()
         fails if the name exists, which makes it the atomic test-and-set.
         """
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         data = json.dumps(asdict(info), sort_keys=True, indent=2).encode() + b"\n"
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{self.lock_path.name}.", suffix=".tmp", dir=self.lock_path.parent
-        )
+        try:
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{self.lock_path.name}.", suffix=".tmp", dir=self.lock_path.parent
+            )
+        except OSError as exc:
+            raise StateError(
+                f"cannot lock the state {self.path}: {_os_reason(exc, self.lock_path)}"
+            ) from None
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)

@@ -188,6 +188,33 @@ def test_failed_write_leaves_previous_state_intact(backend: LocalStateBackend) -
     assert sorted(p.name for p in backend.path.parent.iterdir()) == ["state.json"]
 
 
+def test_a_write_the_filesystem_refuses_is_a_state_error_and_keeps_the_state(
+    backend: LocalStateBackend,
+) -> None:
+    state = written_state(backend, make_record())
+    before = backend.path.read_bytes()
+    backend.backup_path.mkdir()  # the backup cannot be replaced: the write fails midway
+    state.record(make_record("LUID_00000002"))
+    with pytest.raises(StateError, match=r"cannot write the state .*state\.json: "):
+        backend.write(state)
+    assert backend.path.read_bytes() == before
+    assert state.serial == 1
+    assert not backend.lock_path.exists()  # the write's own lock was released
+
+
+@pytest.mark.parametrize("operation", ["write", "lock"])
+def test_a_state_under_a_file_is_a_state_error_naming_it(tmp_path: Path, operation: str) -> None:
+    (tmp_path / "iasync.toml").write_text("")
+    backend = LocalStateBackend(tmp_path / "iasync.toml" / "state.json")
+    with pytest.raises(StateError) as caught:
+        if operation == "lock":
+            with backend.lock("apply"):
+                pass
+        else:
+            backend.write(State.new())
+    assert f"{tmp_path / 'iasync.toml'} is a file, not a directory" in str(caught.value)
+
+
 def test_kill_9_during_writes_never_leaves_a_half_written_state(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     writer = subprocess.Popen(
