@@ -214,7 +214,9 @@ def _append_after(mapping: CommentedMap, key: Any, closing: str) -> None:
         column = present[2].column
     else:
         text, column = "\n" + closing, 0
-    target.ca.items[key] = [None, None, CommentToken(text, CommentMark(column), None), None]
+    slot = list(target.ca.items.get(key) or [None, None, None, None])
+    slot[2] = CommentToken(text, CommentMark(column), None)
+    target.ca.items[key] = slot
 
 
 def _reorder_top_level_lines(text: str, data: CommentedMap) -> str:
@@ -543,7 +545,10 @@ def _attach_comments(mapping: CommentedMap, key: Any, value: Any, comments: _Com
         mapping, key = value, list(value)[-1]
     # Full-line comments are re-indented to the line they precede by _align_comments.
     token = CommentToken(text, CommentMark(comments.eol_column), None)
-    mapping.ca.items[key] = [None, None, token, None]
+    # The slot's other places stay: ruamel keeps the comment lines above an entry in [1].
+    slot = list(mapping.ca.items.get(key) or [None, None, None, None])
+    slot[2] = token
+    mapping.ca.items[key] = slot
 
 
 def _align_comments(text: str) -> str:

@@ -303,6 +303,21 @@ def test_a_long_item_that_becomes_a_mapping_keeps_each_comment_once() -> None:
     )
 
 
+def test_a_comment_above_a_long_item_made_short_is_kept() -> None:
+    # ruamel keeps it in the item's slot, above the entry: rewriting the slot had dropped it.
+    text = MINIMAL_HEAD + (
+        "properties:\n"
+        "  InvestmentAccount/D/A:\n    key: InvestmentAccount/D/A\n    value: {labelValue: a}\n"
+        "  # about B\n\n"
+        "  InvestmentAccount/D/B: {key: InvestmentAccount/D/B, value: {labelValue: b}}  # b\n"
+    )
+
+    assert format_text(text) == MINIMAL_HEAD + (
+        "properties:\n  InvestmentAccount/D/A: a\n  # about B\n\n"
+        "  InvestmentAccount/D/B: b" + " " * 52 + "# b\n"
+    )
+
+
 def test_comments_after_a_reordered_mapping_stay_after_it() -> None:
     # ruamel gives the comments after a mapping to its last entry; reordering the entries must
     # not carry the file's footer into the middle of a portfolio.
