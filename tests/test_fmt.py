@@ -314,7 +314,8 @@ def test_a_comment_above_a_long_item_made_short_is_kept() -> None:
 
     assert format_text(text) == MINIMAL_HEAD + (
         "properties:\n  InvestmentAccount/D/A: a\n  # about B\n\n"
-        "  InvestmentAccount/D/B: b" + " " * 52 + "# b\n"
+        + "  InvestmentAccount/D/B: b".ljust(text.split("\n")[-2].index("# b"))
+        + "# b\n"
     )
 
 
