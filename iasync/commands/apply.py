@@ -35,20 +35,26 @@ class Interrupted(IasyncError):
     exit_code = 130
 
 
-@dataclass(frozen=True)
+@dataclass
 class Output:
     """Where and how to talk: JSON for machines, colour and a progress bar on a terminal only."""
 
     as_json: bool
     color: bool
-    interactive: bool  # stdout is a terminal and not in CI: a progress bar instead of lines
+    interactive: bool  # a terminal, not in CI: a progress bar (on stderr) instead of lines
+    # The progress bar's rich console while the bar is shown: warnings go above the bar
+    # through it, or they would be written into the bar's line.
+    console: Any = None
 
     def say(self, text: str = "") -> None:
         if not self.as_json:
             click.echo(text, color=self.color)
 
     def warn(self, text: str) -> None:
-        click.echo(f"Warning: {text}", err=True)
+        if self.console is not None:
+            self.console.print(f"Warning: {text}", markup=False, highlight=False, soft_wrap=True)
+        else:
+            click.echo(f"Warning: {text}", err=True)
 
     def retrying(self, event: RetryEvent) -> None:
         """A request LUSID refused for now (429, 503, a dropped connection) is about to be
@@ -118,7 +124,8 @@ def command(
 def _output(as_json: bool, no_color: bool) -> Output:
     from iasync.commands.plan import use_colour
 
-    interactive = sys.stdout.isatty() and not os.environ.get("CI") and not as_json
+    terminal = sys.stdout.isatty() and sys.stderr.isatty()
+    interactive = terminal and not os.environ.get("CI") and not as_json
     return Output(as_json=as_json, color=use_colour(no_color), interactive=interactive)
 
 
@@ -334,10 +341,12 @@ class _Progress:
             from rich.console import Console
             from rich.progress import Progress
 
-            console = Console(no_color=not self.output.color)
+            # On stderr, as the warnings (retries) that it shows above itself.
+            console = Console(file=sys.stderr, no_color=not self.output.color)
             self.bar = Progress(console=console, transient=True)
             self.bar.start()
             self.task = self.bar.add_task("Applying", total=self.accounts)
+            self.output.console = console
         return self.on_batch
 
     def on_batch(self, outcome: BatchOutcome) -> None:
@@ -352,6 +361,7 @@ class _Progress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+            self.output.console = None
 
 
 def _report_no_changes(output: Output, plan: Plan, shown: bool) -> None:

@@ -77,3 +77,17 @@ def test_the_plan_is_coloured_on_a_terminal_unless_no_color(
     assert green in coloured
     assert green not in plain
     assert "Plan: 4 to create" in plain
+
+
+def test_on_a_terminal_a_retry_is_told_on_its_own_line_above_the_progress_bar(
+    project: Project, emulator: Any
+) -> None:
+    emulator.add_fault(kind="status", status=503, count=1, retryAfter=0)
+    code, output = run_on_terminal(project, "yes")
+    assert code == 0, output
+    retry = "Warning: the batch upsert of 3 accounts at "
+    assert output.count(retry) == 1, output
+    # The bar's line is cleared before the warning (ESC[2K), never written onto.
+    assert "\r\x1b[2K" + retry in output
+    assert "503 Service Unavailable; retrying in 0.0s (attempt 2 of 6)" in output
+    assert emulator.token not in output
