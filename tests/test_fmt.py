@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -502,3 +504,108 @@ def test_a_symlinked_file_is_rewritten_through_its_link(project: Path) -> None:
 def test_unreadable_yaml_is_an_fmt_error_not_a_traceback() -> None:
     with pytest.raises(FmtError, match=r"ruamel\.yaml cannot read it"):
         format_text("displayName: [unclosed\n")
+
+
+# --- random accounts: meaning, validity and every comment kept -----------------------------------
+
+TRICKY_LABELS = [
+    "UK", "NO", "yes", "0012", "1:30", "a: b", "a #b", "", " x ", "null", "~", "é中文😀",
+    "2020-01-01", "true", "1e3", "-", "[x]", "{y}", "@at", "%p", "'q'", '"dq"', "Off", "y",
+    ">", "|", "*star", "&amp", "!bang", "0x1F", "+1", ".5", "1_000", "trail ", "multi\nline",
+]  # fmt: skip
+NUMBERS = ["1", "1.50", "-2", "0", "3.25", "1000000", "0.0001", "1.0e+3"]
+
+
+class RandomAccount:
+    """A valid account file in a random mix of forms, styles and comments (`# m<n>` markers)."""
+
+    def __init__(self, rng: random.Random, number: int) -> None:
+        self.rng, self.number, self.markers = rng, number, 0
+
+    def comment(self, indent: str = "  ", full_line: bool = False) -> str:
+        if self.rng.random() < 0.6:
+            return ""
+        self.markers += 1
+        return f"{indent}# m{self.markers}\n" if full_line else f"  # m{self.markers}"
+
+    def label(self) -> str:
+        return json.dumps(self.rng.choice(TRICKY_LABELS), ensure_ascii=False)
+
+    def value(self, kind: str) -> str:
+        if kind == "set":
+            return f"{{labelValueSet: {{values: [{', '.join(self.label() for _ in range(2))}]}}}}"
+        if kind == "metric":
+            return f"{{metricValue: {{value: {self.rng.choice(NUMBERS)}, unit: GBP}}}}"
+        return f"{{labelValue: {self.label()}}}"
+
+    def property(self, index: int) -> str:
+        key = f"InvestmentAccount/D/K{index}"
+        kind = self.rng.choice(["label", "metric", "set"])
+        above = self.comment(full_line=True)
+        if self.rng.random() < 0.2:  # long form, one line
+            return f"{above}  {key}: {{key: {key}, value: {self.value(kind)}}}{self.comment()}\n"
+        if self.rng.random() < 0.3:  # long form, block, maybe dated
+            dated = "    effectiveFrom: 2016-01-01\n" if self.rng.random() < 0.5 else ""
+            return (
+                f"{above}  {key}:{self.comment()}\n    key: {key}\n{self.comment('    ', True)}"
+                f"    value: {self.value(kind)}\n{dated}"
+            )
+        if kind == "set":
+            items = "".join(f"    - {self.label()}{self.comment()}\n" for _ in range(2))
+            return f"{above}  {key}:\n{items}"
+        if kind == "metric":
+            number = self.rng.choice(NUMBERS)
+            return f"{above}  {key}: {{unit: GBP, value: {number}}}{self.comment()}\n"
+        return f"{above}  {key}: {self.label()}{self.comment()}\n"
+
+    def text(self) -> str:
+        parts = {
+            "identifiers": f"identifiers:{self.comment()}\n"
+            f"  InvestmentAccount/E/I: IA_{self.number}{self.comment()}\n",
+            "displayName": f'displayName: {self.label()[:-1]} name"{self.comment()}\n',
+            "accountType": f"accountType: Personal{self.comment()}\n",
+            "properties": "properties:\n"
+            + "".join(self.property(index) for index in range(self.rng.randint(1, 5))),
+            "accountHolders": "accountHolders:\n"
+            + "".join(
+                f"{self.comment('  ', True)}  - identifiers:\n      InvestorRecord/A/B: "
+                f"{self.label()}{self.comment()}\n    key: H{holder}{self.comment()}\n"
+                for holder in range(self.rng.randint(0, 2))
+            ),
+            "investmentPortfolios": "investmentPortfolios:\n"
+            "  - portfolioCode: C" + self.comment() + "\n    key: P\n    portfolioScope: S\n",
+        }
+        if parts["accountHolders"] == "accountHolders:\n":
+            parts["accountHolders"] = "accountHolders: []\n"
+        keys = list(parts)
+        self.rng.shuffle(keys)
+        header = self.comment("", True)
+        body = "".join(self.comment("", True) + parts[key] for key in keys)
+        return header + body + self.comment("", True)
+
+
+def markers(text: str) -> list[str]:
+    return sorted(re.findall(r"# m[0-9]+\b", text))
+
+
+def test_random_accounts_keep_meaning_validity_and_every_comment(project: Path) -> None:
+    rng = random.Random(20261129)  # fixed: a failure is reproducible
+    texts = {}
+    for number in range(60):
+        text = RandomAccount(rng, number).text()
+        texts[project / "accounts" / f"a{number:02d}.yaml"] = text
+        (project / "accounts" / f"a{number:02d}.yaml").write_text(text, encoding="utf-8")
+    settings = load_settings(project, env={})
+    before = load_accounts(list(texts), settings)
+    assert before.ok, [str(problem) for problem in before.problems][:5]
+
+    results = format_files(list(texts), settings, check=False)
+
+    assert [problem for result in results for problem in result.problems] == []
+    after = load_accounts(list(texts), settings)
+    assert after.ok
+    assert [a.body_json for a in after.accounts] == [a.body_json for a in before.accounts]
+    for path, text in texts.items():
+        formatted = path.read_text(encoding="utf-8")
+        assert markers(formatted) == markers(text), path.name
+        assert format_text(formatted) == formatted, path.name
