@@ -338,7 +338,7 @@ def locked_message(where: str, holder: LockInfo) -> str:
     gone = (
         " That process is no longer running, so the lock is stale."
         if holder.process_is_gone()
-        else " Wait for it to finish."
+        else " Wait for it to finish (-lock-timeout SECONDS waits for it to)."
     )
     return (
         f"the state {where} is locked by {holder.describe()}.{gone} "

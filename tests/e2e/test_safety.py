@@ -71,6 +71,7 @@ def test_an_apply_is_locked_out_while_another_holds_the_lock(
         done = project.iasync("apply", "--auto-approve")
     assert done.returncode == 1
     assert "locked" in done.stderr
+    assert "-lock-timeout SECONDS waits for it" in done.stderr  # how to wait instead
     assert held.id in done.stderr  # so that force-unlock can be used if it was left behind
     assert project.upserts() == []
 
