@@ -67,6 +67,9 @@ class ApplyResult:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     moved: list[str] = field(default_factory=list)  # recorded in the state only, never sent
+    # Of `created`, the files LUSID matched (by an identifier) to an account it already had,
+    # made outside this state: it now holds the file's body, at a version above 1.
+    existing: list[str] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     batches: int = 0
     bytes_sent: int = 0
@@ -81,6 +84,7 @@ class ApplyResult:
             "updated": len(self.updated),
             "moved": len(self.moved),
             "failed": len(self.failures),
+            "already_in_lusid": sorted(self.existing),
             "batches": self.batches,
             "failures": [f.as_json() for f in self.failures],
         }
@@ -348,6 +352,8 @@ def _record_outcome(
             continue
         recorded.append(_record_account(change, account, state, commit, applied_at))
         (result.created if change.action == "create" else result.updated).append(change.path)
+        if change.action == "create" and (_version_number(account) or 1) > 1:
+            result.existing.append(change.path)
     result.failures.extend(outcome.failures)
     result.bytes_sent += outcome.bytes_sent
     return recorded

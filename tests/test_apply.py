@@ -29,6 +29,7 @@ from iasync.lusid import (
     RetryPolicy,
     load_lusid_config,
 )
+from iasync.model import canonical_json
 from iasync.plan import Plan, make_plan
 from iasync.settings import Settings
 from iasync.state import LocalStateBackend, State
@@ -183,6 +184,26 @@ def test_accepted_accounts_are_recorded_as_sent(project: Path, backend, client, 
         assert rec.identity == change.identity
         assert rec.commit == "0123abcd"
         assert rec.applied_at
+
+
+def test_a_create_lusid_matched_to_an_account_made_elsewhere_is_told_apart(
+    project: Path, backend, client, emulator
+) -> None:
+    for n in range(2):
+        write_account(project, n)
+    # Someone made account 1 in LUSID outside this state, with another display name.
+    elsewhere = plan_for(project, State.new()).changes[1]
+    made = dict(elsewhere.body, displayName="Made elsewhere")
+    client.upsert_investment_accounts({"elsewhere": canonical_json(made)}, "Partial")
+
+    result, state = run_apply(project, backend, client)
+
+    assert result.created == ["accounts/account-0000.yaml", "accounts/account-0001.yaml"]
+    assert result.existing == ["accounts/account-0001.yaml"]
+    assert result.as_json()["already_in_lusid"] == ["accounts/account-0001.yaml"]
+    assert len(emulator.accounts()) == 2  # matched, not doubled
+    record = next(r for r in state.accounts.values() if r.source == elsewhere.path)
+    assert record.version == 2 and record.body == elsewhere.body
 
 
 def test_batches_in_flight_together_are_all_recorded_one_write_each(

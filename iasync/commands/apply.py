@@ -386,6 +386,7 @@ def _report(output: Output, plan: Plan, result: ApplyResult) -> None:
         f"{len(result.created):,} created, {len(result.updated):,} updated, {moved}"
         f"{len(result.failures):,} failed."
     )
+    _report_existing(output, result)
     _report_failures(output, result)
     _report_orphans(output, plan)
     if not result.ok:
@@ -394,6 +395,23 @@ def _report(output: Output, plan: Plan, result: ApplyResult) -> None:
             "`iasync plan` shows them again.",
             err=True,
         )
+
+
+def _report_existing(output: Output, result: ApplyResult) -> None:
+    """Creates that LUSID matched to an account it had already: say so, it was overwritten."""
+    from iasync.render import plural
+
+    if not result.existing:
+        return
+    one = len(result.existing) == 1
+    output.say(
+        f"{plural(len(result.existing), 'account')} to create {'was' if one else 'were'} "
+        "already in LUSID (made outside this state): LUSID matched "
+        f"{'it' if one else 'them'} by identifier and now holds what the "
+        f"{'file says' if one else 'files say'}:"
+    )
+    for path in sorted(result.existing):
+        output.say(f"  = {path}")
 
 
 def _report_failures(output: Output, result: ApplyResult) -> None:

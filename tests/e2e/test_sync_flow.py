@@ -117,6 +117,20 @@ def test_orphans_are_reported_and_never_deleted(project: Project, emulator: Any)
     assert project.sent_ids() == ["accounts/account-0005.yaml"]
 
 
+def test_an_account_already_in_lusid_is_said_to_be_matched_not_created(
+    project: Project, emulator: Any
+) -> None:
+    assert project.iasync("apply", "--auto-approve").returncode == 0
+    project.state_path.unlink()  # a new state: LUSID has accounts it does not know
+    project.write(1, suffix=" (edited)")
+    done = project.iasync("apply", "--auto-approve")
+    assert done.returncode == 0, done.stderr
+    assert "3 created, 0 updated, 0 failed" in done.stdout
+    assert "1 account to create was already in LUSID (made outside this state)" in done.stdout
+    assert "  = accounts/account-0001.yaml" in done.stdout
+    assert len(emulator.accounts()) == 3
+
+
 def test_json_output_is_the_result(project: Project, emulator: Any) -> None:
     done = project.iasync("apply", "--auto-approve", "-json")
     assert done.returncode == 0, done.stderr
