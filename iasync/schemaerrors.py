@@ -78,6 +78,10 @@ def _explain(error: ValidationError, context: _Context) -> list[Finding]:
     elif validator == "maxProperties":
         return [Finding(path, "key", f"{where}: {len(instance)} entries; the limit is {expected}")]
     elif validator == "minProperties":
+        if path[-1:] == ("identifiers",) and expected == 1:
+            domain = "InvestorRecord" if path[:1] == ("accountHolders",) else "InvestmentAccount"
+            message = f"{where}: needs at least one identifier ({domain}/{{scope}}/{{code}}: value)"
+            return [Finding(path, "key", message)]
         entries = "entry" if expected == 1 else "entries"
         return [Finding(path, "key", f"{where}: needs at least {expected} {entries}")]
     elif validator == "pattern":

@@ -90,7 +90,12 @@ def test_a_value_no_form_accepts_names_every_form() -> None:
 
 def test_at_least_one_identifier() -> None:
     assert messages(HEAD.replace(f"\n  {EXT}: IA_1", " {}")) == [
-        "1:1: identifiers: needs at least 1 entry"
+        "1:1: identifiers: needs at least one identifier (InvestmentAccount/{scope}/{code}: value)"
+    ]
+    holder = "accountHolders:\n  - key: H\n    identifiers: {}\n"
+    assert messages(HEAD + holder) == [
+        '7:5: accountHolders["H"].identifiers: needs at least one identifier '
+        "(InvestorRecord/{scope}/{code}: value)"
     ]
 
 
