@@ -173,6 +173,7 @@ def _plan_now(settings: Settings, output: Output, state: State) -> Plan:
     from iasync.loader import load_accounts
     from iasync.plan import make_plan
 
+    settings.require_accounts_dir(to="plan (`iasync plan PATH... -out FILE`, then apply FILE)")
     load = load_accounts([], settings, reuse=state)  # as `iasync plan` loads: the same plan
     if not load.ok:
         report_problems(load, as_json=False, then="apply again")

@@ -84,6 +84,8 @@ def command(
     if missing:
         raise IasyncError(f"no such file or directory: {', '.join(missing)}")
     settings = load_settings(state=state_file)
+    if not paths:
+        settings.require_accounts_dir(to="plan")
     state = open_backend(settings).read()
     # Files as applied are not read again: the one way plan and apply both load (same result).
     load = load_accounts(list(paths), settings, reuse=state)

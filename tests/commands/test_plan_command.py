@@ -461,3 +461,20 @@ def test_a_file_as_applied_gives_its_records_body_only_under_the_same_canonical_
     assert ok(project.plan()).splitlines()[0] == (
         "Plan: 0 to create, 0 to update, 0 orphaned, 1 unchanged."
     )
+
+
+def test_no_accounts_directory_is_named_with_what_to_do(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "iasync", "plan", "-detailed-exitcode"],
+        cwd=tmp_path,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1  # an error, not "no changes"
+    assert done.stderr == (
+        f"Error: no accounts directory at {tmp_path / 'accounts'}; create it, set accounts_dir "
+        "in iasync.toml, or name the files to plan\n"
+    )

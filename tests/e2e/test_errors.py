@@ -42,6 +42,19 @@ def test_a_missing_lusid_url_is_named(project: Project, emulator: Any) -> None:
     assert project.upserts() == []
 
 
+def test_no_accounts_directory_is_named_and_nothing_is_sent(
+    project: Project, emulator: Any
+) -> None:
+    for path in (project.root / "accounts").iterdir():
+        path.unlink()
+    (project.root / "accounts").rmdir()
+    done = project.iasync("apply", "--auto-approve")
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: no accounts directory at ")
+    assert "set accounts_dir in iasync.toml" in done.stderr
+    assert project.upserts() == []
+
+
 def test_an_invalid_account_file_is_located_and_nothing_is_sent(
     project: Project, emulator: Any
 ) -> None:
