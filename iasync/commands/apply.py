@@ -245,7 +245,11 @@ def _show_plan(plan: Plan, output: Output) -> None:
 
 def _confirmed() -> bool:
     click.echo("Do you want to perform these actions? Only 'yes' will be accepted to approve.")
-    answer = click.prompt("  Enter a value", default="", show_default=False)
+    try:
+        answer = click.prompt("  Enter a value", default="", show_default=False)
+    except click.Abort:  # Ctrl-C or Ctrl-D at the prompt: a no
+        click.echo()
+        return False
     return str(answer).strip() == "yes"
 
 

@@ -9,6 +9,8 @@ import subprocess
 import time
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 if TYPE_CHECKING:
     from tests.e2e.conftest import Project
 
@@ -59,10 +61,13 @@ def test_yes_applies_after_showing_the_plan(project: Project, emulator: Any) -> 
     assert len(project.recorded_sources()) == 3
 
 
-def test_anything_but_yes_cancels_and_sends_nothing(project: Project, emulator: Any) -> None:
-    code, output = run_on_terminal(project, "y")
+@pytest.mark.parametrize("answer", ["y", "\x04"], ids=["y", "ctrl-d"])
+def test_anything_but_yes_cancels_and_sends_nothing(
+    project: Project, emulator: Any, answer: str
+) -> None:
+    code, output = run_on_terminal(project, answer)
     assert code == 1
-    assert "Apply cancelled" in output
+    assert "Apply cancelled" in output and "Aborted" not in output
     assert project.upserts() == []
     assert not project.state_path.exists()
 
