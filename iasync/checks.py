@@ -311,6 +311,10 @@ def parse_instant(text: str) -> datetime | str:
         )
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         return f"the time has no UTC offset; add one, e.g. {text}+00:00"
+    try:
+        parsed.astimezone(UTC)  # what the request holds: 9999-12-31T23:00:00-01:00 has no UTC
+    except OverflowError:
+        return "in UTC this falls outside 0001-01-01 to 9999-12-31, the dates a timestamp can hold"
     return parsed
 
 

@@ -212,6 +212,10 @@ def test_effective_dates() -> None:
         ("2016-01-01t10:00:00z", datetime(2016, 1, 1, 10, tzinfo=UTC)),
         ("2016-01-01T10:00:00.1234560Z", datetime(2016, 1, 1, 10, 0, 0, 123456, tzinfo=UTC)),
         (
+            "9999-12-31T23:30:00-01:00",
+            "in UTC this falls outside 0001-01-01 to 9999-12-31, the dates a timestamp can hold",
+        ),
+        (
             "2016-01-01T10:00:00.1234567Z",
             "7 decimal places of a second; iasync keeps at most 6 (microseconds): round it",
         ),

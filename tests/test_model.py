@@ -285,6 +285,14 @@ def test_a_timestamp_finer_than_a_microsecond_is_refused_not_cut() -> None:
     )
 
 
+@pytest.mark.parametrize("edge", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_timestamp_with_no_utc_year_is_refused_not_a_crash(edge: str) -> None:
+    # Before, it passed validation and canonical_body raised OverflowError: a traceback in plan.
+    assert "outside 0001-01-01 to 9999-12-31" in refusal(
+        with_property({"value": "UK", "effectiveUntil": edge}, COUNTRY)
+    )
+
+
 def test_effective_from_must_precede_until() -> None:
     value = {"value": "UK", "effectiveFrom": "2017-01-01", "effectiveUntil": "2016-01-01"}
     assert "effectiveFrom must be before effectiveUntil" in refusal(with_property(value, COUNTRY))
