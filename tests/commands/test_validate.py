@@ -545,3 +545,50 @@ def test_validate_skips_the_model_and_finds_the_same_problems(tmp_path: Path) ->
     assert without.problems == with_bodies.problems
     assert without.accounts == []
     assert len(with_bodies.accounts) == 3
+
+
+#: Values YAML, the schema, the checks and the model might each read their own way.
+AWKWARD_VALUES = [
+    "~", "''", "0", "-1", "1.5", "true", "NO", "1e3", ".inf", "0012", "' '", "[]", "{}", "[a]",
+    "2016-01-01", "2016-01-01T00:00:00", "2016-01-01t00:00:00z", "2016-13-01", "2016-02-30",
+    "2016-01-01 10:00:00+01:00", "'2016-01-01T00:00:00+01'", "'  2016-01-01T00:00:00Z  '",
+    "2016-01-01T00:00:00.1234567Z", "2016-01-01T00:00:00.1234560Z", "'2016-01-01T24:00:00Z'",
+    "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "x" * 1025,
+    "{value: 1}", "{value: a, unit: GBP}", "{value: [a], effectiveUntil: 2016-01-01}",
+    "{labelValue: x}", "{key: K, value: {labelValue: a}}", "{effectiveFrom: 2016-01-01}",
+    "{value: {metricValue: {value: 1, unit: 2}}}", "{value: x, effectiveFrom: '2016-01-01T24:00Z'}",
+]  # fmt: skip
+#: Where each value goes (at VALUE) in a valid account (identified by IDENT).
+AWKWARD_PLACES = [
+    f"identifiers:\n  {EXT}: VALUE\ndisplayName: A\naccountType: Personal\n",
+    f"identifiers:\n  {EXT}: IDENT\ndisplayName: VALUE\naccountType: Personal\n",
+    f"identifiers:\n  {EXT}: IDENT\ndisplayName: A\naccountType: VALUE\n",
+    account("IDENT", "properties:\n  InvestmentAccount/D/X: VALUE\n"),
+    account(
+        "IDENT", "properties:\n  InvestmentAccount/D/X:\n    value: a\n    effectiveFrom: VALUE\n"
+    ),
+    account(
+        "IDENT", "accountHolders:\n  - key: H\n    identifiers:\n      InvestorRecord/A/B: VALUE\n"
+    ),
+    account(
+        "IDENT", "investmentPortfolios:\n  - {key: P, portfolioScope: S, portfolioCode: VALUE}\n"
+    ),
+]
+
+
+@pytest.mark.parametrize("place", AWKWARD_PLACES, ids=range(len(AWKWARD_PLACES)))
+def test_validate_and_the_model_agree_on_awkward_values(tmp_path: Path, place: str) -> None:
+    # What `iasync validate` (no model) passes, plan (the model) must turn into a body, and the
+    # other way round: the same problems, never a traceback.
+    settings = Settings(root=tmp_path)
+    for number, value in enumerate(AWKWARD_VALUES):
+        content = place.replace("VALUE", value).replace("IDENT", f"IA_{number}")
+        write(tmp_path, f"v{number:02d}.yaml", content)
+
+    with_bodies = load_accounts([], settings)
+    without = load_accounts([], settings, canonical=False)
+
+    assert without.problems == with_bodies.problems
+    refused = {problem.path for problem in with_bodies.problems}
+    assert refused  # the values are awkward
+    assert len(refused) + len(with_bodies.accounts) == len(AWKWARD_VALUES)
