@@ -63,6 +63,7 @@ MAX_ROUNDS = 4
 # Scalars that some YAML reader would not read as text when plain. PyYAML (YAML 1.1) knows most;
 # YAML 1.1 also lists these single letters as booleans, which PyYAML does not implement.
 _YAML11_LETTER_BOOLEANS = frozenset("yYnN")
+_FINER_THAN_MICROSECONDS = re.compile(r"[.,][0-9]{6}0*[1-9]")  # .1234567, not .1234560
 _BLOCK_SCALAR_HEADER = re.compile(r"(?:^|[:\-]\s)\s*[|>][1-9+\-]*\s*(?:#.*)?$")
 
 
@@ -122,10 +123,34 @@ def _yaml() -> YAML:
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="rt")
+    yaml.Constructor = _constructor()
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 1 << 16  # never fold a long label or description across lines
     yaml.preserve_quotes = False  # quotes are decided afresh: only where YAML would misread
     return yaml
+
+
+@cache
+def _constructor() -> type:
+    """ruamel's round-trip constructor, reading as text the timestamps it cannot write back.
+
+    A date that is no date (2016-13-01) makes ruamel raise, and a fraction finer than a
+    microsecond (.1234567) it rounds; the loader reads both as the text written (a label, say).
+    Read as text, they are written back quoted: text to every reader.
+    """
+    from ruamel.yaml.constructor import RoundTripConstructor
+
+    class Constructor(RoundTripConstructor):  # type: ignore[misc]
+        def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
+            if _FINER_THAN_MICROSECONDS.search(node.value):
+                return self.construct_scalar(node)
+            try:
+                return super().construct_yaml_timestamp(node, values)
+            except ValueError:
+                return self.construct_scalar(node)
+
+    Constructor.add_constructor("tag:yaml.org,2002:timestamp", Constructor.construct_yaml_timestamp)
+    return Constructor
 
 
 def _is_map(node: Any) -> bool:

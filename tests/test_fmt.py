@@ -195,6 +195,31 @@ def test_text_that_yaml_would_misread_stays_quoted(written: str, expected: str) 
     assert formatted == MINIMAL_HEAD + f"properties:\n  InvestmentAccount/D/N: {expected}\n"
 
 
+@pytest.mark.parametrize(
+    ("written", "formatted"),
+    [
+        # A date that is no date made ruamel raise: a traceback from `iasync fmt`.
+        ("2016-13-01", "'2016-13-01'"),
+        ("2016-02-30T00:00:00Z", "'2016-02-30T00:00:00Z'"),
+        # ruamel rounds to microseconds: the label's text would change (fmt refused the file).
+        ("2016-01-01T00:00:00.1234567Z", "'2016-01-01T00:00:00.1234567Z'"),
+    ],
+)
+def test_a_label_like_a_timestamp_ruamel_cannot_keep_is_quoted(
+    project: Path, written: str, formatted: str
+) -> None:
+    path = project / "accounts" / "a.yaml"
+    text = MINIMAL_HEAD + f"properties:\n  InvestmentAccount/D/Note: {written}\n"
+    path.write_text(text, encoding="utf-8")
+    before = meaning(path, project)
+
+    [result] = format_files([path], load_settings(project, env={}), check=False)
+
+    assert result.problems == []
+    assert path.read_text(encoding="utf-8") == text.replace(written, formatted)
+    assert meaning(path, project) == before
+
+
 def test_long_lines_are_not_folded() -> None:
     long = "word " * 100
     text = MINIMAL_HEAD.replace("displayName: One", f"displayName: {long.strip()}")
