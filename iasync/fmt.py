@@ -667,6 +667,14 @@ def _format_one(path: Path, settings: Settings, check: bool) -> FormatResult:
         _format_file(result, settings, check=check)
     except FmtError as exc:
         result.problems.append(Problem(result.shown, 1, 1, str(exc)))
+    except OSError as exc:  # a read-only file or directory, say
+        message = f"cannot be rewritten: {exc.strerror or exc}"
+        result.problems.append(Problem(result.shown, 1, 1, message))
+    except Exception as exc:
+        # A corner of ruamel.yaml (its reading of a date raised, once): this file's line, not a
+        # traceback that ends the run for every file.
+        message = f"cannot be formatted ({type(exc).__name__}: {exc}); please report this file"
+        result.problems.append(Problem(result.shown, 1, 1, message))
     return result
 
 

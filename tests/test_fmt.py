@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -434,6 +435,45 @@ def test_meaning_guard_refuses_a_bad_rewrite(
     ]
     assert path.read_text(encoding="utf-8") == example("john-doe.yaml")
     assert sorted(p.name for p in path.parent.iterdir()) == ["a.yaml"]
+
+
+def test_an_unexpected_failure_is_the_file_s_problem_not_a_traceback(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = project / "accounts" / "a.yaml"
+    path.write_text(example("john-doe.yaml"), encoding="utf-8")
+
+    def failing(text: str) -> str:
+        raise ValueError("month must be in 1..12")
+
+    monkeypatch.setattr(iasync.fmt, "format_text", failing)
+    [result] = format_files([path], load_settings(project, env={}), check=False)
+
+    assert [str(p) for p in result.problems] == [
+        "accounts/a.yaml:1:1: cannot be formatted (ValueError: month must be in 1..12); "
+        "please report this file"
+    ]
+    assert path.read_text(encoding="utf-8") == example("john-doe.yaml")
+
+
+def test_a_file_that_cannot_be_written_is_a_located_problem(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As root (here and in CI) a read-only directory is still writable: the file system's
+    # refusal is raised where fmt writes its temporary file.
+    path = project / "accounts" / "a.yaml"
+    path.write_text(MINIMAL_HEAD.replace("  ", "    "), encoding="utf-8")
+
+    def read_only(path: Path, data: bytes) -> Path:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    monkeypatch.setattr(iasync.fmt, "_write_temporary", read_only)
+    [result] = format_files([path], load_settings(project, env={}), check=False)
+
+    assert [str(p) for p in result.problems] == [
+        "accounts/a.yaml:1:1: cannot be rewritten: Read-only file system"
+    ]
+    assert path.read_text(encoding="utf-8") == MINIMAL_HEAD.replace("  ", "    ")
 
 
 def test_fmt_command_rewrites_and_names_the_files(project: Path) -> None:
