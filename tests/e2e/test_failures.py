@@ -140,6 +140,8 @@ def _signal_a_slow_apply(
     process = project.popen(*args)
     try:
         _wait_for_a_recorded_batch(project)
+        # Every batch hangs 1.5 s, so the apply is never done after its first batch.
+        assert process.poll() is None, "the apply ended before it could be signalled"
         for _ in range(times):
             process.send_signal(sig)
             time.sleep(0.3)
