@@ -252,7 +252,11 @@ def _reorder_top_level_lines(text: str, data: CommentedMap) -> str:
     the column-0 comments directly above it; comments above the first entry (the file's header)
     stay at the top, and comments after the last entry stay at the end.
     """
-    lines = text.splitlines(keepends=True)
+    # Lines end at "\n" only: splitlines() also splits at U+2028, U+0085... inside a label.
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1].removesuffix("\n")
+    if not lines[-1]:
+        lines.pop()
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     starts = {key: data.lc.key(key)[0] for key in data}

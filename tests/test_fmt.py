@@ -221,6 +221,22 @@ def test_a_label_like_a_timestamp_ruamel_cannot_keep_is_quoted(
     assert meaning(path, project) == before
 
 
+def test_a_line_separator_inside_a_label_is_no_line_break_when_reordering(project: Path) -> None:
+    # str.splitlines() splits at U+2028: moving the top-level entries cut a label in two.
+    path = project / "accounts" / "a.yaml"
+    text = 'accountType: Personal\ndisplayName: "One\u2028Two"\n' + MINIMAL_HEAD.split(
+        "displayName"
+    )[0].replace("accountType: Personal\n", "")
+    path.write_text(text, encoding="utf-8")
+    before = meaning(path, project)
+
+    [result] = format_files([path], load_settings(project, env={}), check=False)
+
+    assert result.problems == []
+    assert path.read_text(encoding="utf-8").startswith("identifiers:\n")
+    assert meaning(path, project) == before
+
+
 def test_long_lines_are_not_folded() -> None:
     long = "word " * 100
     text = MINIMAL_HEAD.replace("displayName: One", f"displayName: {long.strip()}")
