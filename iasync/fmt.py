@@ -63,6 +63,10 @@ MAX_ROUNDS = 4
 # Scalars that some YAML reader would not read as text when plain. PyYAML (YAML 1.1) knows most;
 # YAML 1.1 also lists these single letters as booleans, which PyYAML does not implement.
 _YAML11_LETTER_BOOLEANS = frozenset("yYnN")
+# Text that ruamel may write plain but PyYAML reads otherwise, above all in a flow list: `[?a]`
+# is a mapping, `[:a]` an error. Such text is always quoted.
+_INDICATORS = re.compile(r"^[-?:,\[\]{}#&*!|>'\"%@`]|[,\[\]{}]|:\s|:$|\s#")
+_UNICODE_LINE_BREAKS = ("\u2028", "\u2029", "\x85")
 _FINER_THAN_MICROSECONDS = re.compile(r"[.,][0-9]{6}0*[1-9]")  # .1234567, not .1234560
 _BLOCK_SCALAR_HEADER = re.compile(r"(?:^|[:\-]\s)\s*[|>][1-9+\-]*\s*(?:#.*)?$")
 
@@ -446,6 +450,12 @@ def _quoted_if_misread(value: Any, *, effective_date: bool) -> Any:
     if type(value) is not str:
         # Not text, or text with a style of its own (a block scalar `|`): left as it is.
         return value
+    if any(separator in value for separator in _UNICODE_LINE_BREAKS):
+        from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+        # Unquoted or single-quoted, YAML 1.1 readers fold them like line breaks (and the
+        # text then never settles): escaped in double quotes (\L, \P, \N), they are kept.
+        return DoubleQuotedScalarString(value)
     if effective_date and _reads_as_instant(value):
         # A timestamp written as text (pasted JSON) reads as the same instant when plain: write
         # it as the timestamp YAML would read, so it looks like any other effective date.
@@ -456,7 +466,11 @@ def _quoted_if_misread(value: Any, *, effective_date: bool) -> Any:
 
 
 def _misread(text: str) -> bool:
-    return text in _YAML11_LETTER_BOOLEANS or _plain_tag(text) != "tag:yaml.org,2002:str"
+    return (
+        text in _YAML11_LETTER_BOOLEANS
+        or _INDICATORS.search(text) is not None
+        or _plain_tag(text) != "tag:yaml.org,2002:str"
+    )
 
 
 def _reads_as_instant(text: str) -> bool:

@@ -237,6 +237,44 @@ def test_a_line_separator_inside_a_label_is_no_line_break_when_reordering(projec
     assert meaning(path, project) == before
 
 
+@pytest.mark.parametrize("label", ["?a", ":a", "-a", "a, b", "[x]", "{y}", "%p", "@at", "a #b"])
+def test_text_starting_or_holding_an_indicator_is_quoted_in_lists_too(
+    project: Path, label: str
+) -> None:
+    # ruamel writes `[?a]` plain, which PyYAML reads as a mapping: fmt refused such files.
+    path = project / "accounts" / "a.yaml"
+    written = json.dumps(label)
+    path.write_text(
+        MINIMAL_HEAD + f"properties:\n  InvestmentAccount/D/L: {written}\n"
+        f"  InvestmentAccount/D/S: [{written}, b]\n",
+        encoding="utf-8",
+    )
+    before = meaning(path, project)
+
+    [result] = format_files([path], load_settings(project, env={}), check=False)
+
+    assert result.problems == []
+    quoted = "'" + label + "'"
+    assert path.read_text(encoding="utf-8") == MINIMAL_HEAD + (
+        f"properties:\n  InvestmentAccount/D/L: {quoted}\n  InvestmentAccount/D/S: [{quoted}, b]\n"
+    )
+    assert meaning(path, project) == before
+
+
+def test_a_unicode_line_break_in_text_is_written_escaped(project: Path) -> None:
+    # Plain or single-quoted, YAML 1.1 folds U+2028 like a line break: the text never settled.
+    path = project / "accounts" / "a.yaml"
+    path.write_text(MINIMAL_HEAD + 'description: "NO \u2028name"\n', encoding="utf-8")
+    before = meaning(path, project)
+
+    [result] = format_files([path], load_settings(project, env={}), check=False)
+
+    assert result.problems == []
+    # (YAML drops the space before a line break in quotes: the text is "NO\u2028name".)
+    assert 'description: "NO\\Lname"\n' in path.read_text(encoding="utf-8")
+    assert meaning(path, project) == before
+
+
 def test_long_lines_are_not_folded() -> None:
     long = "word " * 100
     text = MINIMAL_HEAD.replace("displayName: One", f"displayName: {long.strip()}")
