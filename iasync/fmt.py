@@ -25,7 +25,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -34,6 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iasync.errors import IasyncError, Problem
+from iasync.files import fsync_directory, write_temporary
+from iasync.files import write_atomically as write_file_atomically
 
 if TYPE_CHECKING:
     from ruamel.yaml import YAML
@@ -720,6 +721,7 @@ def _format_file(result: FormatResult, settings: Settings, *, check: bool) -> No
             )
         if not check:
             os.replace(temporary, target)
+            fsync_directory(target.parent)
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -733,13 +735,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     The temporary file sits beside the target (same file system, so the rename is atomic), is
     fsynced before the rename, and keeps the target's permission bits when it already exists.
     """
-    path = _real_file(Path(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _write_temporary(path, data)
-    try:
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_file_atomically(_real_file(Path(path)), data, keep_mode=True)
 
 
 def _real_file(path: Path) -> Path:
@@ -749,16 +745,4 @@ def _real_file(path: Path) -> Path:
 
 def _write_temporary(path: Path, data: bytes) -> Path:
     """`data` in a hidden temporary file beside `path`, flushed to disk."""
-    directory = path.parent
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if path.exists():
-            os.chmod(name, path.stat().st_mode & 0o7777)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
+    return write_temporary(path, data, keep_mode=True)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from iasync import __version__
 from iasync.errors import IasyncError
+from iasync.files import write_atomically
 
 if TYPE_CHECKING:
     from iasync.loader import LoadedAccount, LoadResult
@@ -494,27 +494,14 @@ def save_plan(plan: Plan, path: Path | str) -> None:
     # Compact: the C encoder (indent would fall back to pure Python) for 10,000 accounts.
     data = json.dumps(plan_document(plan), ensure_ascii=False).encode() + b"\n"
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        write_atomically(target, data)
     except OSError as exc:
+        # A file on the way makes the OS say only "File exists" or "Not a directory".
         not_dir = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
         reason = f"{not_dir} is not a directory" if not_dir else exc.strerror or str(exc)
         raise PlanFileError(
             f"cannot save the plan to {path}: {reason}; choose another file"
         ) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, target)
-    except BaseException as exc:
-        Path(temp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise PlanFileError(
-                f"cannot save the plan to {path}: {exc.strerror or exc}; choose another file"
-            ) from None
-        raise
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:

@@ -28,7 +28,6 @@ import os
 import shutil
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -41,6 +40,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from iasync import __version__
 from iasync.errors import IasyncError
+from iasync.files import fsync_directory, new_temporary, write_synced, write_temporary
 
 if TYPE_CHECKING:
     from iasync.settings import Settings
@@ -478,22 +478,15 @@ class LocalStateBackend:
                 pass
 
     def _replace_atomically(self, data: bytes) -> None:
-        directory = self.path.parent
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
-        tmp = Path(tmp_name)
+        temporary = write_temporary(self.path, data, mode=0o644)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o644)
             if self.path.exists():
                 self._keep_backup()
-            os.replace(tmp, self.path)
+            os.replace(temporary, self.path)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
             raise
-        _fsync_directory(directory)
+        fsync_directory(self.path.parent)
 
     def _keep_backup(self) -> None:
         """Make the current state `<name>.backup`, itself atomically.
@@ -501,22 +494,19 @@ class LocalStateBackend:
         The state file is only ever replaced, never changed in place, so a hard link to it is a
         faithful backup at no cost; a copy where the filesystem has no hard links.
         """
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{self.backup_path.name}.", suffix=".tmp", dir=self.path.parent
-        )
+        temporary = new_temporary(self.backup_path)  # beside the state: same directory
         try:
-            os.close(fd)
-            os.unlink(tmp_name)
+            os.unlink(temporary)
             try:
-                os.link(self.path, tmp_name)
+                os.link(self.path, temporary)
             except OSError:
-                with open(tmp_name, "xb") as out, self.path.open("rb") as src:
+                with open(temporary, "xb") as out, self.path.open("rb") as src:
                     shutil.copyfileobj(src, out)
                     out.flush()
                     os.fsync(out.fileno())
-            os.replace(tmp_name, self.backup_path)
+            os.replace(temporary, self.backup_path)
         except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
             raise
 
     # locking
@@ -553,19 +543,14 @@ class LocalStateBackend:
         data = json.dumps(asdict(info), sort_keys=True, indent=2).encode() + b"\n"
         try:
             self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(
-                prefix=f".{self.lock_path.name}.", suffix=".tmp", dir=self.lock_path.parent
-            )
+            temporary = new_temporary(self.lock_path)
         except OSError as exc:
             raise StateError(
                 f"cannot lock the state {self.path}: {_os_reason(exc, self.lock_path)}"
             ) from None
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.link(tmp_name, self.lock_path)
+            write_synced(temporary, data)
+            os.link(temporary, self.lock_path)
         except FileExistsError:
             return False
         except OSError as exc:
@@ -573,8 +558,8 @@ class LocalStateBackend:
                 return False
             raise StateError(f"cannot create the lock {self.lock_path}: {exc.strerror}") from None
         finally:
-            Path(tmp_name).unlink(missing_ok=True)
-        _fsync_directory(self.lock_path.parent)
+            temporary.unlink(missing_ok=True)
+        fsync_directory(self.lock_path.parent)
         return True
 
     def _lock_holder(self) -> LockInfo | None:
@@ -628,20 +613,6 @@ class LocalStateBackend:
 def _signature(stat: os.stat_result) -> tuple[int, int, int]:
     """Changes whenever the file is replaced (new inode) or rewritten in place."""
     return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename durable: on POSIX the directory entry needs its own fsync."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems refuse fsync on directories; the rename itself is atomic
-    finally:
-        os.close(fd)
 
 
 def open_backend(settings: Settings) -> StateBackend:

@@ -8,10 +8,8 @@ so an Atomic batch with a failure is rolled back in O(items it touched).
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import string
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +20,7 @@ from urllib.parse import quote
 import orjson
 
 from iasync.errors import IasyncError
+from iasync.files import write_atomically
 
 ID_ALPHABET = string.ascii_uppercase + string.digits
 # Ids need to be unique and unguessable enough for tests, not secret: a seeded-from-OS PRNG is
@@ -359,23 +358,7 @@ class AccountStore:
             "formatVersion": FORMAT_VERSION,
             "accounts": [a.to_record() for a in self._accounts.values()],
         }
-        target = self.data_file
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(orjson.dumps(payload))
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)  # the rename itself survives a crash only once the directory is synced
-        finally:
-            os.close(dir_fd)
+        write_atomically(self.data_file, orjson.dumps(payload))
 
     def _load(self, path: Path) -> None:
         try:
