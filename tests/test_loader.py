@@ -103,6 +103,52 @@ def test_find_account_files_skips_hidden_and_other_files(settings: Settings) -> 
     assert find_account_files([named], settings) == [named]
 
 
+def test_files_are_listed_in_the_order_paths_sort_by_their_parts(settings: Settings) -> None:
+    for name in ("a-c/x.yaml", "a/b.yaml", "a.b/y.yml", "a0.yaml", "Z/z.yaml", "x.yaml/in.yaml"):
+        write(settings, name, account("IA_" + name))
+
+    found = find_account_files([], settings)
+
+    # By parts, as `Path`s compare ("a/b" before "a-c", though "-" sorts before "/" in text); a
+    # directory named like an account file is searched, not listed.
+    assert [p.relative_to(settings.root / "accounts").as_posix() for p in found] == [
+        "Z/z.yaml",
+        "a/b.yaml",
+        "a-c/x.yaml",
+        "a.b/y.yml",
+        "a0.yaml",
+        "x.yaml/in.yaml",
+    ]
+    assert found == sorted(found)
+    assert find_account_files([Path("relative/../named.yaml")], settings) == [
+        Path("relative/../named.yaml")
+    ]
+
+
+def test_symlinked_files_found_in_a_search_are_checked_when_read(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    inside = write(settings, "a.yaml", account("IA_A"))
+    outside = tmp_path_factory.mktemp("outside") / "o.yaml"
+    outside.write_text(account("IA_O"))
+    accounts = settings.root / "accounts"
+    (accounts / "in.yaml").symlink_to(inside)
+    (accounts / "out.yaml").symlink_to(outside)
+    (accounts / "broken.yaml").symlink_to(settings.root / "missing.yaml")
+
+    result = load_accounts([settings.root / "accounts", settings.root], settings)
+
+    assert result.files == 4  # each once, though both paths hold them
+    clash = "each account must have its own identifiers"
+    assert [str(p) for p in result.problems] == [
+        f"accounts/a.yaml:2:54: identifier {EXT}=IA_A is also claimed by accounts/in.yaml; {clash}",
+        "accounts/broken.yaml:1:1: no such file or directory",
+        f"accounts/in.yaml:2:54: identifier {EXT}=IA_A is also claimed by accounts/a.yaml; {clash}",
+        f"accounts/out.yaml:1:1: a symlink to {outside.resolve()}, outside the project "
+        f"({settings.root}); account files must live in the repository",
+    ]
+
+
 def test_a_file_with_any_problem_gives_no_account(settings: Settings) -> None:
     write(settings, "good.yaml", account("IA_1"))
     write(settings, "bad.yaml", account("IA_2", "description: 12\n"))
@@ -467,3 +513,15 @@ def test_files_named_relative_to_the_working_directory_are_reused_too(
     assert [(a.path, a.body["description"]) for a in result.accounts] == [
         ("accounts/uk/a.yaml", "as recorded")
     ]
+
+
+def test_a_file_longer_than_one_read_is_reused_only_byte_for_byte(settings: Settings) -> None:
+    padding = "# padding\n" * (2 * loader._HASH_BUFFER_BYTES // 10)
+    path = write(settings, "a.yaml", account("IA_1") + padding)
+    state = marked(applied_state(settings))
+
+    assert load_accounts([], settings, reuse=state).reused == 1
+    path.write_text(account("IA_1") + padding + "# one more line\n")
+    result = load_accounts([], settings, reuse=state)
+    assert result.reused == 0
+    assert "description" not in result.accounts[0].body
