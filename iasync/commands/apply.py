@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from iasync.commands.plan import no_color_option, state_option
+from iasync.commands.options import lock_timeout_option, no_color_option, state_option
 from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
@@ -72,15 +72,7 @@ class Output:
 @click.option(
     "-auto-approve", "--auto-approve", is_flag=True, help="Apply without asking for confirmation."
 )
-@click.option(
-    "-lock-timeout",
-    "--lock-timeout",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long to wait for the state lock held by another run.",
-)
+@lock_timeout_option
 @click.option("--batch-size", type=int, help="Accounts per request (1-2000; default 500).")
 @click.option("--concurrency", type=int, help="Batches in flight at once (default 4).")
 @click.option(

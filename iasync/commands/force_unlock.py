@@ -6,17 +6,14 @@ from pathlib import Path
 
 import click
 
+from iasync.commands.options import state_option
+
 
 @click.command("force-unlock")
 @click.argument("lock_id")
-@click.option(
-    "--state",
-    "state_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The state file (default: the `state` setting, .iasync/state.json).",
-)
+@state_option
 @click.option("-force", "--force", is_flag=True, help="Do not ask for confirmation.")
-def command(lock_id: str, state_path: Path | None, force: bool) -> int:
+def command(lock_id: str, state_file: Path | None, force: bool) -> int:
     """Release the state lock LOCK_ID (shown in the message of a locked state).
 
     Only do this when the process holding it is gone: two applies at once can lose records.
@@ -24,7 +21,7 @@ def command(lock_id: str, state_path: Path | None, force: bool) -> int:
     from iasync.settings import load_settings
     from iasync.state import LocalStateBackend, open_backend
 
-    backend = LocalStateBackend(state_path) if state_path else open_backend(load_settings())
+    backend = LocalStateBackend(state_file) if state_file else open_backend(load_settings())
     if not force:
         click.confirm(
             f"Release the lock {lock_id} on the state {backend.describe()}? "

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from iasync.commands.options import no_color_option, state_option
 from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
@@ -20,18 +21,6 @@ if TYPE_CHECKING:
     from iasync.plan import Plan
     from iasync.settings import Settings
     from iasync.state import State
-
-
-#: Options `iasync plan` and `iasync apply` share.
-state_option = click.option(
-    "--state",
-    "state_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The state file (default: the project's; IASYNC_STATE).",
-)
-no_color_option = click.option(
-    "-no-color", "--no-color", is_flag=True, help="No colour (NO_COLOR is honoured too)."
-)
 
 
 @click.command("plan")

@@ -7,18 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from iasync.commands.options import lock_timeout_option, state_option
 from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
     from iasync.settings import Settings
     from iasync.state import AccountRecord, State
 
-_state_option = click.option(
-    "--state",
-    "state_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The state file (default: the `state` setting, .iasync/state.json).",
-)
 _json_option = click.option(
     "-json", "--json", "as_json", is_flag=True, help="Print JSON instead of text."
 )
@@ -30,11 +25,11 @@ def command() -> None:
 
 
 @command.command("list")
-@_state_option
+@state_option
 @_json_option
-def list_command(state_path: Path | None, as_json: bool) -> int:
+def list_command(state_file: Path | None, as_json: bool) -> int:
     """List the accounts in the state, one per line."""
-    backend, state = _read(state_path)
+    backend, state = _read(state_file)
     records = sorted(state.accounts.values(), key=lambda rec: (rec.source, rec.lusid_id))
     if as_json:
         click.echo(
@@ -57,8 +52,8 @@ def list_command(state_path: Path | None, as_json: bool) -> int:
 
 @command.command("show")
 @click.argument("account")
-@_state_option
-def show_command(account: str, state_path: Path | None) -> int:
+@state_option
+def show_command(account: str, state_file: Path | None) -> int:
     """Print one account's record as JSON.
 
     ACCOUNT is its LUSID id, an identifier value, KEY=VALUE, or its source file. A
@@ -68,7 +63,7 @@ def show_command(account: str, state_path: Path | None) -> int:
     from iasync.settings import load_settings
 
     settings = load_settings()  # for the root, against which a source path is read
-    backend, state = _read(state_path, settings)
+    backend, state = _read(state_file, settings)
     rec = _one_record(state, account, settings.root, backend)
     click.echo(_dumps(rec.to_json() | {"source_hash": _source_hash(rec)}))
     return 0
@@ -76,17 +71,9 @@ def show_command(account: str, state_path: Path | None) -> int:
 
 @command.command("rm")
 @click.argument("accounts", nargs=-1, required=True, metavar="ACCOUNT...")
-@_state_option
-@click.option(
-    "-lock-timeout",
-    "--lock-timeout",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long to wait for the state lock held by another run.",
-)
-def rm_command(accounts: tuple[str, ...], state_path: Path | None, lock_timeout: float) -> int:
+@state_option
+@lock_timeout_option
+def rm_command(accounts: tuple[str, ...], state_file: Path | None, lock_timeout: float) -> int:
     """Forget accounts: remove their records from the state; LUSID is not changed.
 
     For an orphan (its file is gone) whose account was deleted in LUSID, or that iasync is no
@@ -95,7 +82,7 @@ def rm_command(accounts: tuple[str, ...], state_path: Path | None, lock_timeout:
     from iasync.settings import load_settings
 
     settings = load_settings()
-    backend, _ = _read(state_path, settings)
+    backend, _ = _read(state_file, settings)
     with backend.lock("state rm", timeout=lock_timeout):
         state = backend.read()
         records = [_one_record(state, account, settings.root, backend) for account in accounts]
@@ -152,13 +139,13 @@ def _as_source(account: str, root: Path) -> str:
         return Path(account).as_posix()
 
 
-def _read(state_path: Path | None, settings: Settings | None = None) -> tuple[Any, State]:
+def _read(state_file: Path | None, settings: Settings | None = None) -> tuple[Any, State]:
     """The backend (`--state FILE`, else the settings' own) and the state it holds."""
     from iasync.settings import load_settings
     from iasync.state import LocalStateBackend, open_backend
 
-    if state_path:
-        backend: Any = LocalStateBackend(state_path)
+    if state_file:
+        backend: Any = LocalStateBackend(state_file)
     else:
         backend = open_backend(settings or load_settings())
     return backend, backend.read()
