@@ -26,7 +26,8 @@ from typing import Any
 
 import yaml
 
-from iasync.state import AccountRecord, LocalStateBackend, State
+from iasync.states import AccountRecord, LocalStateBackend, State
+from iasync.states.statefile import state_document
 
 
 def bodies(count: int) -> list[dict[str, Any]]:
@@ -109,7 +110,7 @@ def main() -> int:
         # A fresh backend each time: a read from a new process knows nothing of the file.
         read = best_of(args.repeat, lambda: LocalStateBackend(backend.path).read())
         size = backend.path.stat().st_size
-        doc = state.to_json()
+        doc = state_document(state)
         text = json.dumps(doc, sort_keys=True, indent=2)
         baselines = {
             "json.dumps (sort_keys, indent=2)": best_of(

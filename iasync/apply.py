@@ -27,7 +27,7 @@ from iasync.model import canonical_json
 if TYPE_CHECKING:
     from iasync.lusid import LusidClient, UpsertResponse
     from iasync.plan import AccountChange
-    from iasync.state import State, StateBackend
+    from iasync.states import State, StateBackend
 
 #: Answers that every other batch would get too (bad credentials, no access, wrong URL): apply
 #: stops at the first instead of sending every batch to be refused, and reports it once. So does
@@ -342,7 +342,7 @@ def _record_outcome(
     outcome: BatchOutcome, state: State, commit: str | None, result: ApplyResult
 ) -> list[str]:
     """Record the accepted accounts of a batch; their LUSID ids."""
-    from iasync.state import now_iso
+    from iasync.gitinfo import now_iso
 
     applied_at = now_iso()
     recorded = []
@@ -366,7 +366,7 @@ def _record_account(
     commit: str | None,
     applied_at: str,
 ) -> str:
-    from iasync.state import AccountRecord
+    from iasync.states import AccountRecord
 
     lusid_id = str(account["lusidInvestmentAccountId"])
     previous = change.record

@@ -40,7 +40,7 @@ from iasync.settings import Settings
 
 if TYPE_CHECKING:
     from iasync.checks import Finding
-    from iasync.state import AccountRecord, State
+    from iasync.states import AccountRecord, State
     from iasync.yamlnodes import Document
 
 ACCOUNT_SUFFIXES = (".yaml", ".yml")

@@ -33,7 +33,7 @@ from iasync.files import write_atomically
 
 if TYPE_CHECKING:
     from iasync.loader import LoadedAccount, LoadResult
-    from iasync.state import AccountRecord, State
+    from iasync.states import AccountRecord, State
 
 PLAN_FORMAT_VERSION = 1
 ACTIONS = ("create", "update", "unchanged", "orphaned")

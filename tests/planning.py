@@ -8,7 +8,7 @@ from typing import Any
 
 from iasync.loader import LoadedAccount
 from iasync.model import AccountFile, body_hash, canonical_body
-from iasync.state import AccountRecord
+from iasync.states import AccountRecord
 
 EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
 INT = "InvestmentAccount/InternalIdentifier/InternalIAId"

@@ -32,7 +32,7 @@ from iasync.lusid import (
 from iasync.model import canonical_json
 from iasync.plan import Plan, make_plan
 from iasync.settings import Settings
-from iasync.state import LocalStateBackend, State
+from iasync.states import LocalStateBackend, State
 
 ACCOUNT = """\
 identifiers:

@@ -14,7 +14,7 @@ from iasync.errors import Problem
 from iasync.loader import find_account_files, load_accounts
 from iasync.model import AccountFile, body_hash, canonical_body, identity_of
 from iasync.settings import Settings
-from iasync.state import AccountRecord, State
+from iasync.states import AccountRecord, State
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"

@@ -22,7 +22,7 @@ from iasync.plan import (
     make_plan,
     save_plan,
 )
-from iasync.state import AccountRecord, State
+from iasync.states import AccountRecord, State
 from tests.planning import COUNTRY, EXT, HOLDER_ID, INT, body, loaded, record
 
 

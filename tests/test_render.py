@@ -19,7 +19,7 @@ from iasync.render import (
     render_plan,
     summary_line,
 )
-from iasync.state import State
+from iasync.states import State
 from tests.planning import EMAIL, EXT, HOLDER_ID, body, loaded, record
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

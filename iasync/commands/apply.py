@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from iasync.lusid import RetryEvent
     from iasync.plan import Plan
     from iasync.settings import Settings
-    from iasync.state import State, StateBackend
+    from iasync.states import State, StateBackend
 
 
 class Interrupted(IasyncError):
@@ -136,7 +136,7 @@ def _run(
     settings: Settings, output: Output, planfile: Path | None, auto_approve: bool, timeout: float
 ) -> int:
     from iasync.lusid import LusidClient, load_lusid_config
-    from iasync.state import open_backend
+    from iasync.states import open_backend
 
     config = load_lusid_config()  # before the lock: a missing credential fails fast
     backend = open_backend(settings)
@@ -270,8 +270,8 @@ def _apply(
     client: Any,
 ) -> ApplyResult:
     from iasync.apply import apply_changes
+    from iasync.gitinfo import current_commit
     from iasync.render import plural
-    from iasync.state import current_commit
 
     batches = -(-len(plan.to_send) // settings.batch_size)
     if plan.to_send:

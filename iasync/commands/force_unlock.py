@@ -19,7 +19,7 @@ def command(lock_id: str, state_file: Path | None, force: bool) -> int:
     Only do this when the process holding it is gone: two applies at once can lose records.
     """
     from iasync.settings import load_settings
-    from iasync.state import LocalStateBackend, open_backend
+    from iasync.states import LocalStateBackend, open_backend
 
     backend = LocalStateBackend(state_file) if state_file else open_backend(load_settings())
     if not force:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from iasync.loader import LoadResult
     from iasync.plan import Plan
     from iasync.settings import Settings
-    from iasync.state import State
+    from iasync.states import State
 
 
 @click.command("plan")
@@ -64,7 +64,7 @@ def command(
     """
     from iasync.loader import display_path, load_accounts
     from iasync.settings import load_settings
-    from iasync.state import open_backend
+    from iasync.states import open_backend
 
     # Errors exit 1, never click's usage code 2: with -detailed-exitcode, 2 means "changes".
     if as_json and markdown:

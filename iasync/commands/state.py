@@ -12,7 +12,7 @@ from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
     from iasync.settings import Settings
-    from iasync.state import AccountRecord, State
+    from iasync.states import AccountRecord, State
 
 _json_option = click.option(
     "-json", "--json", "as_json", is_flag=True, help="Print JSON instead of text."
@@ -142,7 +142,7 @@ def _as_source(account: str, root: Path) -> str:
 def _read(state_file: Path | None, settings: Settings | None = None) -> tuple[Any, State]:
     """The backend (`--state FILE`, else the settings' own) and the state it holds."""
     from iasync.settings import load_settings
-    from iasync.state import LocalStateBackend, open_backend
+    from iasync.states import LocalStateBackend, open_backend
 
     if state_file:
         backend: Any = LocalStateBackend(state_file)

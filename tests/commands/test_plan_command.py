@@ -20,7 +20,7 @@ from iasync.loader import load_accounts
 from iasync.plan import StalePlanError, check_fresh, load_plan
 from iasync.render import PLAN_JSON_SCHEMA
 from iasync.settings import load_settings
-from iasync.state import AccountRecord, LocalStateBackend, State
+from iasync.states import AccountRecord, LocalStateBackend, State
 from tests.planning import EXT, INT, canonical, record
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

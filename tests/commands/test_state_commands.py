@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from iasync.state import AccountRecord, LocalStateBackend
+from iasync.states import AccountRecord, LocalStateBackend
 
 EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
 INT = "InvestmentAccount/InternalIdentifier/InternalIAId"
@@ -167,7 +167,7 @@ def test_corrupt_state_is_reported_without_traceback(project: Path) -> None:
 def crashed_lock(path: Path) -> str:
     """Take the lock in another process and kill -9 it: the lock stays behind. Its id."""
     script = (
-        "import sys, time; from pathlib import Path; from iasync.state import LocalStateBackend\n"
+        "import sys, time; from pathlib import Path; from iasync.states import LocalStateBackend\n"
         "with LocalStateBackend(Path(sys.argv[1])).lock('apply') as info:\n"
         "    print(info.id, flush=True); time.sleep(600)\n"
     )

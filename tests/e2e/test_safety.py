@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iasync.emulator.process import EmulatorProcess
-from iasync.state import LocalStateBackend
+from iasync.states import LocalStateBackend
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import Project

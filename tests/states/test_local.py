@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from iasync.state import (
+from iasync.gitinfo import current_commit
+from iasync.states import (
     FORMAT_VERSION,
     AccountRecord,
     LocalStateBackend,
@@ -23,7 +24,6 @@ from iasync.state import (
     StateCorruptError,
     StateError,
     StateLockedError,
-    current_commit,
     open_backend,
 )
 
@@ -247,7 +247,7 @@ def test_kill_9_during_writes_never_leaves_a_half_written_state(tmp_path: Path) 
 _WRITE_FOREVER = """
 import sys
 from pathlib import Path
-from iasync.state import AccountRecord, LocalStateBackend
+from iasync.states import AccountRecord, LocalStateBackend
 backend = LocalStateBackend(Path(sys.argv[1]))
 state = backend.read()
 for i in range(2000):
@@ -455,7 +455,7 @@ _HOLD_LOCK = """
 import json, sys
 from dataclasses import asdict
 from pathlib import Path
-from iasync.state import LocalStateBackend
+from iasync.states import LocalStateBackend
 with LocalStateBackend(Path(sys.argv[1])).lock("apply") as info:
     print(json.dumps(asdict(info)), flush=True)
     sys.stdin.readline()
@@ -534,7 +534,7 @@ def test_lock_waits_until_the_holder_releases(
 _LOCKED_INCREMENTS = """
 import os, sys
 from pathlib import Path
-from iasync.state import AccountRecord, LocalStateBackend
+from iasync.states import AccountRecord, LocalStateBackend
 backend = LocalStateBackend(Path(sys.argv[1]))
 for i in range(5):
     with backend.lock("apply", timeout=120):
@@ -560,7 +560,7 @@ def test_processes_taking_turns_under_the_lock_lose_no_write(backend: LocalState
 _UNLOCKED_WRITES = """
 import os, sys
 from pathlib import Path
-from iasync.state import AccountRecord, LocalStateBackend, StateError
+from iasync.states import AccountRecord, LocalStateBackend, StateError
 backend = LocalStateBackend(Path(sys.argv[1]))
 for i in range(10):
     try:

@@ -1,0 +1,89 @@
+"""The last-applied state in memory: what LUSID accepted, per account, and the errors of states.
+
+A `State` is one history (`lineage`) at one point of it (`serial`, one more on every write) holding
+an `AccountRecord` per LUSID account. How a state is written down is `statefile`; where it is kept
+is a backend (`local`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+from iasync.errors import IasyncError
+
+if TYPE_CHECKING:
+    from iasync.states.locking import LockInfo
+
+
+class StateError(IasyncError):
+    """The state cannot be read, written or locked; the message says what to do."""
+
+
+class StateCorruptError(StateError):
+    """The state exists but is not a state this iasync can read. It is never overwritten."""
+
+
+class StateLockedError(StateError):
+    """Another process holds the state lock."""
+
+    def __init__(self, message: str, holder: LockInfo | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+@dataclass
+class AccountRecord:
+    """One account as LUSID last accepted it, and where it came from."""
+
+    lusid_id: str
+    version: int | None  # version.asAtVersionNumber from LUSID's response
+    identifiers: dict[str, str]  # identifier key -> label value
+    body: dict[str, Any]  # the canonical request body LUSID accepted
+    body_hash: str
+    source: str  # the account file, relative to the project root, POSIX
+    source_hash: str  # "sha256:<hex>" of the file's bytes when applied
+    applied_at: str  # ISO 8601, UTC
+    commit: str | None  # git commit of the files applied, None outside git
+
+    @property
+    def identity(self) -> frozenset[tuple[str, str]]:
+        return frozenset(self.identifiers.items())
+
+    def to_json(self) -> dict[str, Any]:
+        # Not dataclasses.asdict, which deep-copies every body (seconds for 5,000 accounts), and
+        # not fields(self) each time, which costs as much again as building the dict.
+        return {name: getattr(self, name) for name in RECORD_FIELDS}
+
+
+RECORD_FIELDS = tuple(f.name for f in fields(AccountRecord))
+
+
+@dataclass
+class State:
+    lineage: str
+    serial: int = 0
+    accounts: dict[str, AccountRecord] = field(default_factory=dict)
+    # iasync.model.CANONICAL_FORMAT that every record's body was made under (None: not known,
+    # e.g. a state written before the field existed): only then are records reused for files.
+    canonical_format: int | None = None
+
+    @classmethod
+    def new(cls) -> State:
+        """An empty state with a fresh lineage: nothing applied yet."""
+        return cls(lineage=str(uuid.uuid4()))
+
+    def matching(self, identity: Iterable[tuple[str, str]]) -> list[AccountRecord]:
+        """Records sharing any identifier (key and value) with `identity`, as LUSID matches."""
+        wanted = set(identity)
+        return [rec for rec in self.accounts.values() if wanted & rec.identity]
+
+    def record(self, rec: AccountRecord) -> None:
+        """Add `rec`, replacing the record with the same LUSID id."""
+        self.accounts[rec.lusid_id] = rec
+
+    def forget(self, lusid_id: str) -> None:
+        """Drop a record (for an account deleted from LUSID); no error when absent."""
+        self.accounts.pop(lusid_id, None)
