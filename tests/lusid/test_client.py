@@ -38,7 +38,7 @@ from iasync.lusid import (
 )
 from iasync.model import canonical_json
 
-EXAMPLE = Path(__file__).parent / "data" / "reference-example-request-body.json"
+EXAMPLE = Path(__file__).parent.parent / "data" / "reference-example-request-body.json"
 PASSWORD = "pa55-w0rd-s3cret"
 CLIENT_SECRET = "client-s3cret-value"
 USER = "alice@example.com"
@@ -774,8 +774,8 @@ def test_password_grant_then_api_calls_share_one_token(
             thread.start()
         for thread in threads:
             thread.join()
-        assert client._token is not None
-        access = client._token.access.reveal()
+        assert client._tokens.current is not None
+        access = client._tokens.current.access.reveal()
         shown = repr(client)
     statuses = api_statuses(emu)
     assert statuses.count((TOKEN, 200)) == 1
@@ -809,10 +809,10 @@ def test_token_is_refreshed_before_it_expires(
     # With a 4 s token the client refreshes after 2 s (half its life): no request may see a 401.
     with LusidClient(config, retry=RetryPolicy(sleep=waits)) as client:
         client.upsert_investment_accounts(example_requests(), "Partial")
-        first = client._token.access.reveal() if client._token else ""
+        first = client._tokens.current.access.reveal() if client._tokens.current else ""
         threading.Event().wait(2.3)
         client.upsert_investment_accounts(example_requests(), "Partial")
-        second = client._token.access.reveal() if client._token else ""
+        second = client._tokens.current.access.reveal() if client._tokens.current else ""
     assert first != second
     assert api_statuses(emu) == [(TOKEN, 200), (BATCH, 201), (TOKEN, 200), (BATCH, 201)]
     assert "refreshing the LUSID token" in secrets_log.text
@@ -862,11 +862,14 @@ def test_a_refused_refresh_falls_back_to_the_password_grant(
     emu, config = granted("--token-expiry", "4")
     with LusidClient(config, retry=RetryPolicy(sleep=waits)) as client:
         client.upsert_investment_accounts(example_requests(), "Partial")
-        assert client._token is not None and client._token.refresh is not None
+        assert client._tokens.current is not None and client._tokens.current.refresh is not None
         # Someone else spends the client's refresh token (the emulator's are single-use).
         spent = httpx.post(
             emu.token_url,
-            data={"grant_type": "refresh_token", "refresh_token": client._token.refresh.reveal()},
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": client._tokens.current.refresh.reveal(),
+            },
             auth=("iasync-tests", CLIENT_SECRET),
         )
         assert spent.status_code == 200

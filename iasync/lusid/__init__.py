@@ -1,0 +1,26 @@
+"""A small client for the LUSID Investment Accounts API: configuration, auth, retries.
+
+The public surface is this module's names; `client` holds `LusidClient` and the private modules
+the rest: `_config` (FBN_* variables and secrets.json), `_auth` (OAuth tokens), `_retry` (the
+retry policy, on tenacity) and `_errors` (LUSID's refusals in words).
+"""
+
+from iasync.lusid._config import LusidConfig, Secret, http_timeout, load_lusid_config
+from iasync.lusid._errors import LusidApiError, LusidConfigError, describe_problem
+from iasync.lusid._retry import RetryEvent, RetryPolicy, parse_retry_after
+from iasync.lusid.client import LusidClient, UpsertResponse
+
+__all__ = [
+    "LusidApiError",
+    "LusidClient",
+    "LusidConfig",
+    "LusidConfigError",
+    "RetryEvent",
+    "RetryPolicy",
+    "Secret",
+    "UpsertResponse",
+    "describe_problem",
+    "http_timeout",
+    "load_lusid_config",
+    "parse_retry_after",
+]
