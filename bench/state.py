@@ -39,8 +39,8 @@ def bodies(count: int) -> list[dict[str, Any]]:
     """
     from validate import account_yaml
 
-    from iasync.model import AccountFile, canonical_body
-    from iasync.schema import json_compatible
+    from iasync.accounts.model import AccountFile, canonical_body
+    from iasync.accounts.schema import json_compatible
 
     return [
         canonical_body(AccountFile.model_validate(json_compatible(yaml.safe_load(account_yaml(n)))))

@@ -140,7 +140,7 @@ def naive_sync(project: Path) -> None:
     import yaml
     from lusid import InvestmentAccountsApi, SyncApiClientFactory, UpsertInvestmentAccountRequest
 
-    from iasync.model import AccountFile, canonical_body
+    from iasync.accounts.model import AccountFile, canonical_body
 
     imported = time.perf_counter()
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

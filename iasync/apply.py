@@ -21,8 +21,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from iasync.accounts.model import canonical_json
 from iasync.errors import IasyncError
-from iasync.model import canonical_json
 
 if TYPE_CHECKING:
     from iasync.lusid import LusidClient, UpsertResponse
@@ -177,7 +177,7 @@ def _stamp_format(state: State, current: set[str]) -> None:
     `source_hash` (no file's bytes have an empty hash), so the loader never takes one of them
     for a file; their files are read until a later apply records them again.
     """
-    from iasync.model import CANONICAL_FORMAT
+    from iasync.accounts.model import CANONICAL_FORMAT
 
     if state.canonical_format == CANONICAL_FORMAT:
         return

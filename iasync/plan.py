@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from iasync import __version__
+from iasync.accounts.format import FIELD_ORDER, KEYED_FIELDS
 from iasync.errors import IasyncError
 from iasync.files import write_atomically
 
 if TYPE_CHECKING:
-    from iasync.loader import LoadedAccount, LoadResult
+    from iasync.accounts.loader import LoadedAccount, LoadResult
     from iasync.states import AccountRecord, State
 
 PLAN_FORMAT_VERSION = 1
@@ -189,6 +190,17 @@ def make_plan(
 RecordIndex = dict[tuple[str, str], list["AccountRecord"]]
 
 
+def reusable_files(state: State) -> dict[str, tuple[str, AccountRecord]]:
+    """What the loader may take from `state` instead of reading a file: file -> (the hash of the
+    bytes it was applied from, its record). Nothing when the records' bodies were made under
+    another `CANONICAL_FORMAT`: another iasync may make other bodies of the same files."""
+    from iasync.accounts.model import CANONICAL_FORMAT
+
+    if state.canonical_format != CANONICAL_FORMAT:
+        return {}
+    return {record.source: (record.source_hash, record) for record in state.accounts.values()}
+
+
 def _index_by_identifier(records: Iterable[AccountRecord]) -> RecordIndex:
     """(identifier key, value) -> the records holding it: one lookup per identifier."""
     index: RecordIndex = {}
@@ -295,7 +307,6 @@ def _within(source: str | None, paths: Sequence[str]) -> bool:
 # --- attribute-level differences --------------------------------------------------------------
 
 # Fields whose members are named by the user (property keys, holder keys): shown as ["..."].
-_KEYED_FIELDS = frozenset({"identifiers", "properties", "accountHolders", "investmentPortfolios"})
 
 _DIFF_KINDS: dict[str, DifferenceAction] = {
     "dictionary_item_added": "add",
@@ -397,7 +408,7 @@ def _without_equal_members(
         before, after = old.get(name, _MISSING), new.get(name, _MISSING)
         if before == after:
             continue
-        if name in _KEYED_FIELDS and isinstance(before, dict) and isinstance(after, dict):
+        if name in KEYED_FIELDS and isinstance(before, dict) and isinstance(after, dict):
             before, after = _differing_members(before, after)
         if before is not _MISSING:
             old_out[name] = before
@@ -421,14 +432,15 @@ _MISSING = object()
 
 def _sort_key(path: str) -> tuple[int, str]:
     top = path.split("[", 1)[0].split(".", 1)[0]
-    order = ("identifiers", "displayName", "description", "accountType", "properties")
+    # Changes are listed in the file's field order; holders and portfolios come last alike.
+    order = FIELD_ORDER[: FIELD_ORDER.index("accountHolders")]
     rank = order.index(top) if top in order else len(order)
     return rank, path
 
 
 def diff_view(body: dict[str, Any]) -> dict[str, Any]:
     """A canonical body reshaped for diffing and display (never sent anywhere)."""
-    view = {k: v for k, v in body.items() if k not in _KEYED_FIELDS}
+    view = {k: v for k, v in body.items() if k not in KEYED_FIELDS}
     view["identifiers"] = _properties_view(body.get("identifiers", {}))
     view["properties"] = _properties_view(body.get("properties", {}))
     view["accountHolders"] = {
@@ -464,14 +476,14 @@ def _value_view(value: dict[str, Any]) -> Any:
 def _readable(parts: Sequence[Any]) -> str:
     """['properties', 'K', 'value'] -> properties["K"].value"""
     out = str(parts[0])
-    next_is_key = parts[0] in _KEYED_FIELDS
+    next_is_key = parts[0] in KEYED_FIELDS
     for part in parts[1:]:
         if next_is_key or not (isinstance(part, str) and part.isidentifier()):
             out += "[" + json.dumps(part, ensure_ascii=False) + "]"
             next_is_key = False
         else:
             out += "." + part
-            next_is_key = part in _KEYED_FIELDS
+            next_is_key = part in KEYED_FIELDS
     return out
 
 
@@ -610,7 +622,7 @@ def _change_from_document(item: dict[str, Any]) -> AccountChange:
 
 def _check_bodies(plan: Plan, source: Path) -> None:
     """Each body must still hash to what was reviewed: a hand-edited plan is not the plan."""
-    from iasync.model import body_hash
+    from iasync.accounts.model import body_hash
 
     for change in plan.to_send:
         if body_hash(change.body) != change.body_hash:

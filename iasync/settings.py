@@ -13,19 +13,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from iasync.accounts.format import DEFAULT_ACCOUNT_TYPES
 from iasync.errors import IasyncError
 
 #: The account types LUSID has documented (lusid-api.md); configurable with `account_types`.
-DEFAULT_ACCOUNT_TYPES: tuple[str, ...] = (
-    "Personal",
-    "Corporate",
-    "JointPersonal",
-    "JointCorporate",
-    "JointMixed",
-    "Individual",
-    "Joint",
-    "Nominee",
-)
 SUCCESS_MODES = ("Partial", "Atomic")
 MAX_BATCH_SIZE = 2000
 

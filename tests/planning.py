@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from iasync.loader import LoadedAccount
-from iasync.model import AccountFile, body_hash, canonical_body
+from iasync.accounts.loader import LoadedAccount
+from iasync.accounts.model import AccountFile, body_hash, canonical_body
 from iasync.states import AccountRecord
 
 EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"

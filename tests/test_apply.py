@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from iasync.accounts.loader import load_accounts
+from iasync.accounts.model import canonical_json
 from iasync.apply import (
     ApplyResult,
     BatchOutcome,
@@ -21,7 +23,6 @@ from iasync.apply import (
     changes_to_send,
     cut_batches,
 )
-from iasync.loader import load_accounts
 from iasync.lusid import (
     LusidApiError,
     LusidClient,
@@ -29,7 +30,6 @@ from iasync.lusid import (
     RetryPolicy,
     load_lusid_config,
 )
-from iasync.model import canonical_json
 from iasync.plan import Plan, make_plan
 from iasync.settings import Settings
 from iasync.states import LocalStateBackend, State
@@ -355,7 +355,7 @@ def test_result_as_json_names_each_failure(project: Path, backend, client, emula
 def test_a_move_is_recorded_in_one_write_without_a_request(
     project: Path, backend, client, emulator
 ) -> None:
-    from iasync.model import CANONICAL_FORMAT
+    from iasync.accounts.model import CANONICAL_FORMAT
 
     apply_accounts(project, backend, client, 2)
     serial = backend.read().serial
@@ -385,7 +385,7 @@ def test_a_move_is_recorded_in_one_write_without_a_request(
 def test_a_state_of_another_canonical_format_is_marked_and_its_stale_records_not_reused(
     project: Path, backend, client, emulator
 ) -> None:
-    from iasync.model import CANONICAL_FORMAT
+    from iasync.accounts.model import CANONICAL_FORMAT
 
     apply_accounts(project, backend, client, 3)
     state = backend.read()

@@ -155,7 +155,7 @@ def test_fsync_directory_of_a_missing_directory_does_nothing(tmp_path: Path) -> 
 
 
 def test_imports_only_the_standard_library() -> None:
-    # The emulator writes its data file with it and must not pull in pydantic or iasync.model.
+    # The emulator writes its data file with it and must not pull in pydantic or the model.
     script = (
         "import sys; before = set(sys.modules); import iasync.files; "
         "new = set(sys.modules) - before; "

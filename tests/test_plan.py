@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from iasync.accounts.loader import LoadResult
+from iasync.accounts.model import canonical_json
 from iasync.errors import Problem
-from iasync.loader import LoadResult
-from iasync.model import canonical_json
 from iasync.plan import (
     PLAN_FORMAT_VERSION,
     Difference,

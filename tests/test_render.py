@@ -7,8 +7,8 @@ import re
 
 import jsonschema
 
+from iasync.accounts.loader import LoadResult
 from iasync.errors import Problem
-from iasync.loader import LoadResult
 from iasync.plan import Plan, make_plan
 from iasync.render import (
     JSON_FORMAT_VERSION,

@@ -21,8 +21,8 @@ from iasync.commands.options import lock_timeout_option, no_color_option, state_
 from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
+    from iasync.accounts.loader import LoadResult
     from iasync.apply import ApplyResult, BatchOutcome
-    from iasync.loader import LoadResult
     from iasync.lusid import RetryEvent
     from iasync.plan import Plan
     from iasync.settings import Settings
@@ -161,12 +161,14 @@ def _run(
 
 
 def _plan_now(settings: Settings, output: Output, state: State) -> Plan:
+    from iasync.accounts.loader import load_accounts
     from iasync.commands.plan import report_problems
-    from iasync.loader import load_accounts
-    from iasync.plan import make_plan
+    from iasync.plan import make_plan, reusable_files
 
     settings.require_accounts_dir(to="plan (`iasync plan PATH... -out FILE`, then apply FILE)")
-    load = load_accounts([], settings, reuse=state)  # as `iasync plan` loads: the same plan
+    load = load_accounts(
+        [], settings, reuse=reusable_files(state)
+    )  # as `iasync plan` loads: the same plan
     if not load.ok:
         report_problems(load, as_json=False, then="apply again")
     plan = make_plan(
@@ -179,12 +181,12 @@ def _plan_now(settings: Settings, output: Output, state: State) -> Plan:
 
 def _saved_plan(settings: Settings, state: State, planfile: Path) -> Plan:
     """The saved plan, once shown to be made against this very state and these very files."""
-    from iasync.loader import load_accounts
-    from iasync.plan import StalePlanError, check_fresh, load_plan
+    from iasync.accounts.loader import load_accounts
+    from iasync.plan import StalePlanError, check_fresh, load_plan, reusable_files
 
     plan = load_plan(planfile)
     paths = [settings.resolve(Path(path)) for path in plan.paths]
-    load = load_accounts(paths, settings, reuse=state)
+    load = load_accounts(paths, settings, reuse=reusable_files(state))
     try:
         check_fresh(plan, state, load)
     except StalePlanError as stale:

@@ -26,7 +26,7 @@ def command(paths: tuple[Path, ...], check: bool) -> int:
     Key order, the short form, two-space indentation and quoting are made uniform; comments are
     kept and the meaning of a file never changes. Files that are not valid are left untouched.
     """
-    from iasync.fmt import format_files
+    from iasync.accounts.fmt import format_files
     from iasync.settings import load_settings
 
     settings = load_settings()

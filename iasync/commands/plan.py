@@ -17,7 +17,7 @@ from iasync.commands.options import no_color_option, state_option
 from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
-    from iasync.loader import LoadResult
+    from iasync.accounts.loader import LoadResult
     from iasync.plan import Plan
     from iasync.settings import Settings
     from iasync.states import State
@@ -62,7 +62,8 @@ def command(
     another file (recorded in the state, not sent), unchanged, and orphaned (in the state, no
     longer in the files).
     """
-    from iasync.loader import display_path, load_accounts
+    from iasync.accounts.loader import display_path, load_accounts
+    from iasync.plan import reusable_files
     from iasync.settings import load_settings
     from iasync.states import open_backend
 
@@ -77,7 +78,7 @@ def command(
         settings.require_accounts_dir(to="plan")
     state = open_backend(settings).read()
     # Files as applied are not read again: the one way plan and apply both load (same result).
-    load = load_accounts(list(paths), settings, reuse=state)
+    load = load_accounts(list(paths), settings, reuse=reusable_files(state))
     if not load.ok:
         return report_problems(load, as_json, "run iasync plan again")
     plan = _make_plan(load, state, settings, [display_path(path, settings) for path in paths])

@@ -25,8 +25,8 @@ def command(outputs: tuple[Path, ...]) -> int:
         iasync schema --output schema/investment-account.schema.json
         --output iasync/data/investment-account.schema.json
     """
-    from iasync.fmt import write_atomically
-    from iasync.schema import generate_schema, schema_text
+    from iasync.accounts.fmt import write_atomically
+    from iasync.accounts.schema import generate_schema, schema_text
 
     text = schema_text(generate_schema())
     if not outputs:

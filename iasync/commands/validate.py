@@ -25,7 +25,7 @@ import click
 def command(paths: tuple[Path, ...], output_format: str, as_json: bool) -> int:
     import json
 
-    from iasync.loader import load_accounts
+    from iasync.accounts.loader import load_accounts
     from iasync.settings import load_settings
 
     settings = load_settings()
@@ -41,7 +41,7 @@ def command(paths: tuple[Path, ...], output_format: str, as_json: bool) -> int:
         if result.files:
             click.echo(f"{_count(result.files, 'file')} valid.")
         else:
-            from iasync.loader import display_path
+            from iasync.accounts.loader import display_path
 
             searched = ", ".join(
                 display_path(path, settings) for path in paths or [settings.accounts_path]

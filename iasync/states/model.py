@@ -66,8 +66,8 @@ class State:
     lineage: str
     serial: int = 0
     accounts: dict[str, AccountRecord] = field(default_factory=dict)
-    # iasync.model.CANONICAL_FORMAT that every record's body was made under (None: not known,
-    # e.g. a state written before the field existed): only then are records reused for files.
+    # iasync.accounts.model.CANONICAL_FORMAT that every record's body was made under (None: not
+    # known, e.g. a state written before the field existed): only then are records reused.
     canonical_format: int | None = None
 
     @classmethod

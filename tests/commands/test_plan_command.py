@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 import yaml
 
-from iasync.loader import load_accounts
+from iasync.accounts.loader import load_accounts
 from iasync.plan import StalePlanError, check_fresh, load_plan
 from iasync.render import PLAN_JSON_SCHEMA
 from iasync.settings import load_settings
@@ -440,7 +440,7 @@ def test_a_file_as_applied_gives_its_records_body_only_under_the_same_canonical_
 ) -> None:
     import hashlib
 
-    from iasync.model import CANONICAL_FORMAT, body_hash
+    from iasync.accounts.model import CANONICAL_FORMAT, body_hash
 
     text = account_yaml("IA_1")
     raw = project.write("accounts/a.yaml", text).read_bytes()

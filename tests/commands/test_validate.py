@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from iasync.loader import load_accounts
+from iasync.accounts.loader import load_accounts
 from iasync.settings import Settings
 
 EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"

@@ -178,7 +178,7 @@ def test_the_command_line_overrides_a_saved_plans_batch_size(
 def test_after_a_change_of_canonical_bodies_plan_and_apply_agree(
     project: Project, emulator: Any
 ) -> None:
-    from iasync.model import CANONICAL_FORMAT, body_hash
+    from iasync.accounts.model import CANONICAL_FORMAT, body_hash
 
     assert project.iasync("apply", "--auto-approve").returncode == 0
     # The state as an iasync with other canonical bodies would have left it.
@@ -217,7 +217,7 @@ def test_a_saved_plan_of_a_move_records_it_without_a_request(
 
 
 def test_state_list_and_show_describe_what_apply_recorded(project: Project, emulator: Any) -> None:
-    from iasync.model import CANONICAL_FORMAT
+    from iasync.accounts.model import CANONICAL_FORMAT
 
     assert project.iasync("apply", "--auto-approve").returncode == 0
     listed = project.iasync("state", "list", "-json")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from iasync.accounts.model import canonical_json
 from iasync.emulator.process import EmulatorProcess
 from iasync.lusid import (
     LusidApiError,
@@ -36,7 +37,6 @@ from iasync.lusid import (
     load_lusid_config,
     parse_retry_after,
 )
-from iasync.model import canonical_json
 
 EXAMPLE = Path(__file__).parent.parent / "data" / "reference-example-request-body.json"
 PASSWORD = "pa55-w0rd-s3cret"

@@ -23,6 +23,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from iasync.accounts.format import KEYED_LISTS, KEYED_MAPS
+
 Path = tuple[str | int, ...]
 
 _CORE = "tag:yaml.org,2002:"
@@ -410,8 +412,6 @@ _SCALAR_TAGS = frozenset({PLAIN, STR, INT, FLOAT, BOOL, NULL, TIMESTAMP, VALUE})
 #: Maps whose members are named by a key (`properties["InvestmentAccount/A/B"]`) and lists whose
 #: items are, when their `key` names one item only (`accountHolders["Holder1"]`): as `iasync plan`
 #: spells them.
-KEYED_MAPS = frozenset({"identifiers", "properties"})
-KEYED_LISTS = frozenset({"accountHolders", "investmentPortfolios"})
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

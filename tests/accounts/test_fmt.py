@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-import iasync.fmt
-from iasync.fmt import FmtError, format_files, format_text, write_atomically
-from iasync.loader import load_accounts
+import iasync.accounts.fmt
+from iasync.accounts.fmt import FmtError, format_files, format_text, write_atomically
+from iasync.accounts.loader import load_accounts
 from iasync.settings import load_settings
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data"
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).resolve().parents[1] / "data"
 MODELINE = "# yaml-language-server: $schema=../schema/investment-account.schema.json\n"
 
 MINIMAL_HEAD = """\
@@ -481,7 +481,7 @@ def test_meaning_guard_refuses_a_bad_rewrite(
     path = project / "accounts" / "a.yaml"
     path.write_text(example("john-doe.yaml"), encoding="utf-8")
     broken = example("john-doe.yaml").replace("John Doe", "Jane Doe")
-    monkeypatch.setattr(iasync.fmt, "format_text", lambda text: broken)
+    monkeypatch.setattr(iasync.accounts.fmt, "format_text", lambda text: broken)
     [result] = format_files([path], load_settings(project, env={}), check=False)
     assert [p.message for p in result.problems] == [
         "formatting would change what this file means, so it was left as it is; "
@@ -500,7 +500,7 @@ def test_an_unexpected_failure_is_the_file_s_problem_not_a_traceback(
     def failing(text: str) -> str:
         raise ValueError("month must be in 1..12")
 
-    monkeypatch.setattr(iasync.fmt, "format_text", failing)
+    monkeypatch.setattr(iasync.accounts.fmt, "format_text", failing)
     [result] = format_files([path], load_settings(project, env={}), check=False)
 
     assert [str(p) for p in result.problems] == [
@@ -521,7 +521,7 @@ def test_a_file_that_cannot_be_written_is_a_located_problem(
     def read_only(path: Path, data: bytes) -> Path:
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
 
-    monkeypatch.setattr(iasync.fmt, "_write_temporary", read_only)
+    monkeypatch.setattr(iasync.accounts.fmt, "_write_temporary", read_only)
     [result] = format_files([path], load_settings(project, env={}), check=False)
 
     assert [str(p) for p in result.problems] == [
@@ -592,7 +592,7 @@ def test_write_atomically_replaces_whole_files(tmp_path: Path) -> None:
 def test_many_files_are_formatted_in_a_pool(project: Path) -> None:
     # Past PARALLEL_THRESHOLD the files go to worker processes; the results are the same.
     accounts = project / "accounts"
-    count = iasync.fmt.PARALLEL_THRESHOLD + 5
+    count = iasync.accounts.fmt.PARALLEL_THRESHOLD + 5
     for index in range(count):
         text = MINIMAL_HEAD.replace("IA_1", f"IA_{index}")
         if index % 10 == 0:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from iasync.checks import Finding, check_account, key_problem, parse_instant, with_good_keys
+from iasync.accounts.rules import Finding, check_account, key_problem, parse_instant, with_good_keys
 from iasync.settings import DEFAULT_ACCOUNT_TYPES
 
 EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
@@ -263,11 +263,11 @@ def test_long_form_rules_the_schema_cannot_state() -> None:
 
 
 def test_the_limits_are_the_models() -> None:
-    import iasync.checks
-    import iasync.model
+    import iasync.accounts.model
+    import iasync.accounts.rules
 
-    assert iasync.checks.MAX_LABEL_LENGTH == iasync.model.MAX_LABEL_LENGTH
-    assert iasync.checks.MAX_PROPERTIES == iasync.model.MAX_PROPERTIES
+    assert iasync.accounts.rules.MAX_LABEL_LENGTH == iasync.accounts.model.MAX_LABEL_LENGTH
+    assert iasync.accounts.rules.MAX_PROPERTIES == iasync.accounts.model.MAX_PROPERTIES
 
 
 def test_bad_keys_are_renamed_to_good_ones_in_a_copy() -> None:

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from iasync.model import (
+from iasync.accounts.model import (
     AccountFile,
     body_hash,
     canonical_body,
@@ -26,8 +26,8 @@ from iasync.model import (
     identity_of,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data"
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).resolve().parents[1] / "data"
 SHORT_FORM_OF = {"firstExampleRequest": "john-doe.yaml", "secondExampleRequest": "jane-doe.yaml"}
 NAME = "InvestmentAccount/Details/Name"
 COUNTRY = "InvestmentAccount/Details/Country"

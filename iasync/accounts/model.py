@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -32,16 +32,15 @@ from pydantic import (
     model_validator,
 )
 
-from iasync.checks import parse_instant
-from iasync.settings import DEFAULT_ACCOUNT_TYPES
-
-# lusid-api.md: scope and code parts of keys match ^[a-zA-Z0-9\-_]+$, at most 64 characters.
-_PART = r"[a-zA-Z0-9\-_]{1,64}"
-ACCOUNT_KEY_PATTERN = rf"^InvestmentAccount/{_PART}/{_PART}$"
-INVESTOR_KEY_PATTERN = rf"^InvestorRecord/{_PART}/{_PART}$"
-MAX_LABEL_LENGTH = 1024
-MAX_TEXT_LENGTH = 512
-MAX_PROPERTIES = 100
+from iasync.accounts.format import (
+    ACCOUNT_KEY_PATTERN,
+    DEFAULT_ACCOUNT_TYPES,
+    INVESTOR_KEY_PATTERN,
+    MAX_LABEL_LENGTH,
+    MAX_PROPERTIES,
+    MAX_TEXT_LENGTH,
+)
+from iasync.accounts.instants import INSTANT_PATTERN, format_instant, instant_of
 
 AccountKey = Annotated[str, Field(pattern=ACCOUNT_KEY_PATTERN)]
 InvestorKey = Annotated[str, Field(pattern=INVESTOR_KEY_PATTERN)]
@@ -55,40 +54,6 @@ class _Strict(BaseModel):
 
 
 # --- timestamps -------------------------------------------------------------------------------
-
-
-def _parse_instant(value: Any) -> datetime:
-    """A timestamp with an explicit offset, from YAML (datetime/date) or a string."""
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        # A bare date is that day's start in UTC: the way LUSID reads an effective date.
-        parsed = datetime.combine(value, time(), tzinfo=UTC)
-    elif isinstance(value, str):
-        # The very reading `iasync validate` does (a bare date is that day's start in UTC):
-        # what validate accepts, the model accepts, as the same instant.
-        read = parse_instant(value)
-        if isinstance(read, str):
-            raise ValueError(read)
-        parsed = read
-    else:
-        raise ValueError("expected a timestamp like 2016-01-01T00:00:00+00:00")
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError("the timestamp has no UTC offset; add one, e.g. +00:00")
-    return parsed
-
-
-def format_instant(value: datetime) -> str:
-    """LUSID's own spelling: UTC, seven fractional digits, explicit offset."""
-    utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
-
-
-# For editors: a date, or a date and time with a UTC offset (a naive time is refused).
-INSTANT_PATTERN = (
-    r"^\s*\d{4}-\d{2}-\d{2}"
-    r"([Tt ]\d{2}(:\d{2}(:\d{2}([.,]\d+)?)?)?\s*([Zz]|[+-]\d{2}(:?\d{2})?))?\s*$"
-)
 
 
 def _instant_schema(schema: dict[str, Any]) -> None:
@@ -114,7 +79,7 @@ class _Effective(_Strict):
     @field_validator("effectiveFrom", "effectiveUntil", mode="before")
     @classmethod
     def _instant(cls, value: Any) -> datetime | None:
-        return None if value is None else _parse_instant(value)
+        return None if value is None else instant_of(value)
 
     @model_validator(mode="after")
     def _ordered(self) -> _Effective:

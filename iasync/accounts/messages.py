@@ -15,8 +15,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from iasync.checks import Finding, Path
-from iasync.yamlnodes import BOOL, FLOAT, INT, Document, ScalarNode, quote, render_path
+from iasync.accounts.format import ACCOUNT_DOMAIN, INVESTOR_DOMAIN, VALUE_KIND_SHAPES
+from iasync.accounts.rules import Finding, Path
+from iasync.accounts.yaml import BOOL, FLOAT, INT, Document, ScalarNode, quote, render_path
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -30,12 +31,6 @@ _TYPE_WORDS = {
     "boolean": "true or false",
 }
 _UNIONS = ("anyOf", "oneOf")
-#: The keys of a long-form property's `value`, and what each holds.
-_VALUE_KINDS = {
-    "labelValue": "text",
-    "metricValue": "{value: a number, unit: text}",
-    "labelValueSet": "{values: [text, ...]}",
-}
 
 
 @dataclass
@@ -79,7 +74,7 @@ def _explain(error: ValidationError, context: _Context) -> list[Finding]:
         return [Finding(path, "key", f"{where}: {len(instance)} entries; the limit is {expected}")]
     elif validator == "minProperties":
         if path[-1:] == ("identifiers",) and expected == 1:
-            domain = "InvestorRecord" if path[:1] == ("accountHolders",) else "InvestmentAccount"
+            domain = INVESTOR_DOMAIN if path[:1] == ("accountHolders",) else ACCOUNT_DOMAIN
             message = f"{where}: needs at least one identifier ({domain}/{{scope}}/{{code}}: value)"
             return [Finding(path, "key", message)]
         entries = "entry" if expected == 1 else "entries"
@@ -108,13 +103,13 @@ def _unknown_keys(error: ValidationError, path: Path, context: _Context) -> Iter
             continue
         inside = f" in {render_path(path, context.document.data)}" if path else ""
         message = f"unknown key {key!r}{inside}"
-        value_kinds = set(known) == set(_VALUE_KINDS)
+        value_kinds = set(known) == set(VALUE_KIND_SHAPES)
         # Among the value kinds only a typo is a hint: textValue is no more metricValue than
         # labelValue, whatever difflib's ratio says.
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.8 if value_kinds else 0.6)
         if value_kinds and not close:
             message += "; a value is one of: " + ", ".join(
-                f"{kind} ({meaning})" for kind, meaning in _VALUE_KINDS.items()
+                f"{kind} ({meaning})" for kind, meaning in VALUE_KIND_SHAPES.items()
             )
         elif close:
             message += f"; did you mean {close[0]}?"

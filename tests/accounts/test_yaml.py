@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from iasync.yamlnodes import MAX_DEPTH, parse, quote, render_path
+from iasync.accounts.yaml import MAX_DEPTH, parse, quote, render_path
 
 
 def test_data_and_locations_of_keys_and_values() -> None:

@@ -14,25 +14,25 @@ import difflib
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from functools import lru_cache, partial
 from typing import Any
 
-from iasync.yamlnodes import render_path
+from iasync.accounts.format import (
+    ACCOUNT_DOMAIN,
+    EFFECTIVE_DATES,
+    INVESTOR_DOMAIN,
+    KEY_PART_PATTERN,
+    MAX_KEY_PART,
+    MAX_LABEL_LENGTH,
+    MAX_PROPERTIES,
+    VALUE_KINDS,
+)
+from iasync.accounts.instants import parse_instant
+from iasync.accounts.yaml import render_path
 
 Path = tuple[str | int, ...]
-# lusid-api.md; the same limits as iasync.model's (a test holds them equal), kept here so that
-# `iasync validate` never imports pydantic.
-MAX_LABEL_LENGTH = 1024
-MAX_PROPERTIES = 100
-#: lusid-api.md: scope and code are letters, digits, '-' and '_', at most 64 characters.
-MAX_KEY_PART = 64
-_KEY_PART = re.compile(r"[A-Za-z0-9_-]+")
-ACCOUNT_DOMAIN = "InvestmentAccount"
-INVESTOR_DOMAIN = "InvestorRecord"
-_BARE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_FRACTION = re.compile(r"\d:\d\d[.,](\d+)")
-_VALUE_KINDS = ("labelValue", "metricValue", "labelValueSet")
+_KEY_PART = re.compile(KEY_PART_PATTERN + "+")
 
 
 #: Renders a path into one file's data as `iasync plan` does (`render_path(path, data)`).
@@ -197,8 +197,8 @@ def _check_long_form(
         yield _short_value_in_long_form(path, inner, identifier, where)
     if not isinstance(inner, dict):
         return
-    given = [kind for kind in _VALUE_KINDS if inner.get(kind) is not None]
-    if not given and any(kind not in _VALUE_KINDS for kind in inner):
+    given = [kind for kind in VALUE_KINDS if inner.get(kind) is not None]
+    if not given and any(kind not in VALUE_KINDS for kind in inner):
         return  # `textValue:`, say: the schema's "unknown key" line says what a value may be
     if len(given) != 1:
         yield Finding(
@@ -269,7 +269,7 @@ def _labels(path: Path, value: Any) -> Iterator[tuple[Path, str]]:
 
 def _check_effective(path: Path, value: dict[str, Any], where: Where) -> Iterator[Finding]:
     instants: dict[str, datetime] = {}
-    for name in ("effectiveFrom", "effectiveUntil"):
+    for name in EFFECTIVE_DATES:
         text = value.get(name)
         if not isinstance(text, str):
             continue
@@ -286,36 +286,6 @@ def _check_effective(path: Path, value: dict[str, Any], where: Where) -> Iterato
             f"{where(path)}: effectiveUntil ({value['effectiveUntil']}) must be after "
             f"effectiveFrom ({value['effectiveFrom']})",
         )
-
-
-def parse_instant(text: str) -> datetime | str:
-    """The instant `text` names, or why it names none (as the model reads it: see model.py)."""
-    from datetime import UTC, time
-
-    text = text.strip()
-    if _BARE_DATE.fullmatch(text):
-        try:
-            return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
-        except ValueError:
-            return "not a real date; write it like 2016-01-01"
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return "not an ISO 8601 timestamp; write it like 2016-01-01T00:00:00+00:00"
-    fraction = _FRACTION.search(text)
-    if fraction and fraction.group(1)[6:].strip("0"):
-        # Python keeps microseconds: the rest would be dropped without a word.
-        return (
-            f"{len(fraction.group(1))} decimal places of a second; "
-            "iasync keeps at most 6 (microseconds): round it"
-        )
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        return f"the time has no UTC offset; add one, e.g. {text}+00:00"
-    try:
-        parsed.astimezone(UTC)  # what the request holds: 9999-12-31T23:00:00-01:00 has no UTC
-    except OverflowError:
-        return "in UTC this falls outside 0001-01-01 to 9999-12-31, the dates a timestamp can hold"
-    return parsed
 
 
 # --- the account as a whole -------------------------------------------------------------------

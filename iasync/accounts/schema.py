@@ -1,4 +1,4 @@
-"""The JSON Schema of the account file format, generated from the models in `iasync.model`.
+"""The JSON Schema of the account file format, generated from the models in `iasync.accounts.model`.
 
 `generate_schema()` builds it from `AccountFile` (pydantic's `model_json_schema`, tidied into a
 plain draft 2020-12 schema for editors and other tools). The result is committed twice, byte for
@@ -36,7 +36,7 @@ _HEADER_KEYS = ("$schema", "$id", "title", "description", "$comment")
 
 def generate_schema() -> dict[str, Any]:
     """The schema of `AccountFile`, as a self-contained draft 2020-12 JSON Schema."""
-    from iasync.model import AccountFile
+    from iasync.accounts.model import AccountFile
 
     generated = AccountFile.model_json_schema(mode="validation")
     body = _tidy(generated)
@@ -45,7 +45,7 @@ def generate_schema() -> dict[str, Any]:
         "$id": SCHEMA_ID,
         "title": body.pop("title"),
         "description": body.pop("description"),
-        "$comment": f"Generated from iasync/model.py; regenerate: {REGENERATE_COMMAND}",
+        "$comment": f"Generated from iasync/accounts/model.py; regenerate: {REGENERATE_COMMAND}",
     }
     return {**header, **{k: v for k, v in body.items() if k not in _HEADER_KEYS}}
 

@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from iasync import loader
+from iasync.accounts import pool, reading, validation
+from iasync.accounts.loader import find_account_files, load_accounts
+from iasync.accounts.model import AccountFile, body_hash, canonical_body, identity_of
 from iasync.errors import Problem
-from iasync.loader import find_account_files, load_accounts
-from iasync.model import AccountFile, body_hash, canonical_body, identity_of
+from iasync.plan import reusable_files
 from iasync.settings import Settings
 from iasync.states import AccountRecord, State
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+REPOSITORY = Path(__file__).resolve().parents[2]
 EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
 
 
@@ -327,7 +328,7 @@ def test_a_file_outside_the_project_named_on_purpose_is_read(
 
 
 def test_many_files_load_in_a_process_pool_with_the_same_result(settings: Settings) -> None:
-    count = loader.PARALLEL_THRESHOLD + 20
+    count = pool.PARALLEL_THRESHOLD + 20
     for number in range(count):
         write(settings, f"g{number % 7}/a{number:04d}.yaml", account(f"IA_{number}"))
     write(settings, "g0/clash.yaml", account("IA_5"))
@@ -335,7 +336,7 @@ def test_many_files_load_in_a_process_pool_with_the_same_result(settings: Settin
 
     pooled = load_accounts([], settings)
     files = find_account_files([], settings)
-    serial = [loader.load_file(path, settings) for path in files]
+    serial = [validation.load_file(path, settings) for path in files]
 
     assert pooled.files == count + 2
     assert len(pooled.accounts) == count - 1  # IA_5 is claimed twice
@@ -361,12 +362,12 @@ def test_when_the_validators_disagree_jsonschema_rs_words_are_used(
     # A schema stricter than the one jsonschema explains with: the fallback must still locate.
     import jsonschema_rs
 
-    from iasync.schema import load_schema
+    from iasync.accounts.schema import load_schema
 
     strict = {**load_schema(), "properties": {**load_schema()["properties"]}}
     strict["properties"]["displayName"] = {"type": "string", "maxLength": 2}
     monkeypatch.setattr(
-        loader, "_FAST_VALIDATOR", jsonschema_rs.validator_for(strict, validate_formats=False)
+        validation, "_FAST_VALIDATOR", jsonschema_rs.validator_for(strict, validate_formats=False)
     )
     write(settings, "a.yaml", account("IA_1"))
 
@@ -385,11 +386,11 @@ def test_a_file_named_twice_is_read_once(settings: Settings) -> None:
 
 def test_the_models_own_complaint_is_located_at_the_deepest_node_it_names() -> None:
     # Checks catch this before the model runs; called directly, the model's message is located.
-    from iasync.yamlnodes import parse
+    from iasync.accounts.yaml import parse
 
     text = account("IA_1", "properties:\n  InvestmentAccount/A/B:\n    value: x\n    unit: GBP\n")
 
-    body, problems = loader._canonical("a.yaml", parse(text))
+    body, problems = validation._canonical("a.yaml", parse(text))
 
     assert body is None
     assert [str(p) for p in problems] == ["a.yaml:7:5: unit is only for numbers (metric values)"]
@@ -400,7 +401,7 @@ def test_the_models_own_complaint_is_located_at_the_deepest_node_it_names() -> N
 
 def applied_state(settings: Settings, canonical_format: int | None = None) -> State:
     """The state apply would leave after sending every file as it is now."""
-    from iasync.model import CANONICAL_FORMAT
+    from iasync.accounts.model import CANONICAL_FORMAT
 
     state = State("lineage", 1, canonical_format=canonical_format or CANONICAL_FORMAT)
     for n, account_ in enumerate(load_accounts([], settings).accounts):
@@ -437,7 +438,7 @@ def test_files_as_applied_give_the_recorded_body_and_only_others_are_read(
     (settings.root / "accounts" / "c.yaml").rename(settings.root / "accounts" / "moved.yaml")
     write(settings, "d.yaml", account("IA_d"))
 
-    result = load_accounts([], settings, reuse=state)
+    result = load_accounts([], settings, reuse=reusable_files(state))
 
     assert result.ok and (result.files, result.reused) == (4, 1)
     assert {a.path: a.body.get("description") for a in result.accounts} == {
@@ -455,12 +456,12 @@ def test_a_state_of_another_canonical_format_is_not_reused(settings: Settings) -
     write(settings, "a.yaml", account("IA_1"))
     state = marked(applied_state(settings, canonical_format=-1))
 
-    result = load_accounts([], settings, reuse=state)
+    result = load_accounts([], settings, reuse=reusable_files(state))
 
     assert result.reused == 0
     assert "description" not in result.accounts[0].body
     state.canonical_format = None  # a state written before the format was recorded
-    assert load_accounts([], settings, reuse=state).reused == 0
+    assert load_accounts([], settings, reuse=reusable_files(state)).reused == 0
 
 
 def test_a_new_file_claiming_a_reused_files_identifier_is_located_in_both(
@@ -471,7 +472,7 @@ def test_a_new_file_claiming_a_reused_files_identifier_is_located_in_both(
     state = applied_state(settings)
     write(settings, "c.yaml", account("IA_SAME"))
 
-    with_reuse = load_accounts([], settings, reuse=state)
+    with_reuse = load_accounts([], settings, reuse=reusable_files(state))
 
     assert with_reuse.problems == load_accounts([], settings).problems
     assert [str(p) for p in with_reuse.problems] == [
@@ -490,7 +491,7 @@ def test_a_broken_edit_of_an_applied_file_is_reported(settings: Settings) -> Non
     state = applied_state(settings)
     write(settings, "b.yaml", "displayName: [unclosed\n")
 
-    result = load_accounts([], settings, reuse=state)
+    result = load_accounts([], settings, reuse=reusable_files(state))
 
     assert {p.path for p in result.problems} == {"accounts/b.yaml"}
     (kept,) = result.accounts
@@ -507,7 +508,7 @@ def test_files_named_relative_to_the_working_directory_are_reused_too(
     state = marked(applied_state(settings))
     monkeypatch.chdir(settings.root / "accounts")
 
-    result = load_accounts([Path("uk")], settings, reuse=state)
+    result = load_accounts([Path("uk")], settings, reuse=reusable_files(state))
 
     assert result.reused == 1
     assert [(a.path, a.body["description"]) for a in result.accounts] == [
@@ -516,12 +517,12 @@ def test_files_named_relative_to_the_working_directory_are_reused_too(
 
 
 def test_a_file_longer_than_one_read_is_reused_only_byte_for_byte(settings: Settings) -> None:
-    padding = "# padding\n" * (2 * loader._HASH_BUFFER_BYTES // 10)
+    padding = "# padding\n" * (2 * reading.HASH_BUFFER_BYTES // 10)
     path = write(settings, "a.yaml", account("IA_1") + padding)
     state = marked(applied_state(settings))
 
-    assert load_accounts([], settings, reuse=state).reused == 1
+    assert load_accounts([], settings, reuse=reusable_files(state)).reused == 1
     path.write_text(account("IA_1") + padding + "# one more line\n")
-    result = load_accounts([], settings, reuse=state)
+    result = load_accounts([], settings, reuse=reusable_files(state))
     assert result.reused == 0
     assert "description" not in result.accounts[0].body

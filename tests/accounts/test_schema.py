@@ -18,8 +18,8 @@ import yaml
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
-from iasync.model import AccountFile
-from iasync.schema import (
+from iasync.accounts.model import AccountFile
+from iasync.accounts.schema import (
     COMMITTED_PATHS,
     REGENERATE_COMMAND,
     SCHEMA_DIALECT,
@@ -30,8 +30,8 @@ from iasync.schema import (
     validator,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data"
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).resolve().parents[1] / "data"
 ACCOUNT_FILES = sorted((ROOT / "accounts").glob("*.yaml"))
 
 
@@ -55,7 +55,7 @@ def model_accepts(data: Any) -> bool:
 def test_committed_schema_matches_the_models(committed: str) -> None:
     on_disk = (ROOT / committed).read_text(encoding="utf-8")
     assert on_disk == schema_text(generate_schema()), (
-        f"{committed} is out of date with iasync/model.py; regenerate it with:\n"
+        f"{committed} is out of date with iasync/accounts/model.py; regenerate it with:\n"
         f"  {REGENERATE_COMMAND}"
     )
 

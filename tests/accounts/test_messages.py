@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from iasync.schema import validator
-from iasync.schemaerrors import explain
-from iasync.yamlnodes import parse
+from iasync.accounts.messages import explain
+from iasync.accounts.schema import validator
+from iasync.accounts.yaml import parse
 
 EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
 HEAD = f"identifiers:\n  {EXT}: IA_1\ndisplayName: One\naccountType: Personal\n"

@@ -1,0 +1,116 @@
+"""Finding account files: the directories searched, the files named, the paths shown.
+
+Hidden directories (.git, .iasync, ...) are skipped and symlinked directories not followed; a
+directory of 10,000 files is listed with one `os.scandir` a directory and no `Path` a file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from iasync.settings import Settings
+
+ACCOUNT_SUFFIXES = (".yaml", ".yml")
+
+
+def display_path(path: Path, settings: Settings) -> str:
+    """The path as problems and correlation ids show it: relative to the project root, POSIX."""
+    absolute, root = os.path.abspath(path), os.path.abspath(settings.root)
+    if within(absolute, root) and absolute != root:
+        return absolute[len(root.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
+    return path.as_posix()
+
+
+def find_account_files(paths: Sequence[Path], settings: Settings) -> list[Path]:
+    """Account files under `paths` (files taken as given, directories searched), sorted.
+
+    Hidden directories (.git, .iasync, ...) are skipped; symlinked directories are not followed.
+    A path that does not exist is returned as is, for `load_accounts` to report.
+    """
+    return [
+        Path(found.given) if found.path is None else found.path for found in find(paths, settings)
+    ]
+
+
+class Found(NamedTuple):  # a tuple: built 10,000 times a run, in a fraction of a dataclass's time
+    """A file found: as named (`given`, the `Path` itself when named outright) and absolute."""
+
+    given: str
+    absolute: str
+    path: Path | None  # the argument itself, when the file was named rather than found
+
+
+def find(paths: Sequence[Path], settings: Settings) -> list[Found]:
+    """`find_account_files` as strings, in the order `Path`s sort (by their parts)."""
+    found: dict[str, tuple[tuple[str, ...], Found]] = {}  # by absolute path: read once
+    for path in paths or [settings.accounts_path]:
+        if path.is_dir():
+            for key, given, absolute in _walk(path):
+                found.setdefault(absolute, (key, Found(given, absolute, None)))
+        else:
+            absolute = os.path.abspath(path)
+            found.setdefault(absolute, (path.parts, Found(str(path), absolute, path)))
+    # Path order is the order of the parts tuples (not of the strings: "a/b" < "a-c").
+    return [item for _, item in sorted(found.values(), key=_first)]
+
+
+def _first(pair: tuple[tuple[str, ...], Found]) -> tuple[str, ...]:
+    return pair[0]
+
+
+def _walk(directory: Path) -> Iterator[tuple[tuple[str, ...], str, str]]:
+    """(parts, path as `Path(parent, name)` would spell it, absolute path) of each account file.
+
+    As `os.walk` would find them (a symlinked directory is listed but not entered; an unreadable
+    one is skipped), with one `os.scandir` a directory and no `Path` a file: 10,000 files in
+    milliseconds.
+    """
+    top = str(directory)
+    shown = "" if top == "." else top if top.endswith(os.sep) else top + os.sep
+    absolute = os.path.abspath(top)
+    absolute = absolute if absolute.endswith(os.sep) else absolute + os.sep
+    pending = [(directory.parts, shown, absolute, top)]
+    while pending:
+        parts, shown, absolute, where = pending.pop()
+        try:
+            with os.scandir(where) as listing:
+                entries = list(listing)
+        except OSError:
+            continue  # unreadable: skipped, as os.walk skips it
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            if _is_dir(entry):
+                if not _is_symlink(entry):
+                    pending.append(
+                        (
+                            (*parts, name),
+                            shown + name + os.sep,
+                            absolute + name + os.sep,
+                            entry.path,
+                        )
+                    )
+            elif name.endswith(ACCOUNT_SUFFIXES):
+                yield (*parts, name), shown + name, absolute + name
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # follows a symlink, as os.walk does to sort dirs from files
+    except OSError:
+        return False
+
+
+def _is_symlink(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return False
+
+
+def within(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)

@@ -1,0 +1,87 @@
+"""What loading account files gives: each valid file's canonical request (`LoadedAccount`), and
+the whole run's result (`LoadResult`); and what one file's reading gave (`FileOutcome`)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Protocol
+
+from iasync.errors import Problem
+
+
+@dataclass(frozen=True)
+class LoadedAccount:
+    """One valid account file and the canonical request it becomes."""
+
+    path: str  # relative to the project root, POSIX separators: the correlation id in LUSID
+    file_hash: str  # "sha256:<hex>" of the file's bytes
+    body: dict[str, Any]  # canonical UpsertInvestmentAccountRequest
+
+    @cached_property
+    def body_json(self) -> bytes:
+        from iasync.accounts.model import canonical_json
+
+        return canonical_json(self.body)
+
+    @cached_property
+    def body_hash(self) -> str:
+        return "sha256:" + hashlib.sha256(self.body_json).hexdigest()
+
+    @cached_property
+    def identity(self) -> frozenset[tuple[str, str]]:
+        from iasync.accounts.model import identity_of
+
+        return identity_of(self.body)
+
+
+@dataclass
+class LoadResult:
+    accounts: list[LoadedAccount] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    files: int = 0  # how many account files were found (read, or reused from the state)
+    reused: int = 0  # how many of them gave a state record's body without being read
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class ClaimedIdentifier:
+    """An account identifier a file claims, and where; for the cross-file duplicate check."""
+
+    key: str
+    value: str
+    line: int
+    column: int
+
+
+@dataclass
+class FileOutcome:
+    """What reading one file gave: the account (if valid) and its problems."""
+
+    path: str
+    account: LoadedAccount | None
+    problems: list[Problem]
+    claims: list[ClaimedIdentifier]
+
+
+class Applied(Protocol):
+    """What a file gave when it was last applied (a state's `AccountRecord` is one)."""
+
+    @property
+    def body(self) -> dict[str, Any]: ...
+
+    @property
+    def body_hash(self) -> str: ...
+
+    @property
+    def identity(self) -> frozenset[tuple[str, str]]: ...
+
+
+#: What the loader may reuse instead of reading a file: file (relative to the project root,
+#: POSIX) -> (the hash of the bytes it was applied from, what it gave then).
+Reusable = Mapping[str, tuple[str, Applied]]
