@@ -26,7 +26,7 @@ from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
     from iasync.lusid import LusidClient, UpsertResponse
-    from iasync.plan import AccountChange
+    from iasync.plans.plan import AccountChange
     from iasync.states import State, StateBackend
 
 #: Answers that every other batch would get too (bad credentials, no access, wrong URL): apply

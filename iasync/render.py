@@ -14,7 +14,8 @@ from typing import Any
 
 import click
 
-from iasync.plan import AccountChange, Difference, Plan, diff_view
+from iasync.plans.diff import Difference, diff_view
+from iasync.plans.plan import AccountChange, Plan
 
 JSON_FORMAT_VERSION = 1
 MARKDOWN_LIMIT = 60_000

@@ -30,7 +30,7 @@ from iasync.lusid import (
     RetryPolicy,
     load_lusid_config,
 )
-from iasync.plan import Plan, make_plan
+from iasync.plans.plan import Plan, make_plan
 from iasync.settings import Settings
 from iasync.states import LocalStateBackend, State
 

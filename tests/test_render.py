@@ -9,7 +9,7 @@ import jsonschema
 
 from iasync.accounts.loader import LoadResult
 from iasync.errors import Problem
-from iasync.plan import Plan, make_plan
+from iasync.plans.plan import Plan, make_plan
 from iasync.render import (
     JSON_FORMAT_VERSION,
     PLAN_JSON_SCHEMA,

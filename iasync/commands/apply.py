@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from iasync.accounts.loader import LoadResult
     from iasync.apply import ApplyResult, BatchOutcome
     from iasync.lusid import RetryEvent
-    from iasync.plan import Plan
+    from iasync.plans.plan import Plan
     from iasync.settings import Settings
     from iasync.states import State, StateBackend
 
@@ -163,7 +163,7 @@ def _run(
 def _plan_now(settings: Settings, output: Output, state: State) -> Plan:
     from iasync.accounts.loader import load_accounts
     from iasync.commands.plan import report_problems
-    from iasync.plan import make_plan, reusable_files
+    from iasync.plans.plan import make_plan, reusable_files
 
     settings.require_accounts_dir(to="plan (`iasync plan PATH... -out FILE`, then apply FILE)")
     load = load_accounts(
@@ -182,7 +182,8 @@ def _plan_now(settings: Settings, output: Output, state: State) -> Plan:
 def _saved_plan(settings: Settings, state: State, planfile: Path) -> Plan:
     """The saved plan, once shown to be made against this very state and these very files."""
     from iasync.accounts.loader import load_accounts
-    from iasync.plan import StalePlanError, check_fresh, load_plan, reusable_files
+    from iasync.plans.plan import reusable_files
+    from iasync.plans.planfile import StalePlanError, check_fresh, load_plan
 
     plan = load_plan(planfile)
     paths = [settings.resolve(Path(path)) for path in plan.paths]
@@ -202,7 +203,7 @@ def _saved_plan(settings: Settings, state: State, planfile: Path) -> Plan:
 
 def _nothing_left(plan: Plan, state: State, load: LoadResult) -> bool:
     """True when a plan made now, of the saved plan's paths, would have no changes."""
-    from iasync.plan import PlanError, make_plan
+    from iasync.plans.plan import PlanError, make_plan
 
     if not load.ok:
         return False

@@ -18,7 +18,7 @@ from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
     from iasync.accounts.loader import LoadResult
-    from iasync.plan import Plan
+    from iasync.plans.plan import Plan
     from iasync.settings import Settings
     from iasync.states import State
 
@@ -63,7 +63,7 @@ def command(
     longer in the files).
     """
     from iasync.accounts.loader import display_path, load_accounts
-    from iasync.plan import reusable_files
+    from iasync.plans.plan import reusable_files
     from iasync.settings import load_settings
     from iasync.states import open_backend
 
@@ -83,7 +83,7 @@ def command(
         return report_problems(load, as_json, "run iasync plan again")
     plan = _make_plan(load, state, settings, [display_path(path, settings) for path in paths])
     if out is not None:
-        from iasync.plan import save_plan
+        from iasync.plans.planfile import save_plan
 
         save_plan(plan, out)
     _show(plan, as_json, markdown, no_color, None if out is None else str(out))
@@ -93,7 +93,7 @@ def command(
 
 
 def _make_plan(load: LoadResult, state: State, settings: Settings, paths: list[str]) -> Plan:
-    from iasync.plan import make_plan
+    from iasync.plans.plan import make_plan
 
     return make_plan(
         load,

@@ -13,7 +13,7 @@ from iasync.accounts import pool, reading, validation
 from iasync.accounts.loader import find_account_files, load_accounts
 from iasync.accounts.model import AccountFile, body_hash, canonical_body, identity_of
 from iasync.errors import Problem
-from iasync.plan import reusable_files
+from iasync.plans.plan import reusable_files
 from iasync.settings import Settings
 from iasync.states import AccountRecord, State
 

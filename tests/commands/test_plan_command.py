@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from iasync.accounts.loader import load_accounts
-from iasync.plan import StalePlanError, check_fresh, load_plan
+from iasync.plans.planfile import StalePlanError, check_fresh, load_plan
 from iasync.render import PLAN_JSON_SCHEMA
 from iasync.settings import load_settings
 from iasync.states import AccountRecord, LocalStateBackend, State

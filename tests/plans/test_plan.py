@@ -10,18 +10,9 @@ import pytest
 from iasync.accounts.loader import LoadResult
 from iasync.accounts.model import canonical_json
 from iasync.errors import Problem
-from iasync.plan import (
-    PLAN_FORMAT_VERSION,
-    Difference,
-    PlanError,
-    PlanFileError,
-    StalePlanError,
-    check_fresh,
-    differences,
-    load_plan,
-    make_plan,
-    save_plan,
-)
+from iasync.plans.diff import Difference, differences
+from iasync.plans.plan import PLAN_FORMAT_VERSION, PlanError, make_plan
+from iasync.plans.planfile import PlanFileError, StalePlanError, check_fresh, load_plan, save_plan
 from iasync.states import AccountRecord, State
 from tests.planning import COUNTRY, EXT, HOLDER_ID, INT, body, loaded, record
 

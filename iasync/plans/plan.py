@@ -1,0 +1,273 @@
+"""Desired accounts (the files) against the last-applied state: the plan, saved plans, staleness.
+
+An account in the files is the same account as a state record when they share an identifier
+(key and value), as LUSID itself matches. Moving or renaming a file is therefore no change; only
+the canonical body matters. Each account becomes one `AccountChange`:
+
+* ``create``    no state record shares an identifier with it;
+* ``update``    one record does and its body hash differs (with per-attribute `differences`);
+* ``unchanged`` one record does and the body hash is the same;
+* ``orphaned``  a state record that no file matches any more (reported, never sent or deleted).
+
+An unchanged account whose file was renamed or moved (`moved_from`) is a move: nothing is sent,
+but apply records the new file in the state, as Terraform records a moved resource.
+
+How two bodies differ is `diff`; how a plan is saved, read back and found stale is `planfile`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from iasync import __version__
+from iasync.errors import IasyncError
+from iasync.plans.diff import Difference, differences_of
+
+if TYPE_CHECKING:
+    from iasync.accounts.loader import LoadedAccount, LoadResult
+    from iasync.states import AccountRecord, State
+
+#: The version of the saved plan's format (`planfile`).
+PLAN_FORMAT_VERSION = 1
+ACTIONS = ("create", "update", "unchanged", "orphaned")
+SENT_ACTIONS = ("create", "update")
+
+Action = Literal["create", "update", "unchanged", "orphaned"]
+Identity = frozenset[tuple[str, str]]
+
+
+class PlanError(IasyncError):
+    """The files cannot be matched to the state unambiguously."""
+
+
+@dataclass
+class AccountChange:
+    """What the plan does with one account."""
+
+    action: Action
+    path: str  # the account file (for an orphan: the file it was last applied from)
+    identity: Identity
+    body: dict[str, Any]  # the desired canonical body (for an orphan: the state's)
+    body_hash: str
+    file_hash: str | None  # None for an orphan: there is no file
+    record: AccountRecord | None = None  # the matched state record (None after load_plan)
+    differences: list[Difference] = field(default_factory=list)
+    lusid_id: str | None = None
+    version: int | None = None
+    moved_from: str | None = None  # the file it was last applied from, when that differs
+
+    @property
+    def sent(self) -> bool:
+        return self.action in SENT_ACTIONS
+
+    @property
+    def identifiers(self) -> list[tuple[str, str]]:
+        return sorted(self.identity)
+
+
+@dataclass
+class Plan:
+    changes: list[AccountChange]
+    lineage: str
+    serial: int
+    file_hashes: dict[str, str]  # every account file read: path -> "sha256:..."
+    success_mode: str = "Partial"
+    batch_size: int = 500
+    paths: list[str] = field(default_factory=list)  # PATH arguments, relative to the root
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    iasync_version: str = __version__
+    format_version: int = PLAN_FORMAT_VERSION
+
+    @property
+    def to_send(self) -> list[AccountChange]:
+        """Creates and updates, in file order: what apply sends."""
+        return [change for change in self.changes if change.sent]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(ACTIONS, 0)
+        for change in self.changes:
+            counts[change.action] += 1
+        return counts
+
+    @property
+    def moves(self) -> list[AccountChange]:
+        """Unchanged accounts whose file moved: recorded in the state by apply, never sent."""
+        return [c for c in self.changes if c.action == "unchanged" and c.moved_from]
+
+    @property
+    def has_changes(self) -> bool:
+        """True when apply would send or record anything (`-detailed-exitcode` says 2)."""
+        return any(change.sent or change.moved_from for change in self.changes)
+
+    @property
+    def batches(self) -> int:
+        return math.ceil(len(self.to_send) / self.batch_size)
+
+    def of(self, action: Action) -> list[AccountChange]:
+        return [change for change in self.changes if change.action == action]
+
+
+# --- making a plan ----------------------------------------------------------------------------
+
+
+def make_plan(
+    load: LoadResult,
+    state: State,
+    *,
+    success_mode: str = "Partial",
+    batch_size: int = 500,
+    paths: Sequence[str] = (),
+) -> Plan:
+    """Match each loaded account to the state and say what apply would do with it.
+
+    `paths` are the PATH arguments the files were loaded from (relative to the project root;
+    empty for the whole accounts directory). When given, only state records last applied from
+    under them can be orphaned: a plan of one folder says nothing about the others.
+    """
+    records = list(state.accounts.values())
+    index = _index_by_identifier(records)
+    matches = {account.path: _match(account, index) for account in load.accounts}
+    _check_unambiguous(load.accounts, matches)
+
+    changes = [_change_for(account, matches[account.path]) for account in load.accounts]
+    updates = [change for change in changes if change.action == "update"]
+    pairs = [(change.record.body, change.body) for change in updates if change.record]
+    for change, diffs in zip(updates, differences_of(pairs), strict=True):
+        change.differences = diffs
+    matched = {change.lusid_id for change in changes if change.record is not None}
+    changes += [
+        _orphan(record)
+        for record in sorted(records, key=lambda r: (r.source or "", r.lusid_id))
+        if record.lusid_id not in matched and within_paths(record.source, paths)
+    ]
+    return Plan(
+        changes=changes,
+        lineage=state.lineage,
+        serial=state.serial,
+        file_hashes={account.path: account.file_hash for account in load.accounts},
+        success_mode=success_mode,
+        batch_size=batch_size,
+        paths=list(paths),
+    )
+
+
+RecordIndex = dict[tuple[str, str], list["AccountRecord"]]
+
+
+def reusable_files(state: State) -> dict[str, tuple[str, AccountRecord]]:
+    """What the loader may take from `state` instead of reading a file: file -> (the hash of the
+    bytes it was applied from, its record). Nothing when the records' bodies were made under
+    another `CANONICAL_FORMAT`: another iasync may make other bodies of the same files."""
+    from iasync.accounts.model import CANONICAL_FORMAT
+
+    if state.canonical_format != CANONICAL_FORMAT:
+        return {}
+    return {record.source: (record.source_hash, record) for record in state.accounts.values()}
+
+
+def _index_by_identifier(records: Iterable[AccountRecord]) -> RecordIndex:
+    """(identifier key, value) -> the records holding it: one lookup per identifier."""
+    index: RecordIndex = {}
+    for record in records:
+        for pair in record.identity:
+            index.setdefault(pair, []).append(record)
+    return index
+
+
+def _match(account: LoadedAccount, index: RecordIndex) -> list[AccountRecord]:
+    """The distinct state records sharing any identifier with the account."""
+    found: dict[str, AccountRecord] = {}
+    for pair in sorted(account.identity):
+        for record in index.get(pair, ()):
+            found.setdefault(record.lusid_id, record)
+    return list(found.values())
+
+
+def _which_identifiers(account: LoadedAccount, record: AccountRecord) -> str:
+    """`LUID_X has KEY=VALUE (last applied from PATH)`: which of the file's identifiers is that
+    account's, so the user can tell which one to change."""
+    shared = ", ".join(f"{k}={v}" for k, v in sorted(account.identity & record.identity))
+    return f"{record.lusid_id} has {shared} (last applied from {record.source})"
+
+
+def _check_unambiguous(
+    accounts: Sequence[LoadedAccount], matches: dict[str, list[AccountRecord]]
+) -> None:
+    """One file, one record; one record, one file. Otherwise apply would merge accounts."""
+    problems: list[str] = []
+    claimed: dict[str, list[str]] = {}
+    for account in accounts:
+        found = matches[account.path]
+        if len(found) > 1:
+            whose = "".join(f"\n      {_which_identifiers(account, rec)}" for rec in found)
+            problems.append(
+                f"{account.path}: its identifiers match {len(found)} different LUSID accounts; "
+                f"give it the identifiers of one of them:{whose}"
+            )
+        elif found:
+            claimed.setdefault(found[0].lusid_id, []).append(account.path)
+    for lusid_id, files in claimed.items():
+        if len(files) > 1:
+            problems.append(
+                f"{' and '.join(files)} match the same LUSID account {lusid_id}; "
+                "keep one file per account"
+            )
+    if problems:
+        raise PlanError("cannot make a plan:\n  " + "\n  ".join(problems))
+
+
+def _change_for(account: LoadedAccount, found: list[AccountRecord]) -> AccountChange:
+    record = found[0] if found else None
+    # Equal canonical bodies serialise to the same bytes, so they share the state's hash: a
+    # dict comparison (in C) spares serialising and hashing the thousands of unchanged accounts.
+    unchanged = record is not None and record.body == account.body
+    change = AccountChange(
+        action="create",
+        path=account.path,
+        identity=account.identity,
+        body=account.body,
+        body_hash=record.body_hash if unchanged and record else account.body_hash,
+        file_hash=account.file_hash,
+    )
+    if record is None:
+        return change
+    change.record = record
+    change.lusid_id = record.lusid_id
+    change.version = record.version
+    if record.source and record.source != account.path:
+        change.moved_from = record.source
+    if unchanged or record.body_hash == change.body_hash:
+        change.action = "unchanged"
+    else:
+        change.action = "update"  # its differences are found for all updates at once
+    return change
+
+
+def _orphan(record: AccountRecord) -> AccountChange:
+    return AccountChange(
+        action="orphaned",
+        path=record.source or "",
+        identity=record.identity,
+        body=record.body,
+        body_hash=record.body_hash,
+        file_hash=None,
+        record=record,
+        lusid_id=record.lusid_id,
+        version=record.version,
+    )
+
+
+def within_paths(source: str | None, paths: Sequence[str]) -> bool:
+    if not paths:
+        return True
+    if not source:
+        return False
+    return any(
+        path in (".", "") or source == path or source.startswith(path.rstrip("/") + "/")
+        for path in paths
+    )
