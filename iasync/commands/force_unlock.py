@@ -18,10 +18,9 @@ def command(lock_id: str, state_file: Path | None, force: bool) -> int:
 
     Only do this when the process holding it is gone: two applies at once can lose records.
     """
-    from iasync.settings import load_settings
-    from iasync.states import LocalStateBackend, open_backend
+    from iasync.operations import state_backend
 
-    backend = LocalStateBackend(state_file) if state_file else open_backend(load_settings())
+    backend = state_backend(state_file)
     if not force:
         click.confirm(
             f"Release the lock {lock_id} on the state {backend.describe()}? "

@@ -6,8 +6,6 @@ Exit codes follow Terraform's: 0 success, 1 error; with `-detailed-exitcode`, 0 
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,10 +15,7 @@ from iasync.commands.options import no_color_option, state_option
 from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
-    from iasync.accounts.loader import LoadResult
     from iasync.plans.plan import Plan
-    from iasync.settings import Settings
-    from iasync.states import State
 
 
 @click.command("plan")
@@ -62,10 +57,10 @@ def command(
     another file (recorded in the state, not sent), unchanged, and orphaned (in the state, no
     longer in the files).
     """
-    from iasync.accounts.loader import display_path, load_accounts
-    from iasync.plans.plan import reusable_files
+    from iasync.operations import InvalidAccountFiles, plan_now
     from iasync.settings import load_settings
     from iasync.states import open_backend
+    from iasync.views.problems import report_problems
 
     # Errors exit 1, never click's usage code 2: with -detailed-exitcode, 2 means "changes".
     if as_json and markdown:
@@ -77,11 +72,10 @@ def command(
     if not paths:
         settings.require_accounts_dir(to="plan")
     state = open_backend(settings).read()
-    # Files as applied are not read again: the one way plan and apply both load (same result).
-    load = load_accounts(list(paths), settings, reuse=reusable_files(state))
-    if not load.ok:
-        return report_problems(load, as_json, "run iasync plan again")
-    plan = _make_plan(load, state, settings, [display_path(path, settings) for path in paths])
+    try:
+        plan = plan_now(settings, state, paths)
+    except InvalidAccountFiles as invalid:
+        return report_problems(invalid.load, as_json, "run iasync plan again")
     if out is not None:
         from iasync.plans.planfile import save_plan
 
@@ -92,50 +86,18 @@ def command(
     return 0
 
 
-def _make_plan(load: LoadResult, state: State, settings: Settings, paths: list[str]) -> Plan:
-    from iasync.plans.plan import make_plan
-
-    return make_plan(
-        load,
-        state,
-        success_mode=settings.success_mode,
-        batch_size=settings.batch_size,
-        paths=paths,
-    )
-
-
-def report_problems(load: LoadResult, as_json: bool, then: str) -> int:
-    """Invalid files: the located problems (as `iasync validate` prints them), exit 1.
-
-    As JSON they are the output (exit 1); otherwise they go to stderr and an `IasyncError`
-    ends the command, saying what to do `then`.
-    """
-    if as_json:
-        from iasync.render import problems_json, render_json
-
-        click.echo(render_json(problems_json(load.problems)), nl=False)
-        return 1
-    for problem in load.problems:
-        click.echo(str(problem), err=True)
-    count = len(load.problems)
-    raise IasyncError(
-        f"{count} problem{'s' if count != 1 else ''} in the account files; "
-        f"fix them (see `iasync validate`) and {then}"
-    )
-
-
 def _show(plan: Plan, as_json: bool, markdown: bool, no_color: bool, saved_to: str | None) -> None:
-    from iasync import render
-
     if as_json:
-        click.echo(render.render_json(render.plan_json(plan)), nl=False)
+        from iasync.views.plan_json import plan_json, render_json
+
+        click.echo(render_json(plan_json(plan)), nl=False)
     elif markdown:
-        click.echo(render.render_markdown(plan), nl=False)
+        from iasync.views.markdown import render_markdown
+
+        click.echo(render_markdown(plan), nl=False)
     else:
+        from iasync.views.plan import render_plan
+        from iasync.views.terminal import use_colour
+
         color = use_colour(no_color)
-        click.echo(render.render_plan(plan, color=color, saved_to=saved_to), color=color, nl=False)
-
-
-def use_colour(no_color: bool) -> bool:
-    """Colour only on a terminal, and never when asked not to (https://no-color.org)."""
-    return not no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+        click.echo(render_plan(plan, color=color, saved_to=saved_to), color=color, nl=False)

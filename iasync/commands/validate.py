@@ -23,39 +23,17 @@ import click
 )
 @click.option("--json", "-json", "as_json", is_flag=True, help="The same as --format json.")
 def command(paths: tuple[Path, ...], output_format: str, as_json: bool) -> int:
-    import json
-
-    from iasync.accounts.loader import load_accounts
+    from iasync.accounts.loader import display_path, load_accounts
     from iasync.settings import load_settings
+    from iasync.views.problems import show_validation, validate_json
 
     settings = load_settings()
     if not paths:
         settings.require_accounts_dir(to="validate")
     result = load_accounts(list(paths), settings, canonical=False)
     if as_json or output_format == "json":
-        click.echo(json.dumps([problem.as_json() for problem in result.problems], indent=2))
-        return 0 if result.ok else 1
-    for problem in result.problems:
-        click.echo(str(problem))
-    if result.ok:
-        if result.files:
-            click.echo(f"{_count(result.files, 'file')} valid.")
-        else:
-            from iasync.accounts.loader import display_path
-
-            searched = ", ".join(
-                display_path(path, settings) for path in paths or [settings.accounts_path]
-            )
-            click.echo(f"No account files (*.yaml, *.yml) in {searched}.")
-        return 0
-    failed = len({problem.path for problem in result.problems})
-    click.echo(
-        f"{_count(len(result.problems), 'problem')} in {_count(failed, 'file')} "
-        f"(of {result.files} checked).",
-        err=True,
-    )
-    return 1
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+        click.echo(validate_json(result))
+    else:
+        searched = [display_path(path, settings) for path in paths or [settings.accounts_path]]
+        show_validation(result, searched)
+    return 0 if result.ok else 1

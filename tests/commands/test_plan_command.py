@@ -18,9 +18,9 @@ import yaml
 
 from iasync.accounts.loader import load_accounts
 from iasync.plans.planfile import StalePlanError, check_fresh, load_plan
-from iasync.render import PLAN_JSON_SCHEMA
 from iasync.settings import load_settings
 from iasync.states import AccountRecord, LocalStateBackend, State
+from iasync.views.plan_json import PLAN_JSON_SCHEMA
 from tests.planning import EXT, INT, canonical, record
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -1,4 +1,5 @@
-"""A plan as text (Terraform-like, coloured on a terminal), as JSON, and as Markdown for a PR.
+"""A plan as text (Terraform-like, coloured on a terminal), and the wording every form of a plan
+shares; `plan_json` and `markdown` are its other forms.
 
 Every form carries the same facts: the counts first, then each change with its file and identity
 (and LUSID id and version for an update), only the changed attributes of an update, and what
@@ -17,8 +18,6 @@ import click
 from iasync.plans.diff import Difference, diff_view
 from iasync.plans.plan import AccountChange, Plan
 
-JSON_FORMAT_VERSION = 1
-MARKDOWN_LIMIT = 60_000
 # Attributes shown for a create; the rest are counted ("... 6 more attributes").
 CREATE_SHOWN = ("displayName", "accountType")
 #: A value longer than this on one line is written out over several lines instead.
@@ -29,11 +28,8 @@ MAX_TEXT_WIDTH = 200
 MAX_LABEL_WIDTH = 32
 
 MARKERS = {"create": "+", "update": "~", "orphaned": "!", "moved": ">", "unchanged": "="}
-_DIFF_MARKERS = {"add": "+", "remove": "-", "change": "~"}
+DIFF_MARKERS = {"add": "+", "remove": "-", "change": "~"}
 _COLOURS = {"+": "green", "~": "yellow", "-": "red", "!": "magenta", ">": "blue", "=": "cyan"}
-# In a Markdown ```diff block GitHub colours lines by their first character: + green, - red,
-# ! orange; others are plain. Orphans and moves change nothing in LUSID: plain, as comments.
-_MARKDOWN_MARKERS = {"~": "!", "!": "#", ">": "#"}
 
 Style = Callable[[str, str], str]
 
@@ -208,7 +204,7 @@ def _difference_lines(diffs: Sequence[Difference], style: Style) -> list[str]:
     width = max(fitting, default=0)
     lines = []
     for diff in diffs:
-        marker = _DIFF_MARKERS[diff.action]
+        marker = DIFF_MARKERS[diff.action]
         lead = f"      {style(marker, marker)} "
         label = (diff.path + ":").ljust(width)
         if diff.action == "remove":
@@ -253,210 +249,3 @@ render_text = render_plan
 def _shown_changes(plan: Plan) -> list[AccountChange]:
     """Creates, updates, moves, then orphans: what the plan does, then what it leaves alone."""
     return [*plan.of("create"), *plan.of("update"), *plan.moves, *plan.of("orphaned")]
-
-
-# --- JSON -------------------------------------------------------------------------------------
-
-
-_IDENTITY_SCHEMA = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "properties": {"key": {"type": "string"}, "value": {"type": "string"}},
-        "required": ["key", "value"],
-        "additionalProperties": False,
-    },
-}
-_COUNT = {"type": "integer", "minimum": 0}
-
-#: The shape of `iasync plan -json` output at JSON_FORMAT_VERSION. Consumers check
-#: `format_version`: fields may be added within a version, never removed or changed.
-PLAN_JSON_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "iasync plan -json",
-    "type": "object",
-    "required": ["format_version", "iasync_version", "state", "counts", "apply", "changes"],
-    "properties": {
-        "format_version": {"const": JSON_FORMAT_VERSION},
-        "iasync_version": {"type": "string"},
-        "state": {
-            "type": "object",
-            "required": ["lineage", "serial"],
-            "properties": {"lineage": {"type": "string"}, "serial": _COUNT},
-        },
-        "counts": {
-            "type": "object",
-            "required": ["create", "update", "unchanged", "orphaned"],
-            "properties": {name: _COUNT for name in ("create", "update", "unchanged", "orphaned")},
-            "additionalProperties": False,
-        },
-        "apply": {
-            "type": "object",
-            "required": ["accounts", "batches", "batch_size", "success_mode"],
-            "properties": {
-                "accounts": _COUNT,
-                "batches": _COUNT,
-                "batch_size": {"type": "integer", "minimum": 1},
-                "success_mode": {"enum": ["Partial", "Atomic"]},
-                "moved": _COUNT,  # unchanged accounts whose file moved: recorded, not sent
-            },
-        },
-        "changes": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": [
-                    "action",
-                    "path",
-                    "identity",
-                    "lusid_id",
-                    "version",
-                    "moved_from",
-                    "differences",
-                ],
-                "properties": {
-                    "action": {"enum": ["create", "update", "unchanged", "orphaned"]},
-                    "path": {"type": "string"},
-                    "identity": _IDENTITY_SCHEMA,
-                    "lusid_id": {"type": ["string", "null"]},
-                    "version": {"type": ["integer", "null"]},
-                    "moved_from": {"type": ["string", "null"]},
-                    "body": {"type": "object"},
-                    "differences": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["path", "action", "before", "after"],
-                            "properties": {
-                                "path": {"type": "string"},
-                                "action": {"enum": ["add", "remove", "change"]},
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
-}
-
-
-def plan_json(plan: Plan) -> dict[str, Any]:
-    """The plan's facts for machines (`iasync plan -json`), as PLAN_JSON_SCHEMA describes."""
-    shown = [c for c in plan.changes if c.action != "unchanged" or c.moved_from]
-    return {
-        "format_version": JSON_FORMAT_VERSION,
-        "iasync_version": plan.iasync_version,
-        "state": {"lineage": plan.lineage, "serial": plan.serial},
-        "counts": plan.counts,
-        "apply": {
-            "accounts": len(plan.to_send),
-            "batches": plan.batches,
-            "batch_size": plan.batch_size,
-            "success_mode": plan.success_mode,
-            "moved": len(plan.moves),
-        },
-        "changes": [_change_json(change) for change in shown],
-    }
-
-
-def _change_json(change: AccountChange) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "action": change.action,
-        "path": change.path,
-        "identity": [{"key": key, "value": value} for key, value in change.identifiers],
-        "lusid_id": change.lusid_id,
-        "version": change.version,
-        "moved_from": change.moved_from,
-        "differences": [d.as_json() for d in change.differences],
-    }
-    if change.action == "create":
-        doc["body"] = change.body
-    return doc
-
-
-def problems_json(problems: Sequence[Any]) -> dict[str, Any]:
-    """Invalid account files, for `iasync plan -json` (exit 1)."""
-    return {
-        "format_version": JSON_FORMAT_VERSION,
-        "valid": False,
-        "problems": [problem.as_json() for problem in problems],
-    }
-
-
-def render_json(document: dict[str, Any]) -> str:
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
-
-
-# --- Markdown ---------------------------------------------------------------------------------
-
-_SECTIONS = {"create": "to create", "update": "to update", "moved": "moved", "orphaned": "orphaned"}
-
-
-def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
-    """A pull-request comment: summary, then a collapsible section per kind of change.
-
-    Each section is a ```diff block with the marker first on every line, so that GitHub colours
-    it: creates and added attributes green, removed attributes red, updates orange (`!`, as
-    GitHub has no colour for `~`); moves and orphans change nothing in LUSID and stay plain.
-    Kept under `limit` characters (GitHub refuses comments over 65,536): changes that do not
-    fit are counted in a closing "... and N more changes" line.
-    """
-    head = ["### iasync plan", "", f"**{summary_line(plan)}**", ""]
-    tail = [next_step_line(plan)]
-    # Room for the closing fence and tags and the "... and N more" line.
-    budget = limit - _length(head) - _length(tail) - 200
-    body: list[str] = []
-    left_out = 0
-    sections = {"create": plan.of("create"), "update": plan.of("update")}
-    sections |= {"moved": plan.moves, "orphaned": plan.of("orphaned")}
-    for kind, changes in sections.items():
-        if not changes:
-            continue
-        if left_out:
-            left_out += len(changes)
-            continue
-        section, shown = _markdown_section(kind, changes, budget - _length(body))
-        body += section
-        left_out += len(changes) - shown
-    if left_out:
-        body.append(f"... and {left_out:,} more changes (run `iasync plan` to see them all).")
-    return "\n".join(head + body + tail) + "\n"
-
-
-def _markdown_section(
-    kind: str, changes: list[AccountChange], budget: int
-) -> tuple[list[str], int]:
-    title = f"{len(changes):,} {_SECTIONS[kind]}"
-    opening = [f"<details><summary>{title}</summary>", "", "```diff"]
-    closing = ["```", "", "</details>", ""]
-    room = budget - _length(opening) - _length(closing)
-    lines: list[str] = []
-    shown = 0
-    for change in changes:
-        block = [_markdown_line(line) for line in change_lines(change)]
-        if _length(lines) + _length(block) > room:
-            break
-        lines += block
-        shown += 1
-    if not shown:
-        return [], 0
-    return opening + lines + closing, shown
-
-
-def _markdown_line(line: str) -> str:
-    """A text plan line with its marker moved to the front (GitHub colours by the first
-    character) and spelled as GitHub's diff colouring knows it; other lines get a space."""
-    text = line[2:].replace("```", "'''")
-    stripped = text.lstrip(" ")
-    indent = len(text) - len(stripped)
-    # Markers stand at the start of a change (indent 0) or of an attribute (indent 4) only.
-    if indent in (0, 4) and stripped[1:2] == " " and stripped[:1] in _ALL_MARKERS:
-        return _MARKDOWN_MARKERS.get(stripped[0], stripped[0]) + " " * indent + stripped[1:]
-    return " " + text
-
-
-_ALL_MARKERS = frozenset(MARKERS.values()) | frozenset(_DIFF_MARKERS.values())
-
-
-def _length(lines: Sequence[str]) -> int:
-    return sum(len(line) + 1 for line in lines)

@@ -16,7 +16,7 @@ import pytest
 
 from iasync.accounts.loader import load_accounts
 from iasync.accounts.model import canonical_json
-from iasync.apply import (
+from iasync.applying import (
     ApplyResult,
     BatchOutcome,
     apply_changes,

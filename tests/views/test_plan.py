@@ -10,16 +10,11 @@ import jsonschema
 from iasync.accounts.loader import LoadResult
 from iasync.errors import Problem
 from iasync.plans.plan import Plan, make_plan
-from iasync.render import (
-    JSON_FORMAT_VERSION,
-    PLAN_JSON_SCHEMA,
-    plan_json,
-    problems_json,
-    render_markdown,
-    render_plan,
-    summary_line,
-)
 from iasync.states import State
+from iasync.views.markdown import render_markdown
+from iasync.views.plan import render_plan, summary_line
+from iasync.views.plan_json import JSON_FORMAT_VERSION, PLAN_JSON_SCHEMA, plan_json
+from iasync.views.problems import problems_json
 from tests.planning import EMAIL, EXT, HOLDER_ID, body, loaded, record
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

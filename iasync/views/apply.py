@@ -1,0 +1,257 @@
+"""What `iasync apply` says: the plan before it asks, the question, progress while batches are
+in flight (a bar on a terminal, a line a batch in CI), warnings above it, and the result (text,
+or JSON with `format_version`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from iasync.errors import IasyncError
+from iasync.views.plan import plural, render_plan
+from iasync.views.terminal import use_colour
+
+if TYPE_CHECKING:
+    from iasync.applying import ApplyResult, BatchOutcome
+    from iasync.lusid import RetryEvent
+    from iasync.plans.plan import Plan
+    from iasync.settings import Settings
+
+
+class Interrupted(IasyncError):
+    """Ctrl-C: the message says what became of the apply; the exit code is the shell's for it."""
+
+    exit_code = 130
+
+
+@dataclass
+class Output:
+    """Where and how to talk: JSON for machines, colour and a progress bar on a terminal only."""
+
+    as_json: bool
+    color: bool
+    interactive: bool  # a terminal, not in CI: a progress bar (on stderr) instead of lines
+    # The progress bar's rich console while the bar is shown: warnings go above the bar
+    # through it, or they would be written into the bar's line.
+    console: Any = None
+
+    @classmethod
+    def for_terminal(cls, as_json: bool, no_color: bool) -> Output:
+        terminal = sys.stdout.isatty() and sys.stderr.isatty()
+        interactive = terminal and not os.environ.get("CI") and not as_json
+        return cls(as_json=as_json, color=use_colour(no_color), interactive=interactive)
+
+    def say(self, text: str = "") -> None:
+        if not self.as_json:
+            click.echo(text, color=self.color)
+
+    def warn(self, text: str) -> None:
+        if self.console is not None:
+            self.console.print(f"Warning: {text}", markup=False, highlight=False, soft_wrap=True)
+        else:
+            click.echo(f"Warning: {text}", err=True)
+
+    def retrying(self, event: RetryEvent) -> None:
+        """A request LUSID refused for now (429, 503, a dropped connection) is about to be
+        retried: say so, or a long wait looks like a hang. The event's text holds no secret."""
+        self.warn(str(event))
+
+
+def require_terminal(as_json: bool) -> None:
+    """Apply without a plan file asks first: refuse when it cannot ask."""
+    if as_json:
+        raise IasyncError("-json needs --auto-approve or a saved plan file: no prompt can be shown")
+    if not sys.stdin.isatty():
+        raise IasyncError(
+            "apply asks for confirmation, but there is no terminal to ask on. "
+            "Review the changes with `iasync plan`, then run `iasync apply --auto-approve`, "
+            "or save a plan with `iasync plan -out FILE` and run `iasync apply FILE`."
+        )
+
+
+def show_plan(plan: Plan, output: Output) -> None:
+    if output.as_json:
+        return
+    text = render_plan(plan, color=output.color)
+    if plan.has_changes:
+        # The plan's last line says "Run `iasync apply` to ...": that is what is happening now.
+        # A blank line parts the plan from what apply says next.
+        text = text.rstrip("\n").rpartition("\n")[0].rstrip("\n") + "\n\n"
+    click.echo(text, color=output.color, nl=False)
+
+
+def confirmed() -> bool:
+    click.echo("Do you want to perform these actions? Only 'yes' will be accepted to approve.")
+    try:
+        answer = click.prompt("  Enter a value", default="", show_default=False)
+    except click.Abort:  # Ctrl-C or Ctrl-D at the prompt: a no
+        click.echo()
+        return False
+    return str(answer).strip() == "yes"
+
+
+def warn_atomic_batches(settings: Settings, output: Output, to_send: int) -> None:
+    from iasync.settings import MAX_BATCH_SIZE
+
+    batches = -(-to_send // settings.batch_size)
+    if settings.success_mode == "Atomic" and batches > 1:
+        advice = (
+            f"Use --batch-size {to_send} to keep the change set in one batch."
+            if to_send <= MAX_BATCH_SIZE
+            else f"More than {MAX_BATCH_SIZE:,} accounts cannot be sent in one batch."
+        )
+        output.warn(
+            f"successMode=Atomic with {to_send:,} accounts in {batches} batches: each batch is "
+            f"atomic on its own, so some batches may be applied while another fails. {advice}"
+        )
+
+
+class Progress:
+    """Apply under way: what is about to be sent, then a rich progress bar on a terminal or one
+    plain line per batch otherwise (CI logs); what to say when Ctrl-C stops it."""
+
+    def __init__(self, output: Output, plan: Plan, settings: Settings) -> None:
+        self.output, self.plan, self.settings = output, plan, settings
+        self.accounts = len(plan.to_send)
+        self.batches = -(-self.accounts // settings.batch_size)
+        self.accepted = 0  # accounts recorded so far, for the message of a Ctrl-C
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> Progress:
+        if self.plan.to_send:
+            self.output.say(
+                f"Applying {plural(self.accounts, 'account')} in "
+                f"{plural(self.batches, 'batch', 'batches')} "
+                f"(successMode={self.settings.success_mode}, "
+                f"concurrency={self.settings.concurrency})."
+            )
+        if self.plan.moves:
+            moved = plural(len(self.plan.moves), "moved file")
+            self.output.say(f"Recording {moved} in the state (not sent).")
+        if self.output.interactive:
+            from rich.console import Console
+            from rich.progress import Progress as Bar
+
+            # On stderr, as the warnings (retries) that it shows above itself.
+            console = Console(file=sys.stderr, no_color=not self.output.color)
+            self.bar = Bar(console=console, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("Applying", total=self.accounts)
+            self.output.console = console
+        return self
+
+    def on_batch(self, outcome: BatchOutcome) -> None:
+        self.accepted += len(outcome.accepted)
+        if self.bar is not None:
+            self.bar.advance(self.task, len(outcome.changes))
+            return
+        self.output.say(
+            f"batch {outcome.number}/{self.batches}: {len(outcome.accepted):,} accepted, "
+            f"{len(outcome.failures):,} failed"
+        )
+
+    def on_interrupt(self, in_flight: int) -> None:
+        if in_flight:
+            self.output.warn(
+                f"interrupted: no new batch is sent. Waiting for the "
+                f"{plural(in_flight, 'batch', 'batches')} LUSID is processing, to record what "
+                "it accepts."
+            )
+
+    def interrupted(self) -> Interrupted:
+        """The error that ends an apply stopped by Ctrl-C, saying what was recorded."""
+        accepted = self.accepted
+        return Interrupted(
+            f"interrupted: no new batch was sent; {plural(accepted, 'account')} of "
+            f"{self.accounts:,} {'was' if accepted == 1 else 'were'} applied and recorded in "
+            "the state. Run `iasync plan` to see what is left, and `iasync apply` to send it."
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.output.console = None
+
+
+def report_no_changes(output: Output, plan: Plan, shown: bool) -> None:
+    if output.as_json:
+        from iasync.applying import ApplyResult
+
+        click.echo(json.dumps(ApplyResult().as_json() | {"orphaned": _orphans(plan)}, indent=2))
+        return
+    if not shown:  # the plan shown already ends with the same words
+        output.say("No changes. LUSID matches the account files; nothing was sent.")
+        _report_orphans(output, plan)
+
+
+def report(output: Output, plan: Plan, result: ApplyResult) -> None:
+    if output.as_json:
+        document = result.as_json() | {"orphaned": _orphans(plan)}
+        click.echo(json.dumps(document, indent=2))
+        return
+    moved = f"{len(result.moved):,} moved, " if result.moved else ""
+    output.say(
+        f"Apply {'complete' if result.ok else 'finished with failures'}: "
+        f"{len(result.created):,} created, {len(result.updated):,} updated, {moved}"
+        f"{len(result.failures):,} failed."
+    )
+    _report_existing(output, result)
+    _report_failures(output, result)
+    _report_orphans(output, plan)
+    if not result.ok:
+        click.echo(
+            "Error: some accounts were not applied; they are not recorded, so the next "
+            "`iasync plan` shows them again.",
+            err=True,
+        )
+
+
+def _report_existing(output: Output, result: ApplyResult) -> None:
+    """Creates that LUSID matched to an account it had already: say so, it was overwritten."""
+    if not result.existing:
+        return
+    one = len(result.existing) == 1
+    output.say(
+        f"{plural(len(result.existing), 'account')} to create {'was' if one else 'were'} "
+        "already in LUSID (made outside this state): LUSID matched "
+        f"{'it' if one else 'them'} by identifier and now holds what the "
+        f"{'file says' if one else 'files say'}:"
+    )
+    for path in sorted(result.existing):
+        output.say(f"  = {path}")
+
+
+def _report_failures(output: Output, result: ApplyResult) -> None:
+    """Each failed file with LUSID's error; a reason shared by many files is said once."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for failure in result.failures:
+        groups.setdefault((failure.error_type, failure.detail), []).append(failure.path)
+    for (error_type, detail), paths in sorted(groups.items(), key=lambda g: min(g[1])):
+        if len(paths) == 1:
+            output.say(f"  ! {paths[0]}: {error_type}: {detail}")
+            continue
+        output.say(f"  ! {len(paths)} accounts: {error_type}: {detail}")
+        for path in sorted(paths):
+            output.say(f"      {path}")
+
+
+def _orphans(plan: Plan) -> list[str]:
+    return sorted(change.path for change in plan.changes if change.action == "orphaned")
+
+
+def _report_orphans(output: Output, plan: Plan) -> None:
+    orphans = _orphans(plan)
+    if orphans:
+        one = len(orphans) == 1
+        output.say(
+            f"{len(orphans)} orphaned account{'' if one else 's'} (in the state, no longer in "
+            f"the files) left as {'it is' if one else 'they are'} in LUSID; iasync never deletes:"
+        )
+        for path in orphans:
+            output.say(f"  - {path}")

@@ -1,0 +1,127 @@
+"""The plan as JSON (`iasync plan -json`): one object with `format_version`, its shape described
+by `PLAN_JSON_SCHEMA`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from iasync.plans.plan import AccountChange, Plan
+from iasync.views.documents import JSON_FORMAT_VERSION, render_json
+
+__all__ = ["JSON_FORMAT_VERSION", "PLAN_JSON_SCHEMA", "plan_json", "render_json"]
+
+
+_IDENTITY_SCHEMA = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"key": {"type": "string"}, "value": {"type": "string"}},
+        "required": ["key", "value"],
+        "additionalProperties": False,
+    },
+}
+_COUNT = {"type": "integer", "minimum": 0}
+
+#: The shape of `iasync plan -json` output at JSON_FORMAT_VERSION. Consumers check
+#: `format_version`: fields may be added within a version, never removed or changed.
+PLAN_JSON_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "iasync plan -json",
+    "type": "object",
+    "required": ["format_version", "iasync_version", "state", "counts", "apply", "changes"],
+    "properties": {
+        "format_version": {"const": JSON_FORMAT_VERSION},
+        "iasync_version": {"type": "string"},
+        "state": {
+            "type": "object",
+            "required": ["lineage", "serial"],
+            "properties": {"lineage": {"type": "string"}, "serial": _COUNT},
+        },
+        "counts": {
+            "type": "object",
+            "required": ["create", "update", "unchanged", "orphaned"],
+            "properties": {name: _COUNT for name in ("create", "update", "unchanged", "orphaned")},
+            "additionalProperties": False,
+        },
+        "apply": {
+            "type": "object",
+            "required": ["accounts", "batches", "batch_size", "success_mode"],
+            "properties": {
+                "accounts": _COUNT,
+                "batches": _COUNT,
+                "batch_size": {"type": "integer", "minimum": 1},
+                "success_mode": {"enum": ["Partial", "Atomic"]},
+                "moved": _COUNT,  # unchanged accounts whose file moved: recorded, not sent
+            },
+        },
+        "changes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": [
+                    "action",
+                    "path",
+                    "identity",
+                    "lusid_id",
+                    "version",
+                    "moved_from",
+                    "differences",
+                ],
+                "properties": {
+                    "action": {"enum": ["create", "update", "unchanged", "orphaned"]},
+                    "path": {"type": "string"},
+                    "identity": _IDENTITY_SCHEMA,
+                    "lusid_id": {"type": ["string", "null"]},
+                    "version": {"type": ["integer", "null"]},
+                    "moved_from": {"type": ["string", "null"]},
+                    "body": {"type": "object"},
+                    "differences": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["path", "action", "before", "after"],
+                            "properties": {
+                                "path": {"type": "string"},
+                                "action": {"enum": ["add", "remove", "change"]},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """The plan's facts for machines (`iasync plan -json`), as PLAN_JSON_SCHEMA describes."""
+    shown = [c for c in plan.changes if c.action != "unchanged" or c.moved_from]
+    return {
+        "format_version": JSON_FORMAT_VERSION,
+        "iasync_version": plan.iasync_version,
+        "state": {"lineage": plan.lineage, "serial": plan.serial},
+        "counts": plan.counts,
+        "apply": {
+            "accounts": len(plan.to_send),
+            "batches": plan.batches,
+            "batch_size": plan.batch_size,
+            "success_mode": plan.success_mode,
+            "moved": len(plan.moves),
+        },
+        "changes": [_change_json(change) for change in shown],
+    }
+
+
+def _change_json(change: AccountChange) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "action": change.action,
+        "path": change.path,
+        "identity": [{"key": key, "value": value} for key, value in change.identifiers],
+        "lusid_id": change.lusid_id,
+        "version": change.version,
+        "moved_from": change.moved_from,
+        "differences": [d.as_json() for d in change.differences],
+    }
+    if change.action == "create":
+        doc["body"] = change.body
+    return doc

@@ -1,0 +1,73 @@
+"""The state as `iasync state list` and `iasync state show` print it: a table or JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from iasync.states import AccountRecord, State
+
+
+def state_list_json(state: State, records: list[AccountRecord]) -> str:
+    return _dumps(
+        {
+            "lineage": state.lineage,
+            "serial": state.serial,
+            "canonical_format": state.canonical_format,
+            "accounts": [_summary(rec) for rec in records],
+        }
+    )
+
+
+def state_list_lines(records: list[AccountRecord]) -> list[str]:
+    """One line a record: LUSID id, version, source, main identifier, when applied."""
+    return _table([_row(rec) for rec in records])
+
+
+def record_json(rec: AccountRecord) -> str:
+    """`iasync state show`: the whole record."""
+    return _dumps(rec.to_json() | {"source_hash": _source_hash(rec)})
+
+
+def main_identifier(rec: AccountRecord) -> str:
+    """The first identifier by key: enough to recognise the account on a line."""
+    if not rec.identifiers:
+        return "-"
+    key = min(rec.identifiers)
+    return f"{key}={rec.identifiers[key]}"
+
+
+def _row(rec: AccountRecord) -> list[str]:
+    version = "-" if rec.version is None else f"v{rec.version}"
+    return [rec.lusid_id, version, rec.source, main_identifier(rec), rec.applied_at]
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def _summary(rec: AccountRecord) -> dict[str, Any]:
+    return {
+        "lusid_id": rec.lusid_id,
+        "version": rec.version,
+        "source": rec.source,
+        "identifiers": rec.identifiers,
+        "applied_at": rec.applied_at,
+        "commit": rec.commit,
+        "body_hash": rec.body_hash,
+        "source_hash": _source_hash(rec),
+    }
+
+
+def _source_hash(rec: AccountRecord) -> str | None:
+    """The hash of the file's bytes as applied; None (JSON null) for "" (none vouched for)."""
+    return rec.source_hash or None
+
+
+def _dumps(doc: Any) -> str:
+    return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False)
