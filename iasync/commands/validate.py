@@ -19,7 +19,8 @@ import click
     type=click.Choice(["text", "json"]),
     default="text",
     show_default=True,
-    help="text: one problem a line; json: a list of {path, line, column, message}.",
+    help="text: one problem a line; json: one object, its problems a list of {path, line, column, "
+    "message}.",
 )
 @click.option("--json", "-json", "as_json", is_flag=True, help="The same as --format json.")
 def command(paths: tuple[Path, ...], output_format: str, as_json: bool) -> int:

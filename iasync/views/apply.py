@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from iasync.errors import IasyncError
+from iasync.views.documents import JSON_FORMAT_VERSION
 from iasync.views.plan import plural, render_plan
 from iasync.views.terminal import use_colour
 
@@ -183,7 +184,7 @@ def report_no_changes(output: Output, plan: Plan, shown: bool) -> None:
     if output.as_json:
         from iasync.applying import ApplyResult
 
-        click.echo(json.dumps(ApplyResult().as_json() | {"orphaned": _orphans(plan)}, indent=2))
+        click.echo(json.dumps(_result_json(ApplyResult(), plan), indent=2))
         return
     if not shown:  # the plan shown already ends with the same words
         output.say("No changes. LUSID matches the account files; nothing was sent.")
@@ -192,8 +193,7 @@ def report_no_changes(output: Output, plan: Plan, shown: bool) -> None:
 
 def report(output: Output, plan: Plan, result: ApplyResult) -> None:
     if output.as_json:
-        document = result.as_json() | {"orphaned": _orphans(plan)}
-        click.echo(json.dumps(document, indent=2))
+        click.echo(json.dumps(_result_json(result, plan), indent=2))
         return
     moved = f"{len(result.moved):,} moved, " if result.moved else ""
     output.say(
@@ -210,6 +210,11 @@ def report(output: Output, plan: Plan, result: ApplyResult) -> None:
             "`iasync plan` shows them again.",
             err=True,
         )
+
+
+def _result_json(result: ApplyResult, plan: Plan) -> dict[str, Any]:
+    """`iasync apply -json`: one object with `format_version`."""
+    return {"format_version": JSON_FORMAT_VERSION} | result.as_json() | {"orphaned": _orphans(plan)}
 
 
 def _report_existing(output: Output, result: ApplyResult) -> None:

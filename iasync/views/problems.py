@@ -44,8 +44,14 @@ def report_problems(load: LoadResult, as_json: bool, then: str) -> int:
 
 
 def validate_json(result: LoadResult) -> str:
-    """`iasync validate --format json`."""
-    return json.dumps([problem.as_json() for problem in result.problems], indent=2)
+    """`iasync validate --format json`: one object, the problems under `problems`."""
+    document = {
+        "format_version": JSON_FORMAT_VERSION,
+        "valid": result.ok,
+        "files": result.files,
+        "problems": [problem.as_json() for problem in result.problems],
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2)
 
 
 def show_validation(result: LoadResult, searched: Sequence[str]) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from iasync.views.documents import JSON_FORMAT_VERSION
+
 if TYPE_CHECKING:
     from iasync.states import AccountRecord, State
 
@@ -12,6 +14,7 @@ if TYPE_CHECKING:
 def state_list_json(state: State, records: list[AccountRecord]) -> str:
     return _dumps(
         {
+            "format_version": JSON_FORMAT_VERSION,
             "lineage": state.lineage,
             "serial": state.serial,
             "canonical_format": state.canonical_format,
@@ -27,7 +30,8 @@ def state_list_lines(records: list[AccountRecord]) -> list[str]:
 
 def record_json(rec: AccountRecord) -> str:
     """`iasync state show`: the whole record."""
-    return _dumps(rec.to_json() | {"source_hash": _source_hash(rec)})
+    document = rec.to_json() | {"source_hash": _source_hash(rec)}
+    return _dumps({"format_version": JSON_FORMAT_VERSION} | document)
 
 
 def main_identifier(rec: AccountRecord) -> str:

@@ -434,7 +434,7 @@ def test_json_format_lists_every_problem(project: Path) -> None:
         done = run(project, *flags)
 
         assert done.returncode == 1
-        assert json.loads(done.stdout) == [
+        assert json.loads(done.stdout)["problems"] == [
             {
                 "path": "accounts/bad.yaml",
                 "line": 1,
@@ -463,7 +463,7 @@ def test_json_format_of_valid_files_is_an_empty_list(project: Path) -> None:
 
     done = run(project, "--format", "json")
 
-    assert (done.returncode, json.loads(done.stdout)) == (0, [])
+    assert (done.returncode, json.loads(done.stdout)["problems"]) == (0, [])
 
 
 def test_account_types_come_from_the_settings(project: Path) -> None:
