@@ -382,7 +382,9 @@ def _record_account(
             body=change.body,  # what was sent is what LUSID accepted
             body_hash=change.body_hash,
             source=change.path,
-            source_hash=change.file_hash,
+            # Creates and updates come from files and carry their hash; were one ever without,
+            # "" vouches for no bytes: the file is read again next time, never wrongly reused.
+            source_hash=change.file_hash or "",
             applied_at=applied_at,
             commit=commit,
         )
@@ -392,6 +394,5 @@ def _record_account(
 
 def _version_number(account: Mapping[str, Any]) -> int | None:
     version = account.get("version")
-    if isinstance(version, Mapping) and isinstance(version.get("asAtVersionNumber"), int):
-        return version["asAtVersionNumber"]
-    return None
+    number = version.get("asAtVersionNumber") if isinstance(version, Mapping) else None
+    return number if isinstance(number, int) else None

@@ -63,7 +63,7 @@ def _constructor() -> type:
     """
     from ruamel.yaml.constructor import RoundTripConstructor
 
-    class Constructor(RoundTripConstructor):  # type: ignore[misc]
+    class Constructor(RoundTripConstructor):
         def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
             if _FINER_THAN_MICROSECONDS.search(node.value):
                 return self.construct_scalar(node)
@@ -126,7 +126,8 @@ def _take_closing_lines(mapping: CommentedMap, key: Any) -> str:
     token = slot[2] if slot and len(slot) > 2 else None
     if token is None:
         return ""
-    eol, _, closing = token.value.partition("\n")
+    text: str = token.value
+    eol, _, closing = text.partition("\n")
     if not closing.strip():
         return ""
     # A copy: the token may be shared (with the value, or the mapping this one was made from).
@@ -393,7 +394,8 @@ def _plain_tag(text: str) -> str:
     """The tag PyYAML (as the loader reads) gives `text` written as a plain scalar."""
     import yaml
 
-    return _resolver().resolve(yaml.nodes.ScalarNode, text, (True, False))
+    tag: str = _resolver().resolve(yaml.nodes.ScalarNode, text, (True, False))
+    return tag
 
 
 @cache

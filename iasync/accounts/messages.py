@@ -15,9 +15,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from yaml.nodes import ScalarNode
+
 from iasync.accounts.format import ACCOUNT_DOMAIN, INVESTOR_DOMAIN, VALUE_KIND_SHAPES
 from iasync.accounts.rules import Finding, Path
-from iasync.accounts.yaml import BOOL, FLOAT, INT, Document, ScalarNode, quote, render_path
+from iasync.accounts.yaml import BOOL, FLOAT, INT, Document, quote, render_path
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -56,7 +58,10 @@ def explain(errors: Iterable[ValidationError], document: Document) -> list[Findi
 def _explain(error: ValidationError, context: _Context) -> list[Finding]:
     path = tuple(error.absolute_path)
     where = render_path(path, context.document.data)
-    validator, expected, instance = error.validator, error.validator_value, error.instance
+    # jsonschema's stubs type these as "anything, or unset": here they are always set.
+    validator: Any = error.validator
+    expected: Any = error.validator_value
+    instance: Any = error.instance
     if validator in ("additionalProperties", "unevaluatedProperties"):
         return list(_unknown_keys(error, path, context))
     if validator == "required":
@@ -81,7 +86,8 @@ def _explain(error: ValidationError, context: _Context) -> list[Finding]:
         return [Finding(path, "key", f"{where}: needs at least {expected} {entries}")]
     elif validator == "pattern":
         message = f"{where}: {instance!r} is not in the expected form"
-        described = error.schema.get("description") if isinstance(error.schema, dict) else None
+        schema: Any = error.schema
+        described = schema.get("description") if isinstance(schema, dict) else None
         if described:  # the schema says what the form is, in words
             message += f": {described[0].lower()}{described[1:].rstrip('.')}"
     elif validator == "enum":
@@ -93,7 +99,8 @@ def _explain(error: ValidationError, context: _Context) -> list[Finding]:
 
 
 def _unknown_keys(error: ValidationError, path: Path, context: _Context) -> Iterator[Finding]:
-    schema, instance = error.schema, error.instance
+    schema: Any = error.schema
+    instance: Any = error.instance
     if not isinstance(instance, dict):
         return
     known = list(schema.get("properties", {}))
@@ -124,7 +131,8 @@ def _missing_keys(error: ValidationError, path: Path, context: _Context) -> Iter
     if not isinstance(error.instance, dict):
         return
     # jsonschema raises one error per missing key, each with the whole list: report each once.
-    for name in error.validator_value:
+    required: Any = error.validator_value
+    for name in required:
         if name in error.instance or (path, name) in context.suggested | context.missing:
             continue
         context.missing.add((path, name))
@@ -186,7 +194,7 @@ def _expected_types(error: ValidationError) -> list[str]:
         if sub.relative_path:
             continue
         if sub.validator == "type":
-            expected = sub.validator_value
+            expected: Any = sub.validator_value
             types.extend([expected] if isinstance(expected, str) else expected)
         elif sub.validator in _UNIONS:
             types.extend(_expected_types(sub))

@@ -95,7 +95,8 @@ def _untitled(field_schema: dict[str, Any]) -> dict[str, Any]:
 def load_schema() -> dict[str, Any]:
     """The committed schema (the package-data copy), parsed. Cached: treat it as read-only."""
     text = resources.files("iasync").joinpath("data", SCHEMA_FILENAME).read_text(encoding="utf-8")
-    return json.loads(text)
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 @cache

@@ -166,11 +166,11 @@ class _Loader(yaml.CSafeLoader):
 
 def resolve_plain(node: ScalarNode) -> str:
     """The core-schema (YAML 1.1) tag of a plain scalar, as PyYAML's safe loader gives it."""
-    value = node.value
+    value: str = node.value
     for tag, pattern in _IMPLICIT.get(value[:1], ()):
         if pattern.match(value):
             node.tag = tag
-            return tag
+            return str(tag)
     node.tag = STR
     return STR
 
@@ -241,7 +241,8 @@ def _report_aliases(document: Document, text: str, count: int) -> None:
         if isinstance(event, yaml.AliasEvent):
             first = event
             break
-    line, column = (first.start_mark.line + 1, first.start_mark.column + 1) if first else (1, 1)
+    mark = first.start_mark if first else None
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     name = f"*{first.anchor}" if first else "an alias"
     more = f" ({count - 1} more in this file)" if count > 1 else ""
     document.errors.append(

@@ -230,6 +230,9 @@ def http_timeout(config: LusidConfig, default: float = 30.0) -> httpx.Timeout:
     `default`, which could otherwise cut a request short that the user allowed more time. A
     0 means no limit, as in the SDK. Without any: connect min(default, 10 s), the rest default.
     """
+    total: float | None
+    unset: float | None
+    unset_connect: float | None
     if config.total_timeout_ms is None:
         total, unset, unset_connect = None, default, min(default, 10.0)
     else:

@@ -45,7 +45,8 @@ class LusidApiError(IasyncError):
 
 
 def request_id(response: httpx.Response) -> str | None:
-    return response.headers.get(REQUEST_ID_HEADER)
+    value: str | None = response.headers.get(REQUEST_ID_HEADER)
+    return value
 
 
 def json_or_none(response: httpx.Response) -> Any:

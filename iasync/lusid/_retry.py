@@ -55,7 +55,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """The wait after failed attempt `attempt` (1-based): half fixed, half random."""
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        ceiling: float = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
     def wait_for(self, attempt: int, retry_after: float | None) -> float:

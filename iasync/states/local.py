@@ -263,11 +263,6 @@ def _signature(stat: os.stat_result) -> tuple[int, int, int]:
     return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
-def _signature(stat: os.stat_result) -> tuple[int, int, int]:
-    """Changes whenever the file is replaced (new inode) or rewritten in place."""
-    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-
-
 def _os_reason(exc: OSError, path: Path) -> str:
     """Why a file could not be made at `path`, in words: a folder on the way that is a file
     says so (the OS only says "File exists" or "Not a directory")."""
