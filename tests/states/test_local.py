@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from iasync.gitinfo import current_commit
 from iasync.states import (
     FORMAT_VERSION,
     AccountRecord,
@@ -400,53 +399,11 @@ def test_state_changed_since_read_is_not_overwritten(backend: LocalStateBackend)
     assert "LUID_00000002" in backend.read().accounts
 
 
-# --- the model --------------------------------------------------------------------------------
-
-
-def test_matching_finds_records_sharing_any_identifier() -> None:
-    state = State.new()
-    a = make_record(
-        "LUID_A", identifiers={"InvestmentAccount/S/X": "1", "InvestmentAccount/S/Y": "2"}
-    )
-    b = make_record("LUID_B", identifiers={"InvestmentAccount/S/X": "3"})
-    state.record(a)
-    state.record(b)
-    assert state.matching({("InvestmentAccount/S/Y", "2"), ("InvestmentAccount/S/Q", "9")}) == [a]
-    assert state.matching({("InvestmentAccount/S/X", "2")}) == []  # same key, another value
-    assert a.identity == frozenset({("InvestmentAccount/S/X", "1"), ("InvestmentAccount/S/Y", "2")})
-
-
-def test_record_replaces_by_lusid_id_and_forget_drops() -> None:
-    state = State.new()
-    state.record(make_record("LUID_A", version=1))
-    state.record(make_record("LUID_A", version=2))
-    assert [r.version for r in state.accounts.values()] == [2]
-    state.forget("LUID_A")
-    state.forget("LUID_A")
-    assert state.accounts == {}
-
-
 def test_open_backend_uses_the_state_setting(tmp_path: Path) -> None:
     from iasync.settings import Settings
 
     backend = open_backend(Settings(root=tmp_path, state=Path("custom/s.json")))
     assert backend.describe() == str(tmp_path / "custom" / "s.json")
-
-
-def test_current_commit_inside_and_outside_git(tmp_path: Path) -> None:
-    outside = tmp_path / "plain"
-    outside.mkdir()
-    assert current_commit(outside) is None
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run([*git, "init", "-q"], check=True)
-    assert current_commit(repo) is None  # no commit yet
-    (repo / "f").write_text("x")
-    subprocess.run([*git, "add", "f"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "m"], check=True)
-    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-    assert current_commit(repo) == head.stdout.strip()
 
 
 # --- the lock ---------------------------------------------------------------------------------

@@ -1,0 +1,81 @@
+"""What the commands do, without click: plan now, load a saved plan, a saved plan's settings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from iasync.operations import (
+    InvalidAccountFiles,
+    load_saved_plan,
+    plan_now,
+    settings_of_plan,
+    state_backend,
+)
+from iasync.plans.planfile import StalePlanError, save_plan
+from iasync.settings import Settings
+from iasync.states import LocalStateBackend, State
+
+EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
+
+
+def account(ident: str) -> str:
+    return f"identifiers:\n  {EXT}: {ident}\ndisplayName: One\naccountType: Personal\n"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    (tmp_path / "accounts").mkdir()
+    return Settings(root=tmp_path)
+
+
+def test_plan_now_plans_every_file_against_the_state(settings: Settings) -> None:
+    (settings.root / "accounts" / "a.yaml").write_text(account("IA_1"))
+
+    plan = plan_now(settings, State.new())
+
+    assert [(c.action, c.path) for c in plan.changes] == [("create", "accounts/a.yaml")]
+    assert (plan.success_mode, plan.batch_size, plan.paths) == ("Partial", 500, [])
+
+
+def test_plan_now_of_invalid_files_raises_with_their_located_problems(settings: Settings) -> None:
+    (settings.root / "accounts" / "a.yaml").write_text(account("IA_1").replace("One", "[x"))
+
+    with pytest.raises(InvalidAccountFiles) as raised:
+        plan_now(settings, State.new())
+
+    assert str(raised.value) == "1 problem in the account files"
+    assert [p.path for p in raised.value.load.problems] == ["accounts/a.yaml"]
+
+
+def test_a_saved_plan_is_loaded_while_fresh_and_refused_once_a_file_changed(
+    settings: Settings,
+) -> None:
+    path = settings.root / "accounts" / "a.yaml"
+    path.write_text(account("IA_1"))
+    state = State.new()
+    save_plan(plan_now(settings, state), settings.root / "tf.plan")
+
+    assert load_saved_plan(settings, state, settings.root / "tf.plan").counts["create"] == 1
+    path.write_text(account("IA_2"))
+    with pytest.raises(StalePlanError, match=re.escape("accounts/a.yaml changed")):
+        load_saved_plan(settings, state, settings.root / "tf.plan")
+
+
+def test_a_saved_plans_settings_win_unless_given_on_the_command_line(settings: Settings) -> None:
+    plan = plan_now(settings.with_overrides(success_mode="Atomic", batch_size=7), State.new())
+
+    kept = settings_of_plan(settings, plan, overridden=())
+    assert (kept.success_mode, kept.batch_size) == ("Atomic", 7)
+    given = settings_of_plan(settings, plan, overridden={"batch_size"})
+    assert (given.success_mode, given.batch_size) == ("Atomic", 500)
+
+
+def test_the_state_file_named_on_the_command_line_wins(settings: Settings) -> None:
+    backend = state_backend(settings.root / "elsewhere.json", settings)
+
+    assert isinstance(backend, LocalStateBackend)
+    assert backend.describe() == str(settings.root / "elsewhere.json")
+    assert state_backend(None, settings).describe() == str(settings.state_path)
