@@ -325,6 +325,10 @@ def starlette_app(emulator: Emulator) -> Starlette:
         ],
         exception_handlers={HTTPException: http_error},
     )
+    # LUSID answers a path it does not route with 404, never a redirect to the same path with a
+    # trailing slash (Starlette's default, which would turn the scoped API's two-segment get
+    # into the unscoped API's three-segment one).
+    app.router.redirect_slashes = False
     app.state.emulator = emulator
     return app
 

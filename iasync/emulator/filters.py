@@ -9,8 +9,8 @@ tests, refused clearly beyond that.
 
 Fields: displayName, description, accountType, lusidInvestmentAccountId, scope (scoped API);
 properties[<key>] (a label value); identifiers[<key>]. As LUSID's, comparisons ignore case and an
-unset value matches nothing but `not exists`. `and` binds tighter than `or`; `not` negates one
-condition or a parenthesised group.
+unset value matches no comparison (eq, neq, startswith, in, not in) but `not exists`. `and` binds
+tighter than `or`; a leading `not` negates one condition or a parenthesised group.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ _TOKEN = re.compile(
       | (?P<close>\))
       | (?P<comma>,)
       | (?P<operand>[A-Za-z_]\w*(?:\[[^\]]*\]|\.[\w\-/]+)?)
+      | (?P<other>[^\s'(),]+)
     )""",
     re.VERBOSE,
 )
@@ -118,8 +119,7 @@ class _Parser:
         if self.peek() == ("open", "("):
             self.next()
             inner = self.disjunction()
-            if self.next() != ("close", ")"):
-                raise self.error("a parenthesis is not closed")
+            self.close()
             return inner
         return self.condition()
 
@@ -133,8 +133,10 @@ class _Parser:
         if operator is None or (negated and operator not in ("in", "exists")):
             raise self.error(f"no operator the emulator knows after {text!r}")
         test = self.operator(operator)
-        if negated:
-            return lambda i, b: not test(read(i, b))
+        if negated and operator == "exists":
+            return lambda i, b: read(i, b) is None
+        if negated:  # `not in`: as every comparison, never true of an unset value
+            return lambda i, b: (value := read(i, b)) is not None and not test(value)
         return lambda i, b: test(read(i, b))
 
     def operator(self, operator: str) -> Callable[[str | None], bool]:
@@ -164,9 +166,14 @@ class _Parser:
         while self.peek() == ("comma", ","):
             self.next()
             values.append(self.string())
-        if parenthesised and self.next() != ("close", ")"):
-            raise self.error("a parenthesis is not closed")
+        if parenthesised:
+            self.close()
         return values
+
+    def close(self) -> None:
+        if self.peek() != ("close", ")"):
+            raise self.error("a parenthesis is not closed")
+        self.next()
 
 
 def _reader(operand: str, parser: _Parser) -> Callable[[str, Mapping[str, Any]], str | None]:
