@@ -294,6 +294,22 @@ def test_read_answers_parse_into_the_sdks_models(emulator: EmulatorProcess) -> N
     assert deleted.status_code == 405
 
 
+def test_the_unscoped_sdk_against_the_scoped_api_is_told_scope_is_required(
+    scoped_emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
+) -> None:
+    # Today's LUSID refuses the reference page's requests: the answer names what is missing.
+    sdk_env(scoped_emulator.env())
+
+    problem = refused(
+        lambda: accounts_api().upsert_investment_accounts("Partial", reference_body())
+    )
+
+    assert (problem.name, problem.code) == ("InvalidRequestFailure", 157)
+    assert problem.errors["firstExampleRequest.scope"] == ["The Scope field is required."]
+    assert problem.errors["secondExampleRequest.scope"] == ["The Scope field is required."]
+    assert scoped_emulator.accounts() == []
+
+
 # --- the natural SDK ways of building a request -----------------------------------------------
 
 
