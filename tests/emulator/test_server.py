@@ -174,6 +174,7 @@ def test_a_corrupt_data_file_is_a_clear_error(tmp_path: Path) -> None:
         (["--user", "no-colon-here"], "NAME:PASSWORD"),
         (["--definitions", "/no/such/file.yaml"], "does not exist"),
         (["--port", "70000"], "70000"),
+        (["--api", "v2"], "'v2' is not one of 'unscoped', 'scoped'"),
     ],
 )
 def test_bad_options_exit_with_a_message(args: list[str], message: str) -> None:
