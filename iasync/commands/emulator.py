@@ -83,6 +83,15 @@ def _require_emulator_extra() -> None:
     help="Lifetime of access tokens from the token endpoint.",
 )
 @click.option(
+    "--api",
+    type=click.Choice(["unscoped", "scoped"]),
+    default="unscoped",
+    show_default=True,
+    help="The API generation to serve: 'unscoped' (the reference page's, lusid-sdk 2.1.859) "
+    "or 'scoped' (today's LUSID, lusid-sdk 2.1.949 and later: accounts, holders and "
+    "portfolios have a scope; get and delete by identifier type and value).",
+)
+@click.option(
     "--fault",
     "fault_specs",
     multiple=True,
@@ -101,11 +110,13 @@ def command(
     client_secret: str | None,
     token_expiry: float,
     fault_specs: tuple[str, ...],
+    api: str,
 ) -> int:
     import json
 
     _require_emulator_extra()
     from iasync.emulator.faults import parse_fault
+    from iasync.emulator.generations import parse_api
     from iasync.emulator.server import ServerOptions, serve
 
     faults = []
@@ -126,6 +137,7 @@ def command(
             client_secret=client_secret,
             token_expiry=token_expiry,
             faults=faults,
+            api=parse_api(api),
         )
     )
     return 0

@@ -65,8 +65,7 @@ class Definitions:
         if self.investor_records is None:
             return None
         for holder in body["accountHolders"]:
-            ids = {(k, p["value"].get("labelValue")) for k, p in holder["identifiers"].items()}
-            if not ids & self.investor_records:
+            if not _holder_identifiers(holder) & self.investor_records:
                 return error_detail(
                     corr_id,
                     "InvestorRecordNotFound",
@@ -80,7 +79,7 @@ class Definitions:
         if self.portfolios is None:
             return None
         for item in body["investmentPortfolios"]:
-            scope, code = item["portfolioScope"], item["portfolioCode"]
+            scope, code = _portfolio_scope_and_code(item, self.portfolios)
             if (scope, code) not in self.portfolios:
                 return error_detail(
                     corr_id,
@@ -90,6 +89,26 @@ class Definitions:
                     code=code,
                 )
         return None
+
+
+def _holder_identifiers(holder: Mapping[str, Any]) -> set[tuple[str, Any]]:
+    """(key, value) of a holder's identifiers: Properties when unscoped, strings when scoped."""
+    return {
+        (key, value if isinstance(value, str) else value["value"].get("labelValue"))
+        for key, value in holder["identifiers"].items()
+    }
+
+
+def _portfolio_scope_and_code(
+    item: Mapping[str, Any], defined: frozenset[tuple[str, str]]
+) -> tuple[str, str]:
+    """The (scope, code) a portfolio reference names. Scoped references name the code among
+    their identifiers, under a key LUSID does not document: any identifier value that is a
+    defined portfolio's code in that scope counts (emulator choice)."""
+    if "identifiers" not in item:
+        return item["portfolioScope"], item["portfolioCode"]
+    scope, values = item["scope"], list(item["identifiers"].values())
+    return scope, next((v for v in values if (scope, v) in defined), values[0])
 
 
 def _first_undefined(

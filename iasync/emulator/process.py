@@ -34,9 +34,12 @@ class EmulatorProcess:
         *extra_args: str,
         env: dict[str, str] | None = None,
         cwd: str | Path | None = None,
+        api: str | None = None,
     ) -> None:
         self.token = token
-        self.extra_args = list(extra_args)
+        # `api`: "unscoped" or "scoped", the generation served (None: the emulator's default).
+        self.api = api
+        self.extra_args = list(extra_args) + (["--api", api] if api else [])
         self._env = env
         self._cwd = cwd
         self.url = ""
@@ -134,7 +137,7 @@ class EmulatorProcess:
         if self._stderr_file is None:
             return ""
         self._stderr_file.seek(0)
-        return self._stderr_file.read()
+        return str(self._stderr_file.read())
 
     def stdout(self) -> str:
         return "".join(self._stdout_lines)
@@ -171,16 +174,19 @@ class EmulatorProcess:
         return response.json()
 
     def requests(self) -> list[dict[str, Any]]:
-        return self._admin("GET", "requests")["requests"]
+        requests: list[dict[str, Any]] = self._admin("GET", "requests")["requests"]
+        return requests
 
     def clear_requests(self) -> None:
         self._admin("DELETE", "requests")
 
     def add_fault(self, **spec: Any) -> list[dict[str, Any]]:
-        return self._admin("POST", "faults", json=spec)["faults"]
+        faults: list[dict[str, Any]] = self._admin("POST", "faults", json=spec)["faults"]
+        return faults
 
     def faults(self) -> list[dict[str, Any]]:
-        return self._admin("GET", "faults")["faults"]
+        faults: list[dict[str, Any]] = self._admin("GET", "faults")["faults"]
+        return faults
 
     def clear_faults(self) -> None:
         self._admin("DELETE", "faults")
@@ -189,7 +195,8 @@ class EmulatorProcess:
         self._admin("POST", "reset")
 
     def accounts(self) -> list[dict[str, Any]]:
-        return self._admin("GET", "accounts")["accounts"]
+        accounts: list[dict[str, Any]] = self._admin("GET", "accounts")["accounts"]
+        return accounts
 
 
 def emulator_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from iasync.emulator.faults import Fault
+from iasync.emulator.generations import DEFAULT_API, Api
 from iasync.errors import IasyncError
 
 
@@ -27,6 +28,7 @@ class ServerOptions:
     client_secret: str | None = None
     token_expiry: float = 3600.0
     faults: list[Fault] = field(default_factory=list)
+    api: Api = DEFAULT_API
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -74,6 +76,7 @@ def serve(options: ServerOptions, out: TextIO = sys.stdout) -> None:
         data_file=options.data_file,
         definitions=definitions,
         faults=options.faults,
+        api=options.api,
     )
     sock = bind(options.host, options.port)
     root = f"http://{url_host(sock)}:{sock.getsockname()[1]}"
@@ -109,7 +112,10 @@ def serve(options: ServerOptions, out: TextIO = sys.stdout) -> None:
     out.flush()
     # For a person at a terminal; stdout stays the machine-readable lines above.
     kept = f"accounts kept in {options.data_file}" if options.data_file else "accounts in memory"
-    print(f"iasync emulator: serving {root}/api ({kept}); stop with Ctrl-C.", file=sys.stderr)
+    print(
+        f"iasync emulator: serving {root}/api ({kept}), the {options.api} API; stop with Ctrl-C.",
+        file=sys.stderr,
+    )
     try:
         server.run(sockets=[sock])
     finally:

@@ -8,6 +8,7 @@ from typing import Any
 from iasync.emulator.auth import Authenticator
 from iasync.emulator.definitions import Definitions
 from iasync.emulator.faults import Faults
+from iasync.emulator.generations import DEFAULT_API, Api
 from iasync.emulator.store import AccountStore, error_detail
 
 MAX_LOG = 10_000  # requests kept in the admin log, the newest
@@ -18,6 +19,7 @@ MAX_LOG_BYTES = 256 * 1024 * 1024  # of request bodies kept: ~130 batches of 2,0
 class Emulator:
     """Everything the server knows; one per server process."""
 
+    api: Api = DEFAULT_API  # the API generation served: "unscoped" or "scoped"
     store: AccountStore = field(default_factory=AccountStore)
     auth: Authenticator = field(default_factory=Authenticator)
     faults: Faults = field(default_factory=Faults)

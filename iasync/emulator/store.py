@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 import string
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import orjson
 
+from iasync.emulator.generations import DEFAULT_API, Api
 from iasync.errors import IasyncError
 from iasync.files import write_atomically
 
@@ -28,13 +29,18 @@ ID_ALPHABET = string.ascii_uppercase + string.digits
 _ID_RANDOM = random.Random()
 FORMAT_VERSION = 1
 
-Identity = tuple[str, str]
+# (account scope, identifier key, label value); the scope is "" under the unscoped API.
+Identity = tuple[str, str, str]
 # A check run on every valid item before it is applied: an ErrorDetail dict, or None when fine.
 ItemCheck = Callable[[str, Mapping[str, Any]], dict[str, Any] | None]
 
 
 class StoreFileError(IasyncError):
     """The --data file cannot be read back."""
+
+
+class _GenerationMismatch(Exception):
+    """The --data file was written by an emulator serving the other API generation."""
 
 
 def format_instant(value: datetime) -> str:
@@ -61,6 +67,16 @@ def entity_unique_id(entity_type: str, *names: str) -> str:
 
 def _holder(holder: Mapping[str, Any]) -> dict[str, Any]:
     """An AccountHolder, with the entityUniqueId of the investor record its identifiers name."""
+    if "scope" in holder:  # scoped: {key, scope, identifiers: {k: str}}
+        scope, ids = holder["scope"], holder["identifiers"]
+        return {
+            "key": holder["key"],
+            "scope": scope,
+            "identifiers": ids,
+            "entityUniqueId": entity_unique_id(
+                "InvestorRecord", scope, *sorted(f"{k}={v}" for k, v in ids.items())
+            ),
+        }
     names = sorted(
         f"{key}={orjson.dumps(prop['value'], option=orjson.OPT_SORT_KEYS).decode()}"
         for key, prop in holder["identifiers"].items()
@@ -73,6 +89,16 @@ def _holder(holder: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _portfolio(portfolio: Mapping[str, Any]) -> dict[str, Any]:
+    if "identifiers" in portfolio:  # scoped: {key, scope, identifiers: {k: str}}
+        scope, ids = portfolio["scope"], portfolio["identifiers"]
+        return {
+            "key": portfolio["key"],
+            "scope": scope,
+            "identifiers": ids,
+            "entityUniqueId": entity_unique_id(
+                "Portfolio", scope, *sorted(f"{k}={v}" for k, v in ids.items())
+            ),
+        }
     scope, code = portfolio["portfolioScope"], portfolio["portfolioCode"]
     return {
         "key": portfolio["key"],
@@ -83,7 +109,29 @@ def _portfolio(portfolio: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def identity_of(body: Mapping[str, Any]) -> list[Identity]:
-    return [(key, prop["value"]["labelValue"]) for key, prop in body["identifiers"].items()]
+    """What finds an account: each identifier, within the account's scope when it has one."""
+    scope = body.get("scope", "")
+    return [(scope, key, prop["value"]["labelValue"]) for key, prop in body["identifiers"].items()]
+
+
+def account_href(server_root: str, scope: str, key: str, value: str) -> str:
+    """The get-one URL of an account found by identifier `key` = `value`, in each generation's
+    own form."""
+    _, id_scope, id_code = key.split("/")
+    accounts = f"{server_root}/api/api/investmentaccounts"
+    if scope:
+        return (
+            f"{accounts}/{quote(id_code, safe='')}/{quote(value, safe='')}"
+            f"?scope={quote(scope, safe='')}&identifierScope={quote(id_scope, safe='')}"
+        )
+    return f"{accounts}/{id_scope}/{id_code}/{quote(value, safe='')}"
+
+
+def with_properties(rendered: dict[str, Any], keys: Collection[str]) -> dict[str, Any]:
+    """A rendered account showing only the properties named in `keys` (a get or list's
+    propertyKeys): LUSID returns no other."""
+    properties = rendered["properties"]
+    return {**rendered, "properties": {k: v for k, v in properties.items() if k in keys}}
 
 
 def _comparable(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -140,11 +188,7 @@ class Account:
         if self._rendered is not None and self._rendered[0] == server_root:
             return self._rendered[1]
         body = self.body
-        first_key, first_value = identity_of(body)[0]
-        _, scope, code = first_key.split("/")
-        href = (
-            f"{server_root}/api/api/investmentaccounts/{scope}/{code}/{quote(first_value, safe='')}"
-        )
+        href = account_href(server_root, *identity_of(body)[0])
         out: dict[str, Any] = {
             "lusidInvestmentAccountId": self.lusid_id,
             "displayName": body["displayName"],
@@ -171,6 +215,8 @@ class Account:
         }
         if "description" in body:
             out["description"] = body["description"]
+        if "scope" in body:
+            out["scope"] = body["scope"]
         self._rendered = (server_root, out)
         return out
 
@@ -192,8 +238,9 @@ class BatchResult:
 
 
 class AccountStore:
-    def __init__(self, data_file: Path | None = None) -> None:
+    def __init__(self, data_file: Path | None = None, api: Api = DEFAULT_API) -> None:
         self.data_file = data_file
+        self.api = api
         self._accounts: dict[str, Account] = {}
         self._index: dict[Identity, str] = {}
         if data_file is not None and data_file.exists():
@@ -217,8 +264,9 @@ class AccountStore:
     def __iter__(self) -> Iterator[Account]:
         return iter(list(self._accounts.values()))
 
-    def find(self, key: str, value: str) -> Account | None:
-        lusid_id = self._index.get((key, value))
+    def find(self, key: str, value: str, scope: str = "") -> Account | None:
+        """The account with identifier `key` = `value` (in `scope`, under the scoped API)."""
+        lusid_id = self._index.get((scope, key, value))
         return None if lusid_id is None else self._accounts[lusid_id]
 
     # --- writing ------------------------------------------------------------------------------
@@ -354,10 +402,10 @@ class AccountStore:
         """Write every account to the data file atomically: temp file, fsync, rename."""
         if self.data_file is None:
             return
-        payload = {
-            "formatVersion": FORMAT_VERSION,
-            "accounts": [a.to_record() for a in self._accounts.values()],
-        }
+        payload: dict[str, Any] = {"formatVersion": FORMAT_VERSION}
+        if self.api != "unscoped":  # unscoped files are as they were before the scoped API
+            payload["api"] = self.api
+        payload["accounts"] = [a.to_record() for a in self._accounts.values()]
         write_atomically(self.data_file, orjson.dumps(payload))
 
     def _load(self, path: Path) -> None:
@@ -365,8 +413,18 @@ class AccountStore:
             payload = orjson.loads(path.read_bytes())
             if payload.get("formatVersion") != FORMAT_VERSION:
                 raise ValueError(f"unknown formatVersion {payload.get('formatVersion')!r}")
+            # Files from before the scoped API have no "api": they were unscoped.
+            written_by = payload.get("api", "unscoped")
+            if written_by != self.api:
+                raise _GenerationMismatch(written_by)
             for rec in payload["accounts"]:
                 self._put(Account.from_record(rec))
+        except _GenerationMismatch as exc:
+            raise StoreFileError(
+                f"{path}: the emulator's data file holds accounts of the {exc.args[0]} API, "
+                f"not the {self.api} API this emulator serves; start it with --api "
+                f"{exc.args[0]}, or pass another --data file."
+            ) from None
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StoreFileError(
                 f"{path}: cannot read the emulator's data file ({exc}); "

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from iasync.emulator.generations import DEFAULT_API, Api
 from iasync.emulator.store import format_instant
 
 MAX_BATCH = 2000
@@ -22,6 +23,10 @@ MAX_PROPERTIES = 100
 _PART = r"[a-zA-Z0-9\-_]{1,64}"
 ACCOUNT_KEY = re.compile(rf"^InvestmentAccount/{_PART}/{_PART}$")
 INVESTOR_KEY = re.compile(rf"^InvestorRecord/{_PART}/{_PART}$")
+SCOPE = re.compile(rf"^{_PART}$")
+# A portfolio's identifiers under the scoped API: LUSID documents no key format (emulator choice:
+# any non-empty key up to 256 characters).
+PORTFOLIO_ID_KEY = re.compile(r"^.{1,256}$", re.DOTALL)
 SUCCESS_MODES = {"atomic": "Atomic", "partial": "Partial"}
 
 # The JSON fields of each request model of lusid-sdk 2.1.859 (UpsertInvestmentAccountRequest,
@@ -46,6 +51,35 @@ LABEL_SET_FIELDS = frozenset({"values"})
 REFERENCE_DATA_FIELDS = frozenset({"stringValue", "numericValue"})
 HOLDER_FIELDS = frozenset({"key", "identifiers"})
 PORTFOLIO_FIELDS = frozenset({"key", "portfolioScope", "portfolioCode"})
+# The scoped API's request models (lusid-sdk 2.1.949 to 2.3.313): the account gains a required
+# `scope`; holders and portfolios are {key, scope, identifiers: {k: str}}.
+SCOPED_ITEM_FIELDS = ITEM_FIELDS | {"scope"}
+SCOPED_HOLDER_FIELDS = frozenset({"key", "scope", "identifiers"})
+SCOPED_PORTFOLIO_FIELDS = frozenset({"key", "scope", "identifiers"})
+# Each generation's request models, by the SDK's model name: what the conformance tests compare
+# with each SDK's own models.
+REQUEST_MODEL_FIELDS: dict[Api, dict[str, frozenset[str]]] = {
+    "unscoped": {
+        "UpsertInvestmentAccountRequest": ITEM_FIELDS,
+        "ModelProperty": PROPERTY_FIELDS,
+        "PropertyValue": VALUE_FIELDS,
+        "MetricValue": METRIC_FIELDS,
+        "LabelValueSet": LABEL_SET_FIELDS,
+        "PropertyReferenceDataValue": REFERENCE_DATA_FIELDS,
+        "AccountHolderIdentifier": HOLDER_FIELDS,
+        "InvestmentPortfolioIdentifier": PORTFOLIO_FIELDS,
+    },
+    "scoped": {
+        "UpsertInvestmentAccountRequest": SCOPED_ITEM_FIELDS,
+        "ModelProperty": PROPERTY_FIELDS,
+        "PropertyValue": VALUE_FIELDS,
+        "MetricValue": METRIC_FIELDS,
+        "LabelValueSet": LABEL_SET_FIELDS,
+        "PropertyReferenceDataValue": REFERENCE_DATA_FIELDS,
+        "AccountHolderIdentifier": SCOPED_HOLDER_FIELDS,
+        "InvestmentPortfolioIdentifier": SCOPED_PORTFOLIO_FIELDS,
+    },
+}
 # Property fields that are null in the common case (the SDK's from_dict sends them all).
 _USUALLY_NULL = ("effectiveFrom", "effectiveUntil", "referenceData")
 
@@ -86,8 +120,9 @@ def parse_success_mode(raw: str | None) -> tuple[str | None, Errors]:
     return mode, {}
 
 
-def validate_batch(body: Any) -> tuple[dict[str, dict[str, Any]], Errors]:
-    """The normalised items of a parsed request body, or the errors that make it a 400."""
+def validate_batch(body: Any, api: Api = DEFAULT_API) -> tuple[dict[str, dict[str, Any]], Errors]:
+    """The normalised items of a parsed request body under the `api` generation's request
+    models, or the errors that make it a 400."""
     if not isinstance(body, dict):
         return {}, {
             "": [
@@ -100,31 +135,76 @@ def validate_batch(body: Any) -> tuple[dict[str, dict[str, Any]], Errors]:
             "": [f"The batch has {len(body)} items; at most {MAX_BATCH} are allowed per request."]
         }
     errs = _Collector()
-    items = {corr_id: _item(errs, corr_id, raw) for corr_id, raw in body.items()}
+    item = _scoped_item if api == "scoped" else _item
+    items = {corr_id: item(errs, corr_id, raw) for corr_id, raw in body.items()}
     if errs.errors:
         return {}, errs.errors
     return items, {}
 
 
 def _item(errs: _Collector, corr: str, raw: Any) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        errs.add(corr, "Each request must be a JSON object (an UpsertInvestmentAccountRequest).")
+    """An unscoped UpsertInvestmentAccountRequest (lusid-sdk 2.1.859), normalised."""
+    if not _is_request(errs, corr, raw):
         return {}
     _unknown_fields(errs, corr, raw, ITEM_FIELDS)
+    item = _common_fields(errs, corr, raw)
+    item["accountHolders"] = _holders(errs, f"{corr}.accountHolders", raw.get("accountHolders"))
+    item["investmentPortfolios"] = _portfolios(
+        errs, f"{corr}.investmentPortfolios", raw.get("investmentPortfolios")
+    )
+    return item
+
+
+def _scoped_item(errs: _Collector, corr: str, raw: Any) -> dict[str, Any]:
+    """A scoped UpsertInvestmentAccountRequest (lusid-sdk 2.1.949 to 2.3.313), normalised."""
+    if not _is_request(errs, corr, raw):
+        return {}
+    _unknown_fields(errs, corr, raw, SCOPED_ITEM_FIELDS)
+    item = _common_fields(errs, corr, raw)
+    item["scope"] = _scope(errs, corr, raw)
+    item["accountHolders"] = _scoped_entities(
+        errs, f"{corr}.accountHolders", raw.get("accountHolders"), holders=True
+    )
+    item["investmentPortfolios"] = _scoped_entities(
+        errs, f"{corr}.investmentPortfolios", raw.get("investmentPortfolios"), holders=False
+    )
+    return item
+
+
+def _is_request(errs: _Collector, corr: str, raw: Any) -> bool:
+    if isinstance(raw, dict):
+        return True
+    errs.add(corr, "Each request must be a JSON object (an UpsertInvestmentAccountRequest).")
+    return False
+
+
+def _common_fields(errs: _Collector, corr: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """The fields both generations share: identifiers, properties and the texts."""
     item: dict[str, Any] = {
         "identifiers": _identifiers(errs, corr, raw.get("identifiers")),
         "properties": _properties(errs, f"{corr}.properties", raw.get("properties")),
         "displayName": _text(errs, corr, "displayName", raw, required=True),
         "accountType": _text(errs, corr, "accountType", raw, required=True),
-        "accountHolders": _holders(errs, f"{corr}.accountHolders", raw.get("accountHolders")),
-        "investmentPortfolios": _portfolios(
-            errs, f"{corr}.investmentPortfolios", raw.get("investmentPortfolios")
-        ),
     }
     description = _text(errs, corr, "description", raw, required=False)
     if description is not None:
         item["description"] = description
     return item
+
+
+def _scope(errs: _Collector, parent: str, raw: dict[str, Any]) -> Any:
+    """A required scope: 1-64 letters, digits, '-' or '_'."""
+    value = raw.get("scope")
+    if value is None or value == "":
+        _required(errs, parent, "scope")
+    elif not isinstance(value, str):
+        errs.add(f"{parent}.scope", "The value must be a string.")
+    elif not SCOPE.match(value):
+        errs.add(
+            f"{parent}.scope",
+            f"The scope '{value}' must be 1-64 letters, digits, '-' or '_'.",
+        )
+    return value
 
 
 def _text(errs: _Collector, parent: str, field: str, raw: dict[str, Any], *, required: bool) -> Any:
@@ -382,3 +462,49 @@ def _portfolios(errs: _Collector, path: str, raw: Any) -> list[dict[str, Any]]:
             }
         )
     return portfolios
+
+
+def _scoped_entities(
+    errs: _Collector, path: str, raw: Any, *, holders: bool
+) -> list[dict[str, Any]]:
+    """Scoped account holders or investment portfolios: each {key, scope, identifiers: {k: str}}.
+    A holder's identifier keys are InvestorRecord identifier types."""
+    fields = SCOPED_HOLDER_FIELDS if holders else SCOPED_PORTFOLIO_FIELDS
+    entities = []
+    for here, entry in _keyed_list(errs, path, raw):
+        _unknown_fields(errs, here, entry, fields)
+        entities.append(
+            {
+                "key": entry.get("key"),
+                "scope": _scope(errs, here, entry),
+                "identifiers": _string_identifiers(errs, here, entry, holders=holders),
+            }
+        )
+    return entities
+
+
+def _string_identifiers(
+    errs: _Collector, parent: str, entry: dict[str, Any], *, holders: bool
+) -> dict[str, str]:
+    path, raw = f"{parent}.identifiers", entry.get("identifiers")
+    if raw is None:
+        _required(errs, parent, "identifiers")
+        return {}
+    if not isinstance(raw, dict) or not raw:
+        errs.add(path, "At least one identifier is required (a map of key to string value).")
+        return {}
+    pattern = INVESTOR_KEY if holders else PORTFOLIO_ID_KEY
+    for key, value in raw.items():
+        if not _key_ok(pattern, key):
+            errs.add(
+                f"{path}[{key}]",
+                f"The key '{key}' must look like InvestorRecord/<scope>/<code>, where scope and "
+                "code are 1-64 letters, digits, '-' or '_'."
+                if holders
+                else f"The key '{key}' must be 1-256 characters long.",
+            )
+        elif not isinstance(value, str) or not value:
+            errs.add(f"{path}[{key}]", "The identifier's value is required (a non-empty string).")
+        elif len(value) > MAX_LABEL:
+            errs.add(f"{path}[{key}]", f"The value must be at most {MAX_LABEL} characters long.")
+    return raw

@@ -1,4 +1,5 @@
-"""Helpers for the emulator's tests: an HTTP client on the shared emulator, and account bodies."""
+"""Helpers for the emulator's tests: HTTP clients on the shared emulators (one per API
+generation), and account bodies of each generation."""
 
 from __future__ import annotations
 
@@ -52,9 +53,28 @@ def make_account(n: int, **changes: Any) -> dict[str, Any]:
     return body
 
 
+def make_scoped_account(n: int, scope: str = "Scope1", **changes: Any) -> dict[str, Any]:
+    """make_account(n) as the scoped API's UpsertInvestmentAccountRequest: the account, its
+    holders and its portfolios each have a scope, holder and portfolio identifiers are strings."""
+    body = make_account(n)
+    body["scope"] = scope
+    body["accountType"] = "Individual"
+    body["accountHolders"] = [
+        {"key": "H1", "scope": "Investors", "identifiers": {"InvestorRecord/Ext/Id": f"IR_{n}"}}
+    ]
+    body["investmentPortfolios"] = [{"key": "P1", "scope": "S", "identifiers": {"Code": f"C{n}"}}]
+    body.update(changes)
+    return body
+
+
 @pytest.fixture
 def account() -> Callable[..., dict[str, Any]]:
     return make_account
+
+
+@pytest.fixture
+def scoped_account() -> Callable[..., dict[str, Any]]:
+    return make_scoped_account
 
 
 class Api:
@@ -78,5 +98,43 @@ class Api:
 @pytest.fixture
 def api(emulator: EmulatorProcess) -> Iterator[Api]:
     client = Api(emulator)
+    yield client
+    client.http.close()
+
+
+class _SharedScopedEmulator:
+    """This session's emulator serving the scoped API, started again should a test stop it."""
+
+    def __init__(self) -> None:
+        self.current: EmulatorProcess | None = None
+
+    def get(self) -> EmulatorProcess:
+        emu = self.current
+        if emu is None or emu.process is None or emu.process.poll() is not None:
+            if emu is not None:
+                emu.__exit__(None, None, None)
+            emu = self.current = EmulatorProcess("test-token", api="scoped").start()
+        return emu
+
+
+@pytest.fixture(scope="session")
+def _shared_scoped_emulator() -> Iterator[_SharedScopedEmulator]:
+    shared = _SharedScopedEmulator()
+    yield shared
+    if shared.current is not None:
+        shared.current.__exit__(None, None, None)
+
+
+@pytest.fixture
+def scoped_emulator(_shared_scoped_emulator: _SharedScopedEmulator) -> EmulatorProcess:
+    """A real emulator serving the scoped API (`iasync emulator --api scoped`), freshly reset."""
+    emu = _shared_scoped_emulator.get()
+    emu.reset()
+    return emu
+
+
+@pytest.fixture
+def scoped_api(scoped_emulator: EmulatorProcess) -> Iterator[Api]:
+    client = Api(scoped_emulator)
     yield client
     client.http.close()

@@ -17,7 +17,6 @@ from lusid.exceptions import ApiException
 from lusid.models import (
     AccountHolder,
     AccountHolderIdentifier,
-    DeletedEntityResponse,
     InvestmentAccount,
     InvestmentPortfolio,
     InvestmentPortfolioIdentifier,
@@ -268,26 +267,47 @@ def test_sdk_password_grant_with_wrong_password_is_refused(
     assert emu.accounts() == []
 
 
-def test_read_and_delete_answers_parse_into_the_sdks_models(emulator: EmulatorProcess) -> None:
-    # lusid-sdk 2.1.859 has no methods for these later endpoints; its models still apply.
+def test_read_answers_parse_into_the_sdks_models(emulator: EmulatorProcess) -> None:
+    # lusid-sdk 2.1.859 has no methods for these later endpoints of its generation (get from
+    # 2.1.866, list from 2.1.882); its models still apply. It has no delete: none exists.
 
     headers = {"Authorization": f"Bearer {emulator.token}"}
     base = f"{emulator.url}/api/investmentaccounts"
     httpx.post(
         f"{base}/$batchUpsert?successMode=Partial", json=reference_body(), headers=headers
     ).raise_for_status()
+    country = "InvestmentAccount/Details/Country"
 
-    one = httpx.get(f"{base}/ExternalIdentifier/ExternalIAId/IA_12345678", headers=headers)
+    one = httpx.get(
+        f"{base}/ExternalIdentifier/ExternalIAId/IA_12345678",
+        headers=headers,
+        params={"propertyKeys": [country]},
+    )
     page = httpx.get(base, headers=headers, params={"limit": 1})
     deleted = httpx.delete(f"{base}/ExternalIdentifier/ExternalIAId/IA_12345678", headers=headers)
 
-    assert InvestmentAccount.from_json(one.text).display_name == "InvestmentAccount1DisplayName"
+    account = InvestmentAccount.from_json(one.text)
+    assert account.display_name == "InvestmentAccount1DisplayName"
+    assert list(account.properties) == [country]  # only the key asked for
     values = [InvestmentAccount.from_dict(v) for v in page.json()["values"]]
-    assert len(values) == 1 and page.json()["nextPage"]
-    parsed = DeletedEntityResponse.from_json(deleted.text)
-    assert (
-        parsed.entity_unique_id == InvestmentAccount.from_json(one.text).lusid_investment_account_id
+    assert len(values) == 1 and page.json()["nextPage"] and values[0].properties == {}
+    assert deleted.status_code == 405
+
+
+def test_the_unscoped_sdk_against_the_scoped_api_is_told_scope_is_required(
+    scoped_emulator: EmulatorProcess, sdk_env: Callable[[dict[str, str]], None]
+) -> None:
+    # Today's LUSID refuses the reference page's requests: the answer names what is missing.
+    sdk_env(scoped_emulator.env())
+
+    problem = refused(
+        lambda: accounts_api().upsert_investment_accounts("Partial", reference_body())
     )
+
+    assert (problem.name, problem.code) == ("InvalidRequestFailure", 157)
+    assert problem.errors["firstExampleRequest.scope"] == ["The Scope field is required."]
+    assert problem.errors["secondExampleRequest.scope"] == ["The Scope field is required."]
+    assert scoped_emulator.accounts() == []
 
 
 # --- the natural SDK ways of building a request -----------------------------------------------

@@ -114,17 +114,38 @@ def test_data_survives_a_restart(tmp_path: Path, account: Account) -> None:
     assert len(json.loads(data.read_text())["accounts"]) == 2
 
 
-def test_reset_and_delete_are_persisted(tmp_path: Path, account: Account) -> None:
+def test_reset_and_delete_are_persisted(tmp_path: Path, scoped_account: Account) -> None:
+    # Delete exists in the scoped API only.
     data = tmp_path / "emulator.json"
-    with EmulatorProcess("tok", "--data", str(data)) as emu:
-        upsert(emu, {"a": account(1), "b": account(2)})
+    with EmulatorProcess("tok", "--data", str(data), api="scoped") as emu:
+        upsert(emu, {"a": scoped_account(1), "b": scoped_account(2)})
         headers = {"Authorization": "Bearer tok"}
-        httpx.delete(f"{emu.url}/api/investmentaccounts/Ext/Id/IA_1", headers=headers)
-    with EmulatorProcess("tok", "--data", str(data)) as emu:
+        deleted = httpx.delete(
+            f"{emu.url}/api/investmentaccounts/Id/IA_1",
+            params={"scope": "Scope1", "identifierScope": "Ext"},
+            headers=headers,
+        )
+        assert deleted.status_code == 200
+    with EmulatorProcess("tok", "--data", str(data), api="scoped") as emu:
         assert [a["displayName"] for a in emu.accounts()] == ["Account 2"]
         emu.reset()
-    with EmulatorProcess("tok", "--data", str(data)) as emu:
+    with EmulatorProcess("tok", "--data", str(data), api="scoped") as emu:
         assert emu.accounts() == []
+
+
+def test_a_data_file_of_the_other_api_is_refused_at_start(tmp_path: Path, account: Account) -> None:
+    data = tmp_path / "emulator.json"
+    with EmulatorProcess("tok", "--data", str(data)) as emu:
+        upsert(emu, {"a": account(1)})
+    before = data.read_bytes()
+
+    with pytest.raises(EmulatorStartError) as refused:
+        EmulatorProcess("tok", "--data", str(data), api="scoped").start()
+
+    message = str(refused.value)
+    assert f"{data}: the emulator's data file holds accounts of the unscoped API" in message
+    assert "start it with --api unscoped" in message and "Traceback" not in message
+    assert data.read_bytes() == before  # never lose data
 
 
 def test_without_data_accounts_live_in_memory(account: Account) -> None:
@@ -153,6 +174,7 @@ def test_a_corrupt_data_file_is_a_clear_error(tmp_path: Path) -> None:
         (["--user", "no-colon-here"], "NAME:PASSWORD"),
         (["--definitions", "/no/such/file.yaml"], "does not exist"),
         (["--port", "70000"], "70000"),
+        (["--api", "v2"], "'v2' is not one of 'unscoped', 'scoped'"),
     ],
 )
 def test_bad_options_exit_with_a_message(args: list[str], message: str) -> None:
