@@ -16,6 +16,7 @@ from iasync import __version__
 
 # name -> (module, one-line help). The help is here so that `iasync --help` imports nothing.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("iasync.commands.init", "Scaffold a repository of account files, with CI pipelines."),
     "validate": ("iasync.commands.validate", "Check account files; report every problem located."),
     "fmt": ("iasync.commands.fmt", "Rewrite account files in the canonical style."),
     "schema": ("iasync.commands.schema", "Write the JSON Schema of the account file format."),

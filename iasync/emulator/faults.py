@@ -1,6 +1,6 @@
 """Injected faults: what the next requests to /api/ (or a given account) suffer.
 
-Specs (docs/CONTRACTS.md):
+Specs (docs/contracts.md):
   {"kind": "status", "status": 429|500|502|503, "count": N, "retryAfter": seconds}
   {"kind": "hang", "seconds": S, "count": N, "commit": true}
   {"kind": "drop", "commit": true|false, "count": N}

@@ -44,8 +44,8 @@ class _GenerationMismatch(Exception):
 
 
 def format_instant(value: datetime) -> str:
-    """LUSID's spelling: UTC, seven fractional digits, explicit offset (as iasync.model's, which
-    the emulator does not import: pydantic would double its start-up time)."""
+    """LUSID's spelling: UTC, seven fractional digits, explicit offset (as iasync.accounts.model's,
+    which the emulator does not import: pydantic would double its start-up time)."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
 
 
