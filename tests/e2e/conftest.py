@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -38,6 +39,13 @@ investmentPortfolios: []
 """
 
 TIMEOUT = 120  # seconds: a hung command fails the test instead of hanging the suite
+
+
+def hear_ctrl_c() -> None:
+    """A shell runs a background job with SIGINT ignored, and a child inherits that: Python then
+    leaves SIGINT ignored, and a test that presses Ctrl-C would see an apply that never heard it.
+    The user at a terminal is who the Ctrl-C tests play, so the child starts as theirs would."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def clean_environ() -> dict[str, str]:
@@ -96,6 +104,7 @@ class Project:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=hear_ctrl_c,
         )
 
     def state(self) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.e2e.conftest import hear_ctrl_c
+
 if TYPE_CHECKING:
     from tests.e2e.conftest import Project
 
@@ -26,6 +28,7 @@ def run_on_terminal(project: Project, answer: str, *args: str) -> tuple[int, str
         stdout=terminal,
         stderr=terminal,
         close_fds=True,
+        preexec_fn=hear_ctrl_c,
     )
     os.close(terminal)
     output = b""
