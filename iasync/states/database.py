@@ -29,9 +29,9 @@ from typing import Any
 import orjson
 
 from iasync import __version__
+from iasync.lazybody import LazyBody
 from iasync.states.locking import LockInfo, locked_message
 from iasync.states.model import (
-    RECORD_FIELDS,
     AccountRecord,
     State,
     StateCorruptError,
@@ -124,26 +124,8 @@ def _stamp(rec: AccountRecord) -> _Stamp:
     )
 
 
-class _LazyRecord(AccountRecord):
+class _LazyRecord(LazyBody, AccountRecord):
     """A record read without its body: the body is fetched from the database on first use."""
-
-    _fetch_body: Callable[[str], dict[str, Any]]
-
-    def __getattr__(self, name: str) -> Any:
-        # Only called for attributes not set: `body` until fetched (and set, so once).
-        if name != "body":
-            raise AttributeError(name)
-        body = self.__dict__["_fetch_body"](self.lusid_id)
-        self.body = body
-        return body
-
-    def __eq__(self, other: object) -> bool:
-        # A record is a record however it was read (the dataclass's own test wants one class).
-        if not isinstance(other, AccountRecord):
-            return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in RECORD_FIELDS)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, as AccountRecord
 
 
 def _lazy_record(row: Sequence[Any], fetch: Callable[[str], dict[str, Any]]) -> AccountRecord:
@@ -158,7 +140,7 @@ def _lazy_record(row: Sequence[Any], fetch: Callable[[str], dict[str, Any]]) -> 
         source_hash=source_hash,
         applied_at=applied_at,
         commit=commit,
-        _fetch_body=fetch,
+        _fetch_body=lambda: fetch(lusid_id),
     )
     return rec
 

@@ -174,3 +174,20 @@ def test_a_password_in_the_settings_file_is_refused(tmp_path: Path) -> None:
     done = project.iasync("state", "list")
     assert done.returncode == 1
     assert "PGPASSWORD" in done.stderr and "s3cret" not in done.stderr
+
+
+def test_a_plan_reads_the_bodies_of_changed_accounts_only(db_project: Project) -> None:
+    from iasync.accounts.loader import load_accounts
+    from iasync.plans.plan import make_plan, reusable_files
+    from iasync.settings import load_settings
+    from iasync.states import open_backend
+
+    assert db_project.iasync("apply", "--auto-approve").returncode == 0
+    db_project.write(2, suffix=" renamed")
+    settings = load_settings(db_project.root, env={})
+    state = open_backend(settings).read()
+    plan = make_plan(load_accounts([], settings, reuse=reusable_files(state)), state)
+
+    assert [c.action for c in plan.changes] == ["unchanged", "unchanged", "update"]
+    fetched = sorted(rec.source for rec in state.accounts.values() if "body" in vars(rec))
+    assert fetched == ["accounts/account-0002.yaml"]
