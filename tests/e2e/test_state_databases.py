@@ -191,3 +191,22 @@ def test_a_plan_reads_the_bodies_of_changed_accounts_only(db_project: Project) -
     assert [c.action for c in plan.changes] == ["unchanged", "unchanged", "update"]
     fetched = sorted(rec.source for rec in state.accounts.values() if "body" in vars(rec))
     assert fetched == ["accounts/account-0002.yaml"]
+
+
+def test_a_saved_plan_applies_as_reviewed_and_is_refused_once_the_state_moved(
+    db_project: Project,
+) -> None:
+    assert db_project.iasync("plan", "-out", "first.plan").returncode == 0
+    applied = db_project.iasync("apply", "first.plan")
+    assert applied.returncode == 0, applied.stderr
+    assert "3 created" in applied.stdout
+
+    db_project.write(1, suffix=" renamed")
+    assert db_project.iasync("plan", "-out", "second.plan").returncode == 0
+    db_project.write(2, suffix=" renamed")
+    assert db_project.iasync("apply", "--auto-approve").returncode == 0  # the state moves on
+    stale = db_project.iasync("apply", "second.plan")
+    assert stale.returncode == 1
+    assert "(serial 1 -> 2); run iasync plan again" in stale.stderr
+    assert len(db_project.upserts()) == 2  # nothing more was sent
+    assert pulled(db_project)["serial"] == 2
