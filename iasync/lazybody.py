@@ -2,24 +2,27 @@
 
 A state in a database is read without its bodies (thousands of JSON documents, most of them never
 looked at: a plan compares hashes); the records, the accounts reused from them and their plan
-changes get the body only if something asks for it. Subclasses put a no-argument callable in
-`__dict__["_fetch_body"]` instead of `body`.
+changes get the body only if something asks for it. Instead of `body`, an instance has a
+`_fetch_body()`: a method of its class, or a no-argument callable in its `__dict__`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 
 class LazyBody:
     """Mixin, first among the bases of a dataclass with a `body` field."""
 
+    _fetch_body: Callable[[], Any]
+
     def __getattr__(self, name: str) -> Any:
         # Called only for attributes not set: `body` until fetched (then set: fetched once).
         if name != "body":
             raise AttributeError(name)
-        body = self.__dict__["_fetch_body"]()
+        body = self._fetch_body()
         self.__dict__["body"] = body  # through __dict__: works for frozen dataclasses too
         return body
 

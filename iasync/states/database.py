@@ -23,7 +23,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -38,6 +38,7 @@ from iasync.states.model import (
     StateError,
     StateLockedError,
 )
+from iasync.states.statefile import gc_paused
 
 SCHEMA_VERSION = 1
 _LOCK_POLL_SECONDS = 0.1
@@ -107,42 +108,85 @@ _INDEX_COLUMNS = (
     "lusid_id, version, identifiers, body_hash, source, source_hash, applied_at, applied_commit"
 )
 
-# What a record looked like when stored: the object itself and every column but the body (a
-# changed body always changes body_hash). A record is rewritten only when this differs.
-_Stamp = tuple[AccountRecord, int | None, str, str, str, str, str | None]
-
-
-def _stamp(rec: AccountRecord) -> _Stamp:
-    return (
-        rec,
-        rec.version,
-        rec.body_hash,
-        rec.source,
-        rec.source_hash,
-        rec.applied_at,
-        rec.commit,
-    )
-
 
 class _LazyRecord(LazyBody, AccountRecord):
-    """A record read without its body: the body is fetched from the database on first use."""
+    """A record as read: its body is fetched from the database on first use, and a change made
+    to it in place is noted, so that the next write stores it (see `_changes`)."""
+
+    def _fetch_body(self) -> dict[str, Any]:
+        backend: DatabaseStateBackend = self.__dict__["_backend"]
+        return backend._fetch_body(self.lusid_id)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        backend = self.__dict__.get("_backend")  # none while dataclasses.replace() makes one
+        if backend is not None:
+            backend._mutated.add(self.lusid_id)
 
 
-def _lazy_record(row: Sequence[Any], fetch: Callable[[str], dict[str, Any]]) -> AccountRecord:
-    lusid_id, version, identifiers, body_hash, source, source_hash, applied_at, commit = row
-    rec = _LazyRecord.__new__(_LazyRecord)  # no __init__: it would want the body
-    rec.__dict__.update(
-        lusid_id=lusid_id,
-        version=version,
-        identifiers=orjson.loads(identifiers),  # strings only: orjson is exact
-        body_hash=body_hash,
-        source=source,
-        source_hash=source_hash,
-        applied_at=applied_at,
-        commit=commit,
-        _fetch_body=lambda: fetch(lusid_id),
-    )
-    return rec
+class _TrackedAccounts(dict[str, AccountRecord]):
+    """A state's records as read from a database, noting every LUSID id set or removed since
+    (`State.record`, `State.forget`), so that a write looks at those alone, not at every record."""
+
+    def __init__(self, records: dict[str, AccountRecord] | None = None) -> None:
+        super().__init__(records or {})
+        self.touched: set[str] = set()
+
+    def __setitem__(self, key: str, value: AccountRecord) -> None:
+        super().__setitem__(key, value)
+        self.touched.add(key)
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self.touched.add(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self.touched.add(key)
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, AccountRecord]:
+        key, value = super().popitem()
+        self.touched.add(key)
+        return key, value
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self.touched.add(key)
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        changes = dict(*args, **kwargs)
+        super().update(changes)
+        self.touched.update(changes)
+
+    def __ior__(self, other: Any) -> _TrackedAccounts:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def clear(self) -> None:
+        self.touched.update(self)
+        super().clear()
+
+
+def _lazy_records(rows: Sequence[Sequence[Any]], backend: DatabaseStateBackend) -> dict[str, Any]:
+    """Records of index rows, by LUSID id, without __init__ (which would want the body)."""
+    new = _LazyRecord.__new__
+    loads = orjson.loads  # identifiers hold strings only: orjson is exact for them
+    records = _TrackedAccounts()
+    for lusid_id, version, identifiers, body_hash, source, source_hash, applied, commit in rows:
+        rec = new(_LazyRecord)
+        rec.__dict__.update(
+            lusid_id=lusid_id,
+            version=version,
+            identifiers=loads(identifiers),
+            body_hash=body_hash,
+            source=source,
+            source_hash=source_hash,
+            applied_at=applied,
+            commit=commit,
+            _backend=backend,
+        )
+        dict.__setitem__(records, lusid_id, rec)  # read, not set: not noted as touched
+    return records
 
 
 class DatabaseStateBackend:
@@ -159,9 +203,12 @@ class DatabaseStateBackend:
         self.workspace = workspace
         self._mutex = threading.RLock()  # one connection, used by one thread at a time
         self._held: LockInfo | None = None
-        # (lineage, serial) this backend last read or wrote, and the records as stored then.
+        # (lineage, serial) this backend last read or wrote, the record objects stored then, and
+        # the LUSID ids of records read from it since changed in place (see `_changes`).
         self._seen: tuple[str, int] | None = None
-        self._stored: dict[str, _Stamp] = {}
+        self._stored: dict[str, AccountRecord] = {}
+        self._mutated: set[str] = set()
+        self._tracked: _TrackedAccounts | None = None  # the records whose changes are noted
 
     # what subclasses supply
 
@@ -230,24 +277,31 @@ class DatabaseStateBackend:
         """The state; each body is fetched when first used unless `bodies` (then all at once)."""
         with self._mutex:
             if not self._exists():
-                return State.new()
+                return self._new_state()
             head = self._execute(
                 "SELECT lineage, serial, canonical_format FROM iasync_states WHERE workspace = ?",
                 (self.workspace,),
             ).fetchone()
             if head is None:
-                return State.new()
+                return self._new_state()
             lineage, serial, canonical_format = head
-            rows = self._execute(
-                f"SELECT {_INDEX_COLUMNS} FROM iasync_accounts WHERE workspace = ?",
-                (self.workspace,),
-            ).fetchall()
-            records = {row[0]: _lazy_record(row, self._fetch_body) for row in rows}
-            if bodies:
-                self._fetch_all_bodies(records)
-            self._seen = (lineage, serial)
-            self._stored = {lusid_id: _stamp(rec) for lusid_id, rec in records.items()}
+            with gc_paused():  # 100,000 records hold no cycles: no collection while made
+                rows = self._execute(
+                    f"SELECT {_INDEX_COLUMNS} FROM iasync_accounts WHERE workspace = ?",
+                    (self.workspace,),
+                ).fetchall()
+                records = _lazy_records(rows, self)
+                del rows
+                if bodies:
+                    self._fetch_all_bodies(records)
+            self._remember(lineage, serial, records)
             return State(lineage, serial, records, canonical_format)
+
+    def _new_state(self) -> State:
+        """Nothing stored yet: a fresh lineage, whose records are noted from the first write."""
+        state = State.new()
+        state.accounts = _TrackedAccounts()
+        return state
 
     def _fetch_body(self, lusid_id: str) -> dict[str, Any]:
         with self._mutex:
@@ -332,23 +386,50 @@ class DatabaseStateBackend:
             self._seen = (state.lineage, new_serial)
             for lusid_id in removed:
                 self._stored.pop(lusid_id, None)
-            self._stored.update((rec.lusid_id, _stamp(rec)) for rec in changed)
+            self._stored.update((rec.lusid_id, rec) for rec in changed)
+            self._mutated.clear()
+            if self._tracked is not None:
+                self._tracked.touched.clear()
 
     def _remember(self, lineage: str, serial: int, records: dict[str, AccountRecord]) -> None:
         self._seen = (lineage, serial)
-        self._stored = {lusid_id: _stamp(rec) for lusid_id, rec in records.items()}
+        self._stored = dict(records)
+        self._mutated = set()
+        self._tracked = records if isinstance(records, _TrackedAccounts) else None
+        if self._tracked is not None:
+            self._tracked.touched.clear()
 
     def _changes(self, state: State, everything: bool) -> tuple[list[AccountRecord], list[str]]:
-        """The records to (re)write and the LUSID ids to remove since the stored stamps."""
+        """The records to (re)write and the LUSID ids to remove since the last read or write.
+
+        A record is new or changed when it is another object than the one stored (`State.record`
+        replaces records: apply makes new ones), or was read from here and changed in place. Of
+        a state read from here, only the ids its records noted as set or removed are looked at:
+        a batch costs the same whatever the state's size (of any other state: one identity test
+        per record). Contents are never compared, so a record this backend wrote must be
+        replaced, not changed in place, as all iasync code does.
+        """
         if everything:
             return list(state.accounts.values()), []
-        stored = self._stored
-        changed = [
-            rec
-            for lusid_id, rec in state.accounts.items()
-            if (stamp := stored.get(lusid_id)) is None or stamp != _stamp(rec)
+        stored, accounts = self._stored, state.accounts
+        if accounts is self._tracked:
+            # The records read from here, which noted every id set or removed since.
+            touched = self._tracked.touched
+            changed = [
+                accounts[lusid_id]
+                for lusid_id in touched
+                if lusid_id in accounts and stored.get(lusid_id) is not accounts[lusid_id]
+            ]
+            gone = [lusid_id for lusid_id in touched if lusid_id not in accounts]
+        else:
+            changed = [rec for lusid_id, rec in accounts.items() if stored.get(lusid_id) is not rec]
+            gone = [lusid_id for lusid_id in stored if lusid_id not in accounts]
+        changed += [
+            accounts[lusid_id]
+            for lusid_id in self._mutated
+            if lusid_id in accounts and stored.get(lusid_id) is accounts[lusid_id]
         ]
-        removed = [lusid_id for lusid_id in stored if lusid_id not in state.accounts]
+        removed = [lusid_id for lusid_id in gone if lusid_id in stored]
         return changed, removed
 
     def _head(self, for_update: bool = False) -> tuple[str, int] | None:

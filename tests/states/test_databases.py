@@ -147,6 +147,15 @@ def test_a_write_stores_only_what_changed(backend: DatabaseStateBackend) -> None
     assert again.accounts["LUID_5"].body == make_record().body
 
 
+def test_a_record_read_and_changed_in_place_is_written(backend: DatabaseStateBackend) -> None:
+    written_state(backend, make_record("LUID_1"), make_record("LUID_2"))
+    state = backend.read()
+    state.accounts["LUID_2"].source_hash = ""
+    backend.write(state)
+    assert backend.history()[-1]["written"] == 1
+    assert open_at_same(backend).read().accounts["LUID_2"].source_hash == ""
+
+
 def test_a_write_with_nothing_changed_writes_no_record(backend: DatabaseStateBackend) -> None:
     state = written_state(backend, make_record())
     backend.write(state)
