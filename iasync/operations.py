@@ -31,14 +31,19 @@ class InvalidAccountFiles(IasyncError):
         self.load = load
 
 
-def state_backend(state_file: Path | None, settings: Settings | None = None) -> StateBackend:
-    """The backend of `--state FILE` when given, else the one the settings name."""
+def state_backend(
+    state_file: str | Path | None,
+    settings: Settings | None = None,
+    workspace: str | None = None,
+) -> StateBackend:
+    """The backend of `--state PATH|URL` when given (a path from the working directory), else
+    the one the settings name; in `--workspace` when given."""
     from iasync.settings import load_settings
-    from iasync.states import LocalStateBackend, open_backend
+    from iasync.states import backend_for, open_backend
 
     if state_file:
-        return LocalStateBackend(state_file)
-    return open_backend(settings or load_settings())
+        return backend_for(state_file, Path.cwd(), workspace or "default")
+    return open_backend(settings or load_settings(workspace=workspace))
 
 
 def load_for_plan(settings: Settings, state: State, paths: Sequence[Path] = ()) -> LoadResult:

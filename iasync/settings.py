@@ -29,7 +29,9 @@ class SettingsError(IasyncError):
 class Settings:
     root: Path = field(default_factory=Path.cwd)
     accounts_dir: Path = Path("accounts")
-    state: Path = Path(".iasync/state.json")
+    # A path (SQLite; a .json path: the first format's file) or a postgresql:// URL.
+    state: str = ".iasync/state.db"
+    workspace: str = "default"  # the state's workspace (several only in PostgreSQL)
     account_types: tuple[str, ...] = DEFAULT_ACCOUNT_TYPES
     batch_size: int = 500
     success_mode: str = "Partial"
@@ -45,7 +47,15 @@ class Settings:
 
     @property
     def state_path(self) -> Path:
-        return self.resolve(self.state)
+        """The state's file (meaningless for a postgresql:// URL: see `state_url`)."""
+        return self.resolve(Path(self.state))
+
+    @property
+    def state_url(self) -> str | None:
+        """The state's postgresql:// URL, or None when the state is a local file."""
+        from iasync.states.postgres import is_postgres_url
+
+        return str(self.state) if is_postgres_url(str(self.state)) else None
 
     def require_accounts_dir(self, to: str) -> Path:
         """The accounts directory, for a command given no paths: it must exist.
@@ -80,6 +90,7 @@ def load_settings(
     env = os.environ if env is None else env
     root, file_values, source = _project(start)
     values = _coerce_all(file_values, source) if file_values else {}
+    _refuse_password(values.get("state"), source)
     settings = _checked(replace(Settings(root=root), **values), source)
     env_values = {name: env[_env_name(name)] for name in sorted(_KNOWN) if _env_name(name) in env}
     if env_values:
@@ -112,6 +123,17 @@ def _project(start: Path | None) -> tuple[Path, dict[str, Any], str]:
                 return directory, _table(section, source), source
     root = next((d for d in (start, *start.parents) if (d / ".git").exists()), start)
     return root, {}, "defaults"
+
+
+def _refuse_password(state: str | None, source: str) -> None:
+    """A settings file is committed and shared: a database password has no place in it."""
+    from urllib.parse import urlsplit
+
+    if state and "://" in state and urlsplit(state).password is not None:
+        raise SettingsError(
+            f"{source}: the state URL holds a password; remove it and give it in PGPASSWORD "
+            "or ~/.pgpass (libpq's password file) instead"
+        )
 
 
 def _env_name(setting: str) -> str:
@@ -153,8 +175,12 @@ def _coerce_all(values: Mapping[str, Any], source: str) -> dict[str, Any]:
 
 def _coerce(name: str, value: Any, source: str) -> Any:
     try:
-        if name in ("accounts_dir", "state"):
+        if name == "accounts_dir":
             return Path(value)
+        if name == "state":
+            if not isinstance(value, str | Path):
+                raise TypeError
+            return str(value)  # not a Path: that would fold the // of a URL
         if name in ("batch_size", "concurrency"):
             # No bool (an int to Python) and no float: int(1.5) would quietly give 1.
             if isinstance(value, bool | float):
@@ -174,7 +200,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
 
 _EXPECTED = {
     "accounts_dir": "a path",
-    "state": "a path",
+    "state": "a path or a postgresql:// URL",
     "batch_size": "a whole number",
     "concurrency": "a whole number",
     "account_types": "a list of names (or, in the environment, names separated by commas)",

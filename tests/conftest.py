@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from iasync.emulator.process import EmulatorProcess
+from tests.pg import postgres_dsn, postgres_server  # noqa: F401  (fixtures for every test)
 
 
 class _SharedEmulator:

@@ -36,7 +36,7 @@ def test_defaults(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, env={})
     assert settings == Settings(root=tmp_path.resolve())
     assert settings.accounts_path == tmp_path.resolve() / "accounts"
-    assert settings.state_path == tmp_path.resolve() / ".iasync" / "state.json"
+    assert settings.state_path == tmp_path.resolve() / ".iasync" / "state.db"
     assert settings.account_types == DEFAULT_ACCOUNT_TYPES
     assert (settings.batch_size, settings.success_mode, settings.concurrency) == (500, "Partial", 4)
 

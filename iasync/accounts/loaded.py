@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from iasync.errors import Problem
+from iasync.lazybody import LazyBody
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class LoadedAccount:
         from iasync.accounts.model import identity_of
 
         return identity_of(self.body)
+
+
+class ReusedAccount(LazyBody, LoadedAccount):
+    """An account reused from a state record not yet holding its body: fetched on first use."""
 
 
 @dataclass

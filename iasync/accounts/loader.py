@@ -27,9 +27,11 @@ from iasync.accounts.loaded import (
     LoadedAccount,
     LoadResult,
     Reusable,
+    ReusedAccount,
 )
 from iasync.accounts.pool import load_all
 from iasync.accounts.reading import HASH_BUFFER_BYTES, same_bytes
+from iasync.lazybody import is_fetched
 from iasync.settings import Settings
 
 __all__ = [
@@ -127,12 +129,15 @@ def _as_loaded(source: str, file_hash: str, applied: Applied) -> LoadedAccount:
     again for thousands of unchanged accounts. The fields are set as `__init__` would set them,
     without its three `object.__setattr__` calls (a frozen dataclass's): thousands a run.
     """
-    account = object.__new__(LoadedAccount)
+    account = object.__new__(LoadedAccount if is_fetched(applied) else ReusedAccount)
     account.__dict__.update(
         path=source,
         file_hash=file_hash,
-        body=applied.body,
         body_hash=applied.body_hash,
         identity=applied.identity,
     )
+    if is_fetched(applied):
+        account.__dict__["body"] = applied.body
+    else:  # a database state's record: its body is fetched only if the plan needs it
+        account.__dict__["_fetch_body"] = lambda: applied.body
     return account

@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from iasync.commands.options import lock_timeout_option, no_color_option, state_option
+from iasync.commands.options import (
+    lock_timeout_option,
+    no_color_option,
+    state_option,
+    workspace_option,
+)
 
 if TYPE_CHECKING:
     from iasync.applying import ApplyResult
@@ -42,6 +47,7 @@ if TYPE_CHECKING:
     help="Partial: good accounts are kept when others fail; Atomic: each batch all or nothing.",
 )
 @state_option
+@workspace_option
 @click.option("-json", "--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @no_color_option
 def command(
@@ -51,7 +57,8 @@ def command(
     batch_size: int | None,
     concurrency: int | None,
     success_mode: str | None,
-    state_file: Path | None,
+    state_file: str | None,
+    workspace: str | None,
     as_json: bool,
     no_color: bool,
 ) -> int:
@@ -64,7 +71,11 @@ def command(
     from iasync.views.apply import Interrupted, Output, require_terminal
 
     settings = load_settings(
-        batch_size=batch_size, concurrency=concurrency, success_mode=success_mode, state=state_file
+        batch_size=batch_size,
+        concurrency=concurrency,
+        success_mode=success_mode,
+        state=state_file,
+        workspace=workspace,
     )
     output = Output.for_terminal(as_json, no_color)
     if planfile is None and not auto_approve:

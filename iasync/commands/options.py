@@ -5,15 +5,22 @@ Terraform's single-dash spellings are accepted beside the GNU ones (`-no-color`,
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 state_option = click.option(
     "--state",
     "state_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The state file (default: the `state` setting, .iasync/state.json; IASYNC_STATE).",
+    metavar="PATH|URL",
+    help=(
+        "The state: a SQLite file, or postgresql://USER@HOST/DB for a shared one (default: the "
+        "`state` setting, .iasync/state.db; IASYNC_STATE)."
+    ),
+)
+workspace_option = click.option(
+    "-workspace",
+    "--workspace",
+    metavar="NAME",
+    help="The state's workspace in PostgreSQL (default: the `workspace` setting, `default`).",
 )
 no_color_option = click.option(
     "-no-color", "--no-color", is_flag=True, help="No colour (NO_COLOR is honoured too)."

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from iasync.commands.options import no_color_option, state_option
+from iasync.commands.options import no_color_option, state_option, workspace_option
 from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 @click.command("plan")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[PATH...]")
 @state_option
+@workspace_option
 @click.option(
     "-out",
     "--out",
@@ -43,7 +44,8 @@ if TYPE_CHECKING:
 @no_color_option
 def command(
     paths: tuple[Path, ...],
-    state_file: Path | None,
+    state_file: str | None,
+    workspace: str | None,
     out: str | None,
     as_json: bool,
     markdown: bool,
@@ -68,7 +70,7 @@ def command(
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
         raise IasyncError(f"no such file or directory: {', '.join(missing)}")
-    settings = load_settings(state=state_file)
+    settings = load_settings(state=state_file, workspace=workspace)
     if not paths:
         settings.require_accounts_dir(to="plan")
     state = open_backend(settings).read()

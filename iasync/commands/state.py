@@ -1,4 +1,4 @@
-"""`iasync state list` and `iasync state show ACCOUNT`: read the last-applied state."""
+"""`iasync state list/show/rm/pull/push`: read, edit and move the last-applied state."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from iasync.commands.options import lock_timeout_option, state_option
+from iasync.commands.options import lock_timeout_option, state_option, workspace_option
 
 _json_option = click.option(
     "-json", "--json", "as_json", is_flag=True, help="Print JSON instead of text."
@@ -20,13 +20,14 @@ def command() -> None:
 
 @command.command("list")
 @state_option
+@workspace_option
 @_json_option
-def list_command(state_file: Path | None, as_json: bool) -> int:
+def list_command(state_file: str | None, workspace: str | None, as_json: bool) -> int:
     """List the accounts in the state, one per line."""
     from iasync.operations import state_backend
     from iasync.views.state import state_list_json, state_list_lines
 
-    backend = state_backend(state_file)
+    backend = state_backend(state_file, workspace=workspace)
     state = backend.read()
     records = sorted(state.accounts.values(), key=lambda rec: (rec.source, rec.lusid_id))
     if as_json:
@@ -42,7 +43,8 @@ def list_command(state_file: Path | None, as_json: bool) -> int:
 @command.command("show")
 @click.argument("account")
 @state_option
-def show_command(account: str, state_file: Path | None) -> int:
+@workspace_option
+def show_command(account: str, state_file: str | None, workspace: str | None) -> int:
     """Print one account's record as JSON.
 
     ACCOUNT is its LUSID id, an identifier value, KEY=VALUE, or its source file. A
@@ -54,8 +56,8 @@ def show_command(account: str, state_file: Path | None) -> int:
     from iasync.states.lookup import one_record
     from iasync.views.state import record_json
 
-    settings = load_settings()  # for the root, against which a source path is read
-    backend = state_backend(state_file, settings)
+    settings = load_settings(workspace=workspace)  # the root: source paths are read from it
+    backend = state_backend(state_file, settings, workspace)
     rec = one_record(backend.read(), account, settings.root, backend)
     click.echo(record_json(rec))
     return 0
@@ -64,8 +66,11 @@ def show_command(account: str, state_file: Path | None) -> int:
 @command.command("rm")
 @click.argument("accounts", nargs=-1, required=True, metavar="ACCOUNT...")
 @state_option
+@workspace_option
 @lock_timeout_option
-def rm_command(accounts: tuple[str, ...], state_file: Path | None, lock_timeout: float) -> int:
+def rm_command(
+    accounts: tuple[str, ...], state_file: str | None, workspace: str | None, lock_timeout: float
+) -> int:
     """Forget accounts: remove their records from the state; LUSID is not changed.
 
     For an orphan (its file is gone) whose account was deleted in LUSID, or that iasync is no
@@ -75,8 +80,8 @@ def rm_command(accounts: tuple[str, ...], state_file: Path | None, lock_timeout:
     from iasync.settings import load_settings
     from iasync.states.lookup import one_record
 
-    settings = load_settings()
-    backend = state_backend(state_file, settings)
+    settings = load_settings(workspace=workspace)
+    backend = state_backend(state_file, settings, workspace)
     with backend.lock("state rm", timeout=lock_timeout):
         state = backend.read()
         records = [one_record(state, account, settings.root, backend) for account in accounts]
@@ -91,4 +96,47 @@ def rm_command(accounts: tuple[str, ...], state_file: Path | None, lock_timeout:
                 "apply then updates the account LUSID holds with those identifiers.",
                 err=True,
             )
+    return 0
+
+
+@command.command("pull")
+@state_option
+@workspace_option
+def pull_command(state_file: str | None, workspace: str | None) -> int:
+    """Print the whole state as one JSON document (the format of a .json state file)."""
+    from iasync.operations import state_backend
+    from iasync.states.transfer import pull
+
+    click.echo(pull(state_backend(state_file, workspace=workspace)), nl=False)
+    return 0
+
+
+@command.command("push")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@state_option
+@workspace_option
+@lock_timeout_option
+@click.option(
+    "-force", "--force", is_flag=True, help="Push even another lineage or an older serial."
+)
+def push_command(
+    file: Path, state_file: str | None, workspace: str | None, lock_timeout: float, force: bool
+) -> int:
+    """Replace the state with the JSON document FILE (from `iasync state pull`, or a .json
+    state file). Refused when FILE holds another lineage or an older serial, unless --force."""
+    from iasync.errors import IasyncError
+    from iasync.operations import state_backend
+    from iasync.states.statefile import parse_state
+    from iasync.states.transfer import push
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise IasyncError(f"cannot read {file}: {exc.strerror}") from None
+    backend = state_backend(state_file, workspace=workspace)
+    stored = push(backend, parse_state(data, str(file)), force=force, timeout=lock_timeout)
+    click.echo(
+        f"Pushed {file} to the state {backend.describe()}: {len(stored.accounts)} accounts, "
+        f"lineage {stored.lineage}, serial {stored.serial}."
+    )
     return 0

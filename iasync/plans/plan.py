@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from iasync import __version__
 from iasync.errors import IasyncError
+from iasync.lazybody import LazyBody, is_fetched
 from iasync.plans.diff import Difference, differences_of
 
 if TYPE_CHECKING:
@@ -223,14 +224,19 @@ def _check_unambiguous(
 
 def _change_for(account: LoadedAccount, found: list[AccountRecord]) -> AccountChange:
     record = found[0] if found else None
-    # Equal canonical bodies serialise to the same bytes, so they share the state's hash: a
-    # dict comparison (in C) spares serialising and hashing the thousands of unchanged accounts.
-    unchanged = record is not None and record.body == account.body
-    change = AccountChange(
+    if record is not None and not is_fetched(account):
+        # Reused from a record whose body was not read (a database state): the hashes, both
+        # known, decide, and the body is fetched only if something asks for it.
+        unchanged = record.body_hash == account.body_hash
+    else:
+        # Equal canonical bodies serialise to the same bytes, so they share the state's hash: a
+        # dict comparison (in C) spares serialising and hashing thousands of unchanged accounts.
+        unchanged = record is not None and record.body == account.body
+    change = _change_with_body_of(
+        account,
         action="create",
         path=account.path,
         identity=account.identity,
-        body=account.body,
         body_hash=record.body_hash if unchanged and record else account.body_hash,
         file_hash=account.file_hash,
     )
@@ -245,6 +251,19 @@ def _change_for(account: LoadedAccount, found: list[AccountRecord]) -> AccountCh
         change.action = "unchanged"
     else:
         change.action = "update"  # its differences are found for all updates at once
+    return change
+
+
+class _ChangeOfReused(LazyBody, AccountChange):
+    """The change of an account whose body is not fetched yet: fetched on first use."""
+
+
+def _change_with_body_of(account: LoadedAccount, **fields: Any) -> AccountChange:
+    if is_fetched(account):
+        return AccountChange(body=account.body, **fields)
+    change = _ChangeOfReused(body={}, **fields)
+    del change.__dict__["body"]  # the placeholder: the account's own is fetched when used
+    change.__dict__["_fetch_body"] = lambda: account.body
     return change
 
 

@@ -131,7 +131,7 @@ def _render(file: ScaffoldFile) -> bytes:
         return data
     text = data.decode("utf-8")
     text = text.replace("@IASYNC_PACKAGE@", f"iasync=={__version__}")
-    text = text.replace("@STATE@", Settings().state.as_posix())
+    text = text.replace("@STATE@", Path(Settings().state).as_posix())  # a str: may be a URL
     return text.encode("utf-8")
 
 

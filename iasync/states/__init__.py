@@ -1,12 +1,13 @@
 """The last-applied state: what LUSID accepted, per account, and the lock held while applying.
 
 The public surface: the model (`State`, `AccountRecord`, the errors), the document's
-`FORMAT_VERSION`, `LockInfo`, the `StateBackend` protocol with `open_backend`, and the one backend
-so far, `LocalStateBackend`. Modules: `model`, `statefile` (the JSON document), `locking`,
-`backend` (the protocol) and `local` (a JSON file on disk).
+`FORMAT_VERSION`, `LockInfo`, the `StateBackend` protocol with `open_backend` / `backend_for`, and
+`LocalStateBackend`. Modules: `model`, `statefile` (the JSON document), `locking`, `backend` (the
+protocol), `database` (the SQL schema and what the databases share), `sqlite` (the default),
+`postgres` (shared) and `local` (the first format: a JSON file on disk); `transfer` (pull, push).
 """
 
-from iasync.states.backend import StateBackend, open_backend
+from iasync.states.backend import StateBackend, backend_for, open_backend
 from iasync.states.local import LocalStateBackend
 from iasync.states.locking import LockInfo
 from iasync.states.model import (
@@ -28,5 +29,6 @@ __all__ = [
     "StateCorruptError",
     "StateError",
     "StateLockedError",
+    "backend_for",
     "open_backend",
 ]

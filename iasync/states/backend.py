@@ -7,6 +7,7 @@ take the place of `LocalStateBackend` without its callers changing.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -16,14 +17,22 @@ if TYPE_CHECKING:
 
 
 class StateBackend(Protocol):
-    """Where the state lives. Implementations: `LocalStateBackend` (a JSON file)."""
+    """Where the state lives: `SQLiteStateBackend` (the default), `PostgresStateBackend`
+    (shared), `LocalStateBackend` (the first format, a JSON file)."""
 
-    def read(self) -> State:
-        """The current state; a fresh lineage with serial 0 when none exists yet."""
+    def read(self, *, bodies: bool = False) -> State:
+        """The current state; a fresh lineage with serial 0 when none exists yet.
+
+        A database backend fetches a record's body when it is first used, unless `bodies`.
+        """
         ...
 
     def write(self, state: State) -> None:
         """Store `state` atomically with serial + 1 (set on `state` once stored)."""
+        ...
+
+    def replace(self, state: State, operation: str) -> None:
+        """Store `state` whole, its lineage and serial as they are (push, import)."""
         ...
 
     def lock(self, operation: str, timeout: float = 0.0) -> AbstractContextManager[LockInfo]:
@@ -39,8 +48,44 @@ class StateBackend(Protocol):
         ...
 
 
-def open_backend(settings: Settings) -> StateBackend:
-    """The backend the settings name: for now always the local file."""
-    from iasync.states.local import LocalStateBackend
+DEFAULT_WORKSPACE = "default"
 
-    return LocalStateBackend(settings.state_path)
+
+def open_backend(settings: Settings) -> StateBackend:
+    """The backend the settings name (`state`, `workspace`)."""
+    return backend_for(settings.state, settings.root, settings.workspace)
+
+
+def backend_for(
+    location: str | Path, root: Path, workspace: str = DEFAULT_WORKSPACE
+) -> StateBackend:
+    """A `postgresql://` URL is PostgreSQL; a path ending in .json the first format's file;
+    any other path a SQLite database (relative paths from `root`).
+
+    A SQLite database not there yet, with a first-format state beside it (state.json beside
+    state.db), is made from that state on the spot; the file is kept, renamed.
+    """
+    from iasync.states.model import StateError
+    from iasync.states.postgres import PostgresStateBackend, is_postgres_url
+
+    text = str(location)
+    if is_postgres_url(text):
+        return PostgresStateBackend(text, workspace or DEFAULT_WORKSPACE)
+    path = Path(text)
+    path = path if path.is_absolute() else root / path
+    if workspace not in ("", DEFAULT_WORKSPACE):
+        raise StateError(
+            f"the state {path} is a local file with one workspace; workspaces ({workspace!r}) "
+            "are for a state in PostgreSQL (--state postgresql://...)"
+        )
+    if path.suffix == ".json":
+        from iasync.states.local import LocalStateBackend
+
+        return LocalStateBackend(path)
+    from iasync.states.sqlite import SQLiteStateBackend
+
+    backend = SQLiteStateBackend(path)
+    first_format = path.with_suffix(".json")
+    if not path.exists() and first_format.is_file():
+        backend.import_first_format(first_format)
+    return backend

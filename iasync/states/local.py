@@ -45,7 +45,8 @@ class LocalStateBackend:
 
     # reading and writing
 
-    def read(self) -> State:
+    def read(self, *, bodies: bool = False) -> State:
+        """The state in the file (all of it: `bodies` changes nothing here)."""
         try:
             with self.path.open("rb") as fh:
                 signature = _signature(os.fstat(fh.fileno()))
@@ -68,6 +69,27 @@ class LocalStateBackend:
             # between them (it would be a lost update).
             with self.lock("write", timeout=_BRIEF_LOCK_WAIT_SECONDS):
                 self._write_or_say_why(state)
+
+    def replace(self, state: State, operation: str) -> None:
+        """Store `state` as it is, serial included (push); under the lock like any write."""
+        with self._write_mutex:
+            if self._held:
+                self._replace_or_say_why(state)
+                return
+            with self.lock(operation, timeout=_BRIEF_LOCK_WAIT_SECONDS):
+                self._replace_or_say_why(state)
+
+    def _replace_or_say_why(self, state: State) -> None:
+        self._check_not_locked_by_another()
+        data = dump_state(state)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._replace_atomically(data)
+        except OSError as exc:
+            raise StateError(
+                f"cannot write the state {self.path}: {_os_reason(exc, self.path)}"
+            ) from None
+        self._seen = (_signature(self.path.stat()), state.lineage, state.serial)
 
     def _write_or_say_why(self, state: State) -> None:
         try:

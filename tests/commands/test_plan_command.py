@@ -49,7 +49,8 @@ class Project:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        (root / "iasync.toml").write_text("batch_size = 2\n")
+        # The first format's file, which these tests write directly (not the default SQLite).
+        (root / "iasync.toml").write_text('batch_size = 2\nstate = ".iasync/state.json"\n')
         (root / "accounts").mkdir()
         self.backend = LocalStateBackend(root / ".iasync" / "state.json")
 

@@ -44,7 +44,10 @@ def record(
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "iasync.toml").write_text('accounts_dir = "accounts"\n')
+    # The first format's file, which these tests write directly (not the default SQLite).
+    (tmp_path / "iasync.toml").write_text(
+        'accounts_dir = "accounts"\nstate = ".iasync/state.json"\n'
+    )
     backend = LocalStateBackend(tmp_path / ".iasync" / "state.json")
     state = backend.read()
     state.record(record("LUID_00000002", "accounts/uk/john.yaml", "IA_1", "SHARED", 3))
