@@ -83,17 +83,21 @@ def _run(
     from iasync.states import open_backend
     from iasync.views import apply as view
 
-    config = load_lusid_config()  # before the lock: a missing credential fails fast
+    # Before the lock: a missing credential fails fast. secrets.json is looked for at the
+    # project root, where the settings are, whichever directory apply runs from.
+    config = load_lusid_config(root=settings.root)
     backend = open_backend(settings)
     with backend.lock("apply", timeout=timeout):
         state = backend.read()
         if planfile is None:
-            plan = _plan_now(settings, output, state)
+            plan = _plan_now(settings, output, state, config.describe_target())
         else:
             plan = load_saved_plan(settings, state, planfile)
             settings = settings_of_plan(
                 settings, plan, overridden=_given("success_mode", "batch_size")
             )
+            if plan.has_changes:
+                view.say_target(output, config.describe_target())
         if not plan.has_changes:
             view.report_no_changes(output, plan, shown=planfile is None)
             return 0
@@ -106,7 +110,7 @@ def _run(
     return 0 if result.ok else 1
 
 
-def _plan_now(settings: Settings, output: Output, state: State) -> Plan:
+def _plan_now(settings: Settings, output: Output, state: State, target: str) -> Plan:
     from iasync.operations import InvalidAccountFiles, plan_now
     from iasync.views.apply import show_plan
     from iasync.views.problems import report_problems
@@ -117,7 +121,7 @@ def _plan_now(settings: Settings, output: Output, state: State) -> Plan:
     except InvalidAccountFiles as invalid:
         report_problems(invalid.load, as_json=False, then="apply again")
         raise
-    show_plan(plan, output)
+    show_plan(plan, output, target)
     return plan
 
 

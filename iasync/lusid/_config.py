@@ -94,6 +94,16 @@ class LusidConfig:
             "is not accepted"
         )
 
+    @property
+    def target(self) -> str:
+        """The LUSID this configuration is for, fit to show (never a credential)."""
+        return target_url(self.api_url)
+
+    def describe_target(self) -> str:
+        """`<URL> (credentials: <where from>)`, to say before anything is sent."""
+        source = f" (credentials: {self.credentials_source})" if self.credentials_source else ""
+        return self.target + source
+
     def describe_auth(self) -> str:
         if self.access_token is not None:
             return "personal access token"
@@ -178,6 +188,29 @@ def load_lusid_config(
         **{name: _typed(name, value) for name, value in values.items()},
         credentials_source=_credentials_source(values, from_file, secrets_path),
     )
+
+
+def lusid_target(env: Mapping[str, str] | None = None, root: Path | None = None) -> str:
+    """The LUSID the configuration points at, fit to show in a plan: its URL without a user,
+    password or query, or why it is not known. Needs no credentials (a plan sends nothing)."""
+    env = os.environ if env is None else env
+    secrets_path = (root or Path.cwd()) / "secrets.json"
+    try:
+        url = _from_secrets_file(secrets_path).get("api_url") or _from_env(env).get("api_url")
+    except LusidConfigError as exc:
+        return f"not known ({exc})"
+    if not url:
+        return "not set (FBN_LUSID_URL, or api.lusidUrl in secrets.json)"
+    return target_url(url)
+
+
+def target_url(url: str) -> str:
+    """`url` as scheme, host, port and path only: no user, password, query or fragment."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError):
+        return shown_url(url).split("?", 1)[0].split("#", 1)[0]
+    return f"{parsed.scheme}://{parsed.netloc.decode()}{parsed.path}"
 
 
 _URL_NAMES = {"api_url": "LUSID URL", "token_url": "token URL"}

@@ -14,7 +14,7 @@ import click
 
 from iasync.errors import IasyncError
 from iasync.views.documents import JSON_FORMAT_VERSION
-from iasync.views.plan import plural, render_plan
+from iasync.views.plan import plural, render_plan, target_line
 from iasync.views.terminal import use_colour
 
 if TYPE_CHECKING:
@@ -75,15 +75,21 @@ def require_terminal(as_json: bool) -> None:
         )
 
 
-def show_plan(plan: Plan, output: Output) -> None:
+def show_plan(plan: Plan, output: Output, target: str | None = None) -> None:
+    """The plan, before asking; `target`: the LUSID (and where its credentials came from)."""
     if output.as_json:
         return
-    text = render_plan(plan, color=output.color)
+    text = render_plan(plan, color=output.color, target=target)
     if plan.has_changes:
         # The plan's last line says "Run `iasync apply` to ...": that is what is happening now.
         # A blank line parts the plan from what apply says next.
         text = text.rstrip("\n").rpartition("\n")[0].rstrip("\n") + "\n\n"
     click.echo(text, color=output.color, nl=False)
+
+
+def say_target(output: Output, target: str) -> None:
+    """Which LUSID a saved plan is about to be applied to (no plan is shown to say it)."""
+    output.say(target_line(target))
 
 
 def confirmed() -> bool:

@@ -11,6 +11,7 @@ from iasync.views.plan import (
     change_lines,
     next_step_line,
     summary_line,
+    target_line,
 )
 
 MARKDOWN_LIMIT = 60_000
@@ -21,7 +22,7 @@ _MARKDOWN_MARKERS = {"~": "!", "!": "#", ">": "#"}
 _SECTIONS = {"create": "to create", "update": "to update", "moved": "moved", "orphaned": "orphaned"}
 
 
-def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
+def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT, target: str | None = None) -> str:
     """A pull-request comment: summary, then a collapsible section per kind of change.
 
     Each section is a ```diff block with the marker first on every line, so that GitHub colours
@@ -31,6 +32,8 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     fit are counted in a closing "... and N more changes" line.
     """
     head = ["### iasync plan", "", f"**{summary_line(plan)}**", ""]
+    if target is not None:
+        head += [target_line(target).replace(" at ", " at `", 1) + "`", ""]
     tail = [next_step_line(plan)]
     # Room for the closing fence and tags and the "... and N more" line.
     budget = limit - _length(head) - _length(tail) - 200

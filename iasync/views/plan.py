@@ -58,6 +58,11 @@ def summary_line(plan: Plan) -> str:
     )
 
 
+def target_line(target: str) -> str:
+    """Which LUSID the plan is for (`target`: its URL, never a credential)."""
+    return f"Target: LUSID at {target}"
+
+
 def next_step_line(plan: Plan, saved_to: str | None = None) -> str:
     """The last line: what apply would do."""
     if not plan.has_changes:
@@ -228,10 +233,16 @@ def _difference_lines(diffs: Sequence[Difference], style: Style) -> list[str]:
     return lines
 
 
-def render_plan(plan: Plan, *, color: bool = False, saved_to: str | None = None) -> str:
-    """The human plan, as `iasync plan` prints it (and `iasync apply` before asking)."""
+def render_plan(
+    plan: Plan, *, color: bool = False, saved_to: str | None = None, target: str | None = None
+) -> str:
+    """The human plan, as `iasync plan` prints it (and `iasync apply` before asking); `target`
+    names the LUSID it is for, under the counts."""
     style: Style = _coloured if color else _plain
-    out = [click.style(summary_line(plan), bold=True) if color else summary_line(plan), ""]
+    out = [click.style(summary_line(plan), bold=True) if color else summary_line(plan)]
+    if target is not None:
+        out.append(target_line(target))
+    out.append("")
     after_move = False
     for change in _shown_changes(plan):
         move = change.action == "unchanged" and bool(change.moved_from)

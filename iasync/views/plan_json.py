@@ -32,6 +32,8 @@ PLAN_JSON_SCHEMA: dict[str, Any] = {
     "properties": {
         "format_version": {"const": JSON_FORMAT_VERSION},
         "iasync_version": {"type": "string"},
+        # The LUSID the plan is for: its URL (never a credential), or why it is not known.
+        "target": {"type": "string"},
         "state": {
             "type": "object",
             "required": ["lineage", "serial"],
@@ -93,12 +95,13 @@ PLAN_JSON_SCHEMA: dict[str, Any] = {
 }
 
 
-def plan_json(plan: Plan) -> dict[str, Any]:
+def plan_json(plan: Plan, target: str | None = None) -> dict[str, Any]:
     """The plan's facts for machines (`iasync plan -json`), as PLAN_JSON_SCHEMA describes."""
     shown = [c for c in plan.changes if c.action != "unchanged" or c.moved_from]
     return {
         "format_version": JSON_FORMAT_VERSION,
         "iasync_version": plan.iasync_version,
+        **({} if target is None else {"target": target}),
         "state": {"lineage": plan.lineage, "serial": plan.serial},
         "counts": plan.counts,
         "apply": {
