@@ -14,7 +14,7 @@ import click
 
 from iasync.errors import IasyncError
 from iasync.views.documents import JSON_FORMAT_VERSION
-from iasync.views.plan import plural, render_plan, target_line
+from iasync.views.plan import NO_CHANGES, plural, render_plan, target_line
 from iasync.views.terminal import use_colour
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ def report_no_changes(output: Output, plan: Plan, shown: bool) -> None:
         click.echo(json.dumps(_result_json(ApplyResult(), plan), indent=2))
         return
     if not shown:  # the plan shown already ends with the same words
-        output.say("No changes. LUSID matches the account files; nothing was sent.")
+        output.say(f"{NO_CHANGES} Nothing was sent.")
         _report_orphans(output, plan)
 
 

@@ -58,6 +58,18 @@ def summary_line(plan: Plan) -> str:
     )
 
 
+#: What a plan compares, and what it does not read: a plan never asks LUSID, so it cannot say
+#: that LUSID matches the files (an account edited or deleted in LUSID since is not seen).
+COMPARED = (
+    "the account files with the last applied state; LUSID itself was not read "
+    "(`iasync plan --refresh` will check it)"
+)
+NO_CHANGES = (
+    "No changes. The account files match the last applied state (LUSID itself was not read: "
+    "`iasync plan --refresh` will check it)."
+)
+
+
 def target_line(target: str) -> str:
     """Which LUSID the plan is for (`target`: its URL, never a credential)."""
     return f"Target: LUSID at {target}"
@@ -73,7 +85,7 @@ def next_step_line(plan: Plan, saved_to: str | None = None) -> str:
                 "(iasync does not delete); remove them there, or restore their files. "
                 f"`iasync state rm PATH` forgets one in the state.{saved}"
             )
-        return f"No changes. LUSID matches the account files.{saved}"
+        return f"{NO_CHANGES}{saved}"
     command = f"iasync apply {saved_to}" if saved_to else "iasync apply"
     steps = []
     if plan.to_send:

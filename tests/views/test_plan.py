@@ -85,7 +85,10 @@ def test_no_changes_says_so_and_uses_thousands_separators() -> None:
     text = render_plan(plan)
 
     assert text.splitlines()[0] == "Plan: 0 to create, 0 to update, 0 orphaned, 1,200 unchanged."
-    assert text.splitlines()[-1] == "No changes. LUSID matches the account files."
+    assert text.splitlines()[-1] == (
+        "No changes. The account files match the last applied state (LUSID itself was not "
+        "read: `iasync plan --refresh` will check it)."
+    )
 
 
 def test_the_last_line_counts_batches_and_names_a_saved_plan() -> None:
