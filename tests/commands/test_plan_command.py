@@ -369,7 +369,8 @@ def test_a_plan_of_no_changes_says_it_was_saved(project: Project) -> None:
     lines = ok(project.plan("-out", "same.plan")).splitlines()
     assert lines[-1] == (
         "No changes. The account files match the last applied state (LUSID itself was not "
-        "read: `iasync plan --refresh` will check it). Saved the plan to same.plan (applying it does nothing)."
+        "read: `iasync plan --refresh` will check it). "
+        "Saved the plan to same.plan (applying it does nothing)."
     )
     assert not load_plan(project.root / "same.plan").has_changes
 
