@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from iasync.commands.options import lock_timeout_option, no_color_option, state_option
+from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
     from iasync.applying import ApplyResult
@@ -61,18 +62,26 @@ def command(
     state or the files changed since. Without it, plan now, show the plan and ask to confirm.
     """
     from iasync.settings import load_settings
-    from iasync.views.apply import Interrupted, Output, require_terminal
+    from iasync.views.apply import Interrupted, Output, report_error_json, require_terminal
 
-    settings = load_settings(
-        batch_size=batch_size, concurrency=concurrency, success_mode=success_mode, state=state_file
-    )
-    output = Output.for_terminal(as_json, no_color)
-    if planfile is None and not auto_approve:
-        require_terminal(as_json)
     try:
-        return _run(settings, output, planfile, auto_approve, lock_timeout)
-    except KeyboardInterrupt:  # before any batch was sent (once sending, `_send` says more)
-        raise Interrupted("interrupted; nothing was sent to LUSID") from None
+        settings = load_settings(
+            batch_size=batch_size,
+            concurrency=concurrency,
+            success_mode=success_mode,
+            state=state_file,
+        )
+        output = Output.for_terminal(as_json, no_color)
+        if planfile is None and not auto_approve:
+            require_terminal(as_json)
+        try:
+            return _run(settings, output, planfile, auto_approve, lock_timeout)
+        except KeyboardInterrupt:  # before any batch was sent (once sending, `_send` says more)
+            raise Interrupted("interrupted; nothing was sent to LUSID") from None
+    except IasyncError as error:
+        if as_json:  # one document on stdout whatever happens; the error is on stderr too
+            report_error_json(error)
+        raise
 
 
 def _run(

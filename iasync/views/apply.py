@@ -220,7 +220,24 @@ def report(output: Output, plan: Plan, result: ApplyResult) -> None:
 
 def _result_json(result: ApplyResult, plan: Plan) -> dict[str, Any]:
     """`iasync apply -json`: one object with `format_version`."""
-    return {"format_version": JSON_FORMAT_VERSION} | result.as_json() | {"orphaned": _orphans(plan)}
+    return (
+        {"format_version": JSON_FORMAT_VERSION, "ok": result.ok, "error": None}
+        | result.as_json()
+        | {"orphaned": _orphans(plan)}
+    )
+
+
+def report_error_json(error: IasyncError) -> None:
+    """`iasync apply -json` when the run failed as a whole (LUSID unreachable, credentials
+    refused, a stale plan...): still one document on stdout, for CI to parse, with the error.
+    Accounts LUSID accepted before a failure are recorded in the state: `iasync plan` shows
+    what is left."""
+    document = {
+        "format_version": JSON_FORMAT_VERSION,
+        "ok": False,
+        "error": {"message": str(error), "status": getattr(error, "status", None)},
+    }
+    click.echo(json.dumps(document, indent=2))
 
 
 def _report_existing(output: Output, result: ApplyResult) -> None:
