@@ -63,7 +63,9 @@ def test_the_text_plan_reads_like_the_design_sketch() -> None:
     assert "  + accounts/uk/jane-doe.yaml  (" + EXT + "=IA_22345678)" in lines
     assert '      displayName: "Account IA_22345678"' in lines
     assert '      accountType: "JointMixed"' in lines
-    assert "      ... 3 more attributes" in lines
+    # Every attribute of a create (issue 8, finding 2), no longer "... 3 more attributes".
+    assert '      properties["InvestmentAccount/Details/Country"]: "United Kingdom"' in lines
+    assert '      accountHolders["AccountHolder1"]:' in lines
     assert "  ~ accounts/uk/john-doe.yaml  (IA_12345678, LUID_00003D6X, version 3)" in lines
     changed = [
         line.split(None, 2) for line in lines if line.startswith("      ") and line[6] in "~+-"
