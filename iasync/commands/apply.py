@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 @click.option("--concurrency", type=int, help="Batches in flight at once (default 4).")
 @click.option(
     "--success-mode",
-    type=click.Choice(["Partial", "Atomic"]),
+    type=click.Choice(["Partial", "Atomic"], case_sensitive=False),
     help="Partial: good accounts are kept when others fail; Atomic: each batch all or nothing.",
 )
 @state_option
