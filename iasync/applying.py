@@ -31,12 +31,17 @@ if TYPE_CHECKING:
 
 #: Answers that every other batch would get too (bad credentials, no access, wrong URL): apply
 #: stops at the first instead of sending every batch to be refused, and reports it once. So does
-#: a LUSID that could not be reached at all, after its retries (`LusidApiError.unreachable`).
+#: a LUSID that could not be reached at all, after its retries (`LusidApiError.unreachable`),
+#: and a token endpoint that refused the credentials (`LusidApiError.fatal`).
 FATAL_STATUSES = frozenset({401, 403, 404})
 
 
 def _is_fatal(error: IasyncError) -> bool:
-    return getattr(error, "status", None) in FATAL_STATUSES or getattr(error, "unreachable", False)
+    return (
+        getattr(error, "status", None) in FATAL_STATUSES
+        or getattr(error, "unreachable", False)
+        or getattr(error, "fatal", False)
+    )
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "state": ("iasync.commands.state", "Inspect the last-applied state."),
     "force-unlock": ("iasync.commands.force_unlock", "Release a stuck state lock by its id."),
     "emulator": ("iasync.commands.emulator", "Run a local LUSID Investment Accounts emulator."),
+    "import": ("iasync.commands.import_", "Write account files from a $batchUpsert request body."),
 }
 
 

@@ -169,8 +169,27 @@ def _coerce_all(values: Mapping[str, Any], source: str) -> dict[str, Any]:
     if unknown:
         raise SettingsError(
             f"{source}: unknown setting {', '.join(unknown)}; known: {', '.join(sorted(_KNOWN))}"
+            f"{_did_you_mean(unknown)}"
         )
     return {name: _coerce(name, value, source) for name, value in values.items()}
+
+
+def _did_you_mean(unknown: list[str]) -> str:
+    """`; did you mean accounts_dir?` for a misspelt setting, as validate says for a key."""
+    guesses = {name: _closest(name, sorted(_KNOWN)) for name in unknown}
+    found = {name: guess for name, guess in guesses.items() if guess}
+    if not found:
+        return ""
+    if len(unknown) == 1:
+        return f"; did you mean {found[unknown[0]]}?"
+    return "; did you mean " + ", ".join(f"{g} for {n}" for n, g in found.items()) + "?"
+
+
+def _closest(word: str, choices: list[str]) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(word.lower(), choices, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -191,6 +210,9 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             if not all(isinstance(item, str) for item in items):
                 raise TypeError
             return tuple(str(item).strip() for item in items if str(item).strip())
+        if name == "success_mode" and isinstance(value, str):
+            # As the API spells it, whatever the case it was written in ("atomic").
+            return next((m for m in SUCCESS_MODES if m.lower() == value.lower()), value)
         return str(value)
     except (TypeError, ValueError):
         raise SettingsError(
@@ -219,9 +241,10 @@ def _checked(settings: Settings, source: str) -> Settings:
             f"{source}: concurrency must be between 1 and 64, got {settings.concurrency}"
         )
     if settings.success_mode not in SUCCESS_MODES:
-        raise SettingsError(
-            f"{source}: success_mode must be Partial or Atomic, got {settings.success_mode!r}"
-        )
+        close = _closest(settings.success_mode, [mode.lower() for mode in SUCCESS_MODES])
+        hint = f"; did you mean {close.capitalize()}?" if close else ""
+        got = f"got {settings.success_mode!r}{hint}"
+        raise SettingsError(f"{source}: success_mode must be Partial or Atomic, {got}")
     if not settings.account_types:
         raise SettingsError(f"{source}: account_types must list at least one type")
     return settings

@@ -197,3 +197,46 @@ def test_hook_manifest_and_own_config_are_valid() -> None:
             [*PRE_COMMIT, command, str(ROOT / path)], capture_output=True, text=True
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- issue 8, finding 3: the files being committed, compared with the tracked ones ---------------
+
+ERIN = (ROOT / "accounts" / "jane-doe.yaml").read_text(encoding="utf-8")
+
+
+def test_an_invalid_untracked_file_does_not_block_an_unrelated_commit(repo: AccountsRepo) -> None:
+    repo.write("accounts/erin.yaml", ERIN)
+    code, output = repo.commit("accounts/erin.yaml")
+    assert code == 0, output
+    repo.write("accounts/frank.yaml", BROKEN_ACCOUNT)  # untracked, and not valid
+    repo.write("accounts/erin.yaml", ERIN.replace("InvestmentAccount2DisplayName", "Erin"))
+
+    code, output = repo.commit("accounts/erin.yaml")
+
+    assert code == 0, output
+    assert "frank.yaml" not in output
+    assert repo.commits() == 3
+
+
+def test_an_untracked_file_claiming_the_same_identifier_is_no_clash(repo: AccountsRepo) -> None:
+    # An untracked copy of john-doe.yaml is not in the repository: it clashes with nothing yet.
+    shutil.copy(repo.path / "accounts" / "john-doe.yaml", repo.path / "accounts" / "draft.yaml")
+    repo.write("accounts/erin.yaml", ERIN)
+    code, output = repo.commit("accounts/erin.yaml")
+    assert code == 0, output
+    # Committing the copy itself is refused, naming the tracked file it clashes with.
+    code, output = repo.commit("accounts/draft.yaml")
+    assert code != 0
+    assert "accounts/draft.yaml:" in output
+    assert "is also claimed by accounts/john-doe.yaml" in output
+
+
+def test_the_hook_is_given_the_files_being_committed() -> None:
+    import yaml
+
+    for path in (".pre-commit-hooks.yaml", ".pre-commit-config.yaml"):
+        document = yaml.safe_load((ROOT / path).read_text(encoding="utf-8"))
+        hooks = document if isinstance(document, list) else document["repos"][0]["hooks"]
+        [validate] = [hook for hook in hooks if hook["id"] == "iasync-validate"]
+        assert validate["pass_filenames"] is True, path
+        assert validate["entry"].endswith("validate --pre-commit"), path

@@ -172,7 +172,8 @@ def test_settings_from_the_working_directory(tmp_path: Path) -> None:
         ("batch_size = true\n", "batch_size = True is not valid; expected a whole number"),
         ('batch_size = "ten"\n', "batch_size = 'ten' is not valid; expected a whole number"),
         ("concurrency = 65\n", "concurrency must be between 1 and 64, got 65"),
-        ('success_mode = "partial"\n', "success_mode must be Partial or Atomic, got 'partial'"),
+        # Any case is accepted (issue 8, finding 9): "partial" is Partial; this is neither.
+        ('success_mode = "sometimes"\n', "success_mode must be Partial or Atomic, got 'somet"),
         ("account_types = []\n", "account_types must list at least one type"),
         ("account_types = [1, 2]\n", "account_types = [1, 2] is not valid"),
         ("accounts_dir = 5\n", "accounts_dir = 5 is not valid; expected a path"),

@@ -10,6 +10,7 @@ The canonical style:
   has effective dates); an identifier with effective dates stays long, the short form has none;
 * two-space indentation, sequences indented under their key, block style for mappings, flow
   style for lists of text (`[a, b]`) and for empty collections (`[]`), no line folding;
+* exactly one newline at the end (no trailing blank lines);
 * plain scalars where YAML reads them back as the same text; quotes where YAML 1.1 (PyYAML's
   reading) or 1.2 would see something else (`'NO'`, `'0012'`, `'2016-01-01'` as a label).
 
@@ -102,7 +103,13 @@ def _format_once(text: str) -> str:
     normalise_account(data)
     out = io.StringIO()
     yaml.dump(data, out)
-    return align_comments(out.getvalue())
+    return _one_final_newline(align_comments(out.getvalue()))
+
+
+def _one_final_newline(text: str) -> str:
+    """The text ending in exactly one newline: blank lines at the end are dropped (ruamel keeps
+    them; a file's last value never ends in them, and the loader checks the meaning after)."""
+    return text.rstrip() + "\n"
 
 
 # --- files ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from iasync.accounts.batch_request import describe_request, is_batch_request
 from iasync.accounts.clashes import claims_of
 from iasync.accounts.finding import display_path
 from iasync.accounts.loaded import FileOutcome, LoadedAccount
@@ -45,6 +46,10 @@ def load_file(path: Path, settings: Settings, *, canonical: bool = True) -> File
     problems = [Problem(shown, line, column, message) for line, column, message in document.errors]
     if document.fatal:
         return FileOutcome(shown, None, problems, [])
+    if is_batch_request(document.data):  # one clear line, not a problem a misplaced field
+        return FileOutcome(
+            shown, None, [Problem(shown, 1, 1, describe_request(document.data, shown))], []
+        )
     problems.extend(_content_problems(shown, document, settings))
     claims = claims_of(document)
     if problems or not canonical:

@@ -7,7 +7,9 @@ builds dicts, lists, strings and numbers itself, so that it can
 * refuse what an account file has no use for and what hides mistakes: tags other than the core
   schema's (`!!python/object`, `!!binary`, ...), aliases (an alias bomb is refused at its first
   alias, never expanded), duplicate keys, merge keys, nulls (a value left out), YAML 1.1 numbers
-  that are not what they look like (`0012` is octal 10, `1:30` is 90), infinities and NaN;
+  that are not what they look like (`0012` is octal 10, `1:30` is 90), numbers whose text is
+  lost on the way (`Ver: 1.10` is the number 1.1; `+5`, `0x1F`, `1_000`, `.5`), infinities and
+  NaN;
 * keep timestamps as the text written (the schema and the model read them as strings).
 """
 
@@ -136,6 +138,7 @@ def parse(text: str) -> Document:
         )
     builder = _Builder(document, anchors="&" in text)
     document.data = builder.build(root, (), None, 0)
+    builder.report_numbers_without_unit(document.data)
     for line, column, path, message in builder.about_paths:  # now that items' keys are known
         document.errors.append((line, column, f"{render_path(path, document.data)}: {message}"))
     if builder.aliases:
@@ -177,10 +180,35 @@ def resolve_plain(node: ScalarNode) -> str:
 
 def _ambiguous_property(text: str, path: Path) -> bool:
     """`1e3` as a property's value, where text is a label and a number a metric."""
-    value_of_property = path[:1] == ("properties",) and (
+    return _property_value(path) and _EXPONENT_NUMBER.fullmatch(text) is not None
+
+
+def _property_value(path: Path) -> bool:
+    """A property's value in the short form, where text is a label and a number a metric."""
+    return path[:1] == ("properties",) and (
         len(path) == 2 or (len(path) == 3 and path[2] == "value")
     )
-    return value_of_property and _EXPONENT_NUMBER.fullmatch(text) is not None
+
+
+def _metric_only(path: Path) -> bool:
+    """A long form's `metricValue.value`: a number is all it can be, so its spelling is free."""
+    return path[:1] == ("properties",) and path[-2:] == ("metricValue", "value")
+
+
+def _lost_text(text: str, value: int | float) -> str | None:
+    """How the number `value` is written, when that is not `text`: the text is lost on the way
+    (`1.10` is sent as 1.1, `+5` as 5, `0x1F` as 31); None when `text` reads as it is written.
+
+    Exponent notation (`1.0e+3`) is exempt: it means a number to anyone who writes it, and
+    `1e3` (text in YAML 1.1, a number in 1.2) has a rule of its own.
+    """
+    if isinstance(value, float):
+        if "e" in text.lower() and "_" not in text:
+            return None
+        written = repr(value)
+    else:
+        written = str(value)
+    return None if written == text else written
 
 
 def _decimal(text: str) -> str:
@@ -272,6 +300,8 @@ class _Builder:
         # Problems whose message starts with the path: rendered once the data is whole, as an
         # item of accountHolders is named by its key, which may come after the problem.
         self.about_paths: list[tuple[int, int, Path, str]] = []
+        # Numbers that lose their text, as a property's `value:`: see `number`.
+        self.unless_unit: list[tuple[Node, Path, str]] = []
 
     def problem(self, node: Node, path: Path, message: str) -> None:
         self.document.errors.append((node.start_mark.line + 1, node.start_mark.column + 1, message))
@@ -406,7 +436,29 @@ class _Builder:
         if isinstance(value, float) and not math.isfinite(value):
             self.path_problem(node, path, f"{text} is not a finite number")
             return None
-        return value
+        written = None if node.style or _metric_only(path) else _lost_text(text, value)
+        if written is None:
+            return value
+        hint = f"quote it: {quote(text)}"
+        if _property_value(path):
+            hint = f"for the text quote it: {quote(text)}, for the number write {written}"
+        message = f"YAML reads {text} as the number {written}; {hint}"
+        if len(path) == 3:  # `{value: 1.50, unit: GBP}` is a metric: known once `unit` is read
+            self.unless_unit.append((node, path, message))
+            return value
+        self.path_problem(node, path, message)
+        return None
+
+    def report_numbers_without_unit(self, data: Any) -> None:
+        """The numbers held back by `number` as a short form's `value`: a trap unless the
+        mapping has a `unit` too (then a number is all it can be, and 1.50 is 1.5)."""
+        for node, path, message in self.unless_unit:
+            holder = _child(_child(data, path[0]), path[1])
+            if isinstance(holder, dict) and "unit" in holder:
+                continue
+            self.path_problem(node, path, message)
+            if isinstance(holder, dict):
+                holder[path[2]] = None
 
 
 _SCALAR_TAGS = frozenset({PLAIN, STR, INT, FLOAT, BOOL, NULL, TIMESTAMP, VALUE})

@@ -18,6 +18,7 @@ from iasync.commands.options import (
     state_option,
     workspace_option,
 )
+from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
     from iasync.applying import ApplyResult
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 @click.option("--concurrency", type=int, help="Batches in flight at once (default 4).")
 @click.option(
     "--success-mode",
-    type=click.Choice(["Partial", "Atomic"]),
+    type=click.Choice(["Partial", "Atomic"], case_sensitive=False),
     help="Partial: good accounts are kept when others fail; Atomic: each batch all or nothing.",
 )
 @state_option
@@ -68,22 +69,27 @@ def command(
     state or the files changed since. Without it, plan now, show the plan and ask to confirm.
     """
     from iasync.settings import load_settings
-    from iasync.views.apply import Interrupted, Output, require_terminal
+    from iasync.views.apply import Interrupted, Output, report_error_json, require_terminal
 
-    settings = load_settings(
-        batch_size=batch_size,
-        concurrency=concurrency,
-        success_mode=success_mode,
-        state=state_file,
-        workspace=workspace,
-    )
-    output = Output.for_terminal(as_json, no_color)
-    if planfile is None and not auto_approve:
-        require_terminal(as_json)
     try:
-        return _run(settings, output, planfile, auto_approve, lock_timeout)
-    except KeyboardInterrupt:  # before any batch was sent (once sending, `_send` says more)
-        raise Interrupted("interrupted; nothing was sent to LUSID") from None
+        settings = load_settings(
+            batch_size=batch_size,
+            concurrency=concurrency,
+            success_mode=success_mode,
+            state=state_file,
+            workspace=workspace,
+        )
+        output = Output.for_terminal(as_json, no_color)
+        if planfile is None and not auto_approve:
+            require_terminal(as_json)
+        try:
+            return _run(settings, output, planfile, auto_approve, lock_timeout)
+        except KeyboardInterrupt:  # before any batch was sent (once sending, `_send` says more)
+            raise Interrupted("interrupted; nothing was sent to LUSID") from None
+    except IasyncError as error:
+        if as_json:  # one document on stdout whatever happens; the error is on stderr too
+            report_error_json(error)
+        raise
 
 
 def _run(
@@ -94,17 +100,21 @@ def _run(
     from iasync.states import open_backend
     from iasync.views import apply as view
 
-    config = load_lusid_config()  # before the lock: a missing credential fails fast
+    # Before the lock: a missing credential fails fast. secrets.json is looked for at the
+    # project root, where the settings are, whichever directory apply runs from.
+    config = load_lusid_config(root=settings.root)
     backend = open_backend(settings)
     with backend.lock("apply", timeout=timeout):
         state = backend.read()
         if planfile is None:
-            plan = _plan_now(settings, output, state)
+            plan = _plan_now(settings, output, state, config.describe_target())
         else:
             plan = load_saved_plan(settings, state, planfile)
             settings = settings_of_plan(
                 settings, plan, overridden=_given("success_mode", "batch_size")
             )
+            if plan.has_changes:
+                view.say_target(output, config.describe_target())
         if not plan.has_changes:
             view.report_no_changes(output, plan, shown=planfile is None)
             return 0
@@ -117,7 +127,7 @@ def _run(
     return 0 if result.ok else 1
 
 
-def _plan_now(settings: Settings, output: Output, state: State) -> Plan:
+def _plan_now(settings: Settings, output: Output, state: State, target: str) -> Plan:
     from iasync.operations import InvalidAccountFiles, plan_now
     from iasync.views.apply import show_plan
     from iasync.views.problems import report_problems
@@ -128,7 +138,7 @@ def _plan_now(settings: Settings, output: Output, state: State) -> Plan:
     except InvalidAccountFiles as invalid:
         report_problems(invalid.load, as_json=False, then="apply again")
         raise
-    show_plan(plan, output)
+    show_plan(plan, output, target)
     return plan
 
 

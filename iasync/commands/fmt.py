@@ -45,8 +45,9 @@ def command(paths: tuple[Path, ...], check: bool) -> int:
         click.echo(f"{_files(failed)} not formatted: see the problems above.", err=True)
         return 1
     if check and changed:
+        them = "it" if len(changed) == 1 else "them"
         click.echo(
-            f"{_files(len(changed))} would be reformatted; run `iasync fmt` to rewrite them.",
+            f"{_files(len(changed))} would be reformatted; run `iasync fmt` to rewrite {them}.",
             err=True,
         )
         return 1

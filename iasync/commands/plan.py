@@ -59,6 +59,7 @@ def command(
     another file (recorded in the state, not sent), unchanged, and orphaned (in the state, no
     longer in the files).
     """
+    from iasync.lusid import lusid_target
     from iasync.operations import InvalidAccountFiles, plan_now
     from iasync.settings import load_settings
     from iasync.states import open_backend
@@ -82,24 +83,28 @@ def command(
         from iasync.plans.planfile import save_plan
 
         save_plan(plan, out)
-    _show(plan, as_json, markdown, no_color, None if out is None else str(out))
+    target = lusid_target(root=settings.root)
+    _show(plan, as_json, markdown, no_color, None if out is None else str(out), target)
     if detailed_exitcode and plan.has_changes:
         return 2
     return 0
 
 
-def _show(plan: Plan, as_json: bool, markdown: bool, no_color: bool, saved_to: str | None) -> None:
+def _show(
+    plan: Plan, as_json: bool, markdown: bool, no_color: bool, saved_to: str | None, target: str
+) -> None:
     if as_json:
         from iasync.views.plan_json import plan_json, render_json
 
-        click.echo(render_json(plan_json(plan)), nl=False)
+        click.echo(render_json(plan_json(plan, target)), nl=False)
     elif markdown:
         from iasync.views.markdown import render_markdown
 
-        click.echo(render_markdown(plan), nl=False)
+        click.echo(render_markdown(plan, target=target), nl=False)
     else:
         from iasync.views.plan import render_plan
         from iasync.views.terminal import use_colour
 
         color = use_colour(no_color)
-        click.echo(render_plan(plan, color=color, saved_to=saved_to), color=color, nl=False)
+        text = render_plan(plan, color=color, saved_to=saved_to, target=target)
+        click.echo(text, color=color, nl=False)

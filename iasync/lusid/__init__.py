@@ -5,7 +5,13 @@ the rest: `_config` (FBN_* variables and secrets.json), `_auth` (OAuth tokens), 
 retry policy, on tenacity) and `_errors` (LUSID's refusals in words).
 """
 
-from iasync.lusid._config import LusidConfig, Secret, http_timeout, load_lusid_config
+from iasync.lusid._config import (
+    LusidConfig,
+    Secret,
+    http_timeout,
+    load_lusid_config,
+    lusid_target,
+)
 from iasync.lusid._errors import LusidApiError, LusidConfigError, describe_problem
 from iasync.lusid._retry import RetryEvent, RetryPolicy, parse_retry_after
 from iasync.lusid.client import LusidClient, UpsertResponse
@@ -22,5 +28,6 @@ __all__ = [
     "describe_problem",
     "http_timeout",
     "load_lusid_config",
+    "lusid_target",
     "parse_retry_after",
 ]

@@ -1,6 +1,10 @@
 """The bearer token to send: a personal access token as is, or the OAuth2 password grant,
 refreshed before it expires and obtained anew when LUSID answers 401. Thread-safe: one thread
-obtains a token while the others wait and share it."""
+obtains a token while the others wait and share it.
+
+A refused password grant is final for the client's life: every later request gets the same
+error without asking again (asking once a batch could lock the account at the identity
+provider), and the error is `fatal`, so apply stops before sending anything."""
 
 from __future__ import annotations
 
@@ -48,6 +52,7 @@ class Tokens:
         self.config = config
         self.refresh_margin = refresh_margin
         self.current: Token | None = None
+        self.refused: LusidApiError | None = None  # the password grant's refusal, once refused
         self._post = post
         self._retrying = retrying
         self._lock = threading.Lock()
@@ -57,6 +62,8 @@ class Tokens:
         if self.config.access_token is not None:
             return self.config.access_token.reveal()
         with self._lock:  # one thread obtains the token; the others wait and share it
+            if self.refused is not None:
+                raise self.refused
             token = self.current
             if token is None:
                 token = self._password_grant()
@@ -83,12 +90,14 @@ class Tokens:
         }
         response = self._token_request(form, auth=None)
         if response.status_code != 200:
-            raise LusidApiError(
+            self.refused = LusidApiError(
                 f"the token endpoint {shown_url(config.token_url or '')} refused the password "
                 f"grant for {config.username}: {oauth_error(response)}; check FBN_USERNAME, "
                 "FBN_PASSWORD, FBN_CLIENT_ID and FBN_CLIENT_SECRET",
                 status=response.status_code,
+                fatal=True,
             )
+            raise self.refused
         return self._token_from(response)
 
     def _refresh(self, token: Token) -> Token:

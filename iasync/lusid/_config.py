@@ -1,6 +1,9 @@
 """LUSID's configuration, as the LUSID SDK reads it (lusid-api.md): `FBN_*` environment
-variables first, then `./secrets.json` (an `api` and a `proxy` section), whose values win; and the
-HTTP timeouts and proxy that configuration asks for.
+variables first, then `secrets.json` (an `api` and a `proxy` section) at the project root, whose
+values win; and the HTTP timeouts and proxy that configuration asks for.
+
+Bearer tokens (and the password grant's password) go over https, or over plain http only to this
+machine (the emulator): a token sent in the clear across a network is a token given away.
 
 Secrets (tokens, passwords, client secrets) are held in `Secret`, whose repr and str hide them:
 they cannot reach a message, a log line or a traceback by accident.
@@ -9,11 +12,12 @@ they cannot reach a message, a log line or a traceback by accident.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +73,9 @@ class LusidConfig:
     connect_timeout_ms: int | None = None
     read_timeout_ms: int | None = None
     rate_limit_retries: int | None = None
+    # Where the credentials were found, to say so ("environment", "secrets.json at <path>"):
+    # no part of what the configuration is, so two configs from different places are equal.
+    credentials_source: str | None = field(default=None, compare=False)
 
     @property
     def uses_password_grant(self) -> bool:
@@ -86,6 +93,16 @@ class LusidConfig:
             "FBN_TOKEN_URL (or the `api` section of secrets.json): the token they obtained "
             "is not accepted"
         )
+
+    @property
+    def target(self) -> str:
+        """The LUSID this configuration is for, fit to show (never a credential)."""
+        return target_url(self.api_url)
+
+    def describe_target(self) -> str:
+        """`<URL> (credentials: <where from>)`, to say before anything is sent."""
+        source = f" (credentials: {self.credentials_source})" if self.credentials_source else ""
+        return self.target + source
 
     def describe_auth(self) -> str:
         if self.access_token is not None:
@@ -138,22 +155,26 @@ _COUNT_FIELDS = frozenset(
 _GRANT_FIELDS = ("token_url", "username", "password", "client_id", "client_secret")
 
 
-def load_lusid_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> LusidConfig:
-    """LUSID's configuration from `FBN_*` variables, then `./secrets.json` (whose values win)."""
+def load_lusid_config(
+    env: Mapping[str, str] | None = None, root: Path | None = None, *, cwd: Path | None = None
+) -> LusidConfig:
+    """LUSID's configuration from `FBN_*` variables, then `secrets.json` (whose values win) in
+    `root`: the project root, where the settings are (default, and `cwd`'s old meaning: the
+    working directory), so a command run from a subdirectory finds it as it finds the settings.
+    """
     env = os.environ if env is None else env
-    secrets_path = (cwd or Path.cwd()) / "secrets.json"
-    values = _from_env(env)
-    values.update(_from_secrets_file(secrets_path))
-    where = f"the environment or {secrets_path}"
+    secrets_path = (root or cwd or Path.cwd()) / "secrets.json"
+    from_env, from_file = _from_env(env), _from_secrets_file(secrets_path)
+    values = from_env | from_file
     if not values.get("api_url"):
         raise LusidConfigError(
             f"no LUSID URL: set FBN_LUSID_URL (like https://<domain>.lusid.com/api) or "
             f"api.lusidUrl in {secrets_path}"
         )
-    if not values["api_url"].startswith(("http://", "https://")):
-        raise LusidConfigError(
-            f"the LUSID URL {values['api_url']!r} from {where} must start with https://"
-        )
+    for name in ("api_url", "token_url"):
+        if values.get(name):
+            where = secrets_path if name in from_file else "the environment"
+            check_url(values[name], f"the {_URL_NAMES[name]} from {where}")
     if not values.get("access_token"):
         missing = [name for name in _GRANT_FIELDS if not values.get(name)]
         if missing:
@@ -163,7 +184,89 @@ def load_lusid_config(env: Mapping[str, str] | None = None, cwd: Path | None = N
                 "FBN_TOKEN_URL, FBN_USERNAME, FBN_PASSWORD, FBN_CLIENT_ID and FBN_CLIENT_SECRET "
                 f"(missing: {names}); or the same in the `api` section of {secrets_path}"
             )
-    return LusidConfig(**{name: _typed(name, value) for name, value in values.items()})
+    return LusidConfig(
+        **{name: _typed(name, value) for name, value in values.items()},
+        credentials_source=_credentials_source(values, from_file, secrets_path),
+    )
+
+
+def lusid_target(env: Mapping[str, str] | None = None, root: Path | None = None) -> str:
+    """The LUSID the configuration points at, fit to show in a plan: its URL without a user,
+    password or query, or why it is not known. Needs no credentials (a plan sends nothing)."""
+    env = os.environ if env is None else env
+    secrets_path = (root or Path.cwd()) / "secrets.json"
+    try:
+        url = _from_secrets_file(secrets_path).get("api_url") or _from_env(env).get("api_url")
+    except LusidConfigError as exc:
+        return f"not known ({exc})"
+    if not url:
+        return "not set (FBN_LUSID_URL, or api.lusidUrl in secrets.json)"
+    return target_url(url)
+
+
+def target_url(url: str) -> str:
+    """`url` as scheme, host, port and path only: no user, password, query or fragment."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError):
+        return shown_url(url).split("?", 1)[0].split("#", 1)[0]
+    return f"{parsed.scheme}://{parsed.netloc.decode()}{parsed.path}"
+
+
+_URL_NAMES = {"api_url": "LUSID URL", "token_url": "token URL"}
+
+
+def check_url(url: str, what: str) -> None:
+    """Refuse a URL a bearer token (or a password) must not be sent to: one that is not https,
+    unless it is plain http to this machine (the emulator)."""
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() == "https" and rest:
+        return
+    if scheme.lower() == "http" and rest:
+        host = _host_of(url)
+        if is_loopback(host):
+            return
+        raise LusidConfigError(
+            f"{what}, {shown_url(url)}, is plain http to {host or 'no host'}: iasync sends "
+            "tokens over plain http only to this machine (localhost, 127.0.0.0/8 or ::1, such "
+            "as the emulator); use https:// for any other host"
+        )
+    raise LusidConfigError(
+        f"{what}, {shown_url(url)!r}, must start with https:// (or http:// for a LUSID on this "
+        "machine, such as the emulator: localhost, 127.0.0.0/8 or ::1)"
+    )
+
+
+def _host_of(url: str) -> str:
+    try:
+        return httpx.URL(url).host
+    except (httpx.InvalidURL, ValueError):
+        return ""
+
+
+def is_loopback(host: str) -> bool:
+    """True for a host name or address of this machine: localhost, 127.0.0.0/8, ::1."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _credentials_source(
+    values: Mapping[str, Any], from_file: Mapping[str, Any], secrets_path: Path
+) -> str:
+    """Where the credentials in use came from: the environment, secrets.json, or both."""
+    used = ("access_token",) if values.get("access_token") else _GRANT_FIELDS
+    in_file = [name in from_file for name in used if values.get(name)]
+    file = f"secrets.json at {secrets_path}"
+    if all(in_file):
+        return file
+    if not any(in_file):
+        return "environment"
+    return f"environment and {file}"
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:

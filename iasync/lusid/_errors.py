@@ -33,6 +33,7 @@ class LusidApiError(IasyncError):
         failed: dict[str, dict[str, Any]] | None = None,
         request_id: str | None = None,
         unreachable: bool = False,
+        fatal: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -42,6 +43,8 @@ class LusidApiError(IasyncError):
         # No connection could be made, to the last attempt: nothing was sent, and any other
         # request to the same URL would fare the same.
         self.unreachable = unreachable
+        # Every other request of the run would fail alike (credentials refused): stop at once.
+        self.fatal = fatal
 
 
 def request_id(response: httpx.Response) -> str | None:

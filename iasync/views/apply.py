@@ -14,7 +14,7 @@ import click
 
 from iasync.errors import IasyncError
 from iasync.views.documents import JSON_FORMAT_VERSION
-from iasync.views.plan import plural, render_plan
+from iasync.views.plan import NO_CHANGES, plural, render_plan, target_line
 from iasync.views.terminal import use_colour
 
 if TYPE_CHECKING:
@@ -75,15 +75,21 @@ def require_terminal(as_json: bool) -> None:
         )
 
 
-def show_plan(plan: Plan, output: Output) -> None:
+def show_plan(plan: Plan, output: Output, target: str | None = None) -> None:
+    """The plan, before asking; `target`: the LUSID (and where its credentials came from)."""
     if output.as_json:
         return
-    text = render_plan(plan, color=output.color)
+    text = render_plan(plan, color=output.color, target=target)
     if plan.has_changes:
         # The plan's last line says "Run `iasync apply` to ...": that is what is happening now.
         # A blank line parts the plan from what apply says next.
         text = text.rstrip("\n").rpartition("\n")[0].rstrip("\n") + "\n\n"
     click.echo(text, color=output.color, nl=False)
+
+
+def say_target(output: Output, target: str) -> None:
+    """Which LUSID a saved plan is about to be applied to (no plan is shown to say it)."""
+    output.say(target_line(target))
 
 
 def confirmed() -> bool:
@@ -187,7 +193,7 @@ def report_no_changes(output: Output, plan: Plan, shown: bool) -> None:
         click.echo(json.dumps(_result_json(ApplyResult(), plan), indent=2))
         return
     if not shown:  # the plan shown already ends with the same words
-        output.say("No changes. LUSID matches the account files; nothing was sent.")
+        output.say(f"{NO_CHANGES} Nothing was sent.")
         _report_orphans(output, plan)
 
 
@@ -214,7 +220,24 @@ def report(output: Output, plan: Plan, result: ApplyResult) -> None:
 
 def _result_json(result: ApplyResult, plan: Plan) -> dict[str, Any]:
     """`iasync apply -json`: one object with `format_version`."""
-    return {"format_version": JSON_FORMAT_VERSION} | result.as_json() | {"orphaned": _orphans(plan)}
+    return (
+        {"format_version": JSON_FORMAT_VERSION, "ok": result.ok, "error": None}
+        | result.as_json()
+        | {"orphaned": _orphans(plan)}
+    )
+
+
+def report_error_json(error: IasyncError) -> None:
+    """`iasync apply -json` when the run failed as a whole (LUSID unreachable, credentials
+    refused, a stale plan...): still one document on stdout, for CI to parse, with the error.
+    Accounts LUSID accepted before a failure are recorded in the state: `iasync plan` shows
+    what is left."""
+    document = {
+        "format_version": JSON_FORMAT_VERSION,
+        "ok": False,
+        "error": {"message": str(error), "status": getattr(error, "status", None)},
+    }
+    click.echo(json.dumps(document, indent=2))
 
 
 def _report_existing(output: Output, result: ApplyResult) -> None:

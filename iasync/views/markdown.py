@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 from iasync.plans.plan import AccountChange, Plan
@@ -11,6 +12,7 @@ from iasync.views.plan import (
     change_lines,
     next_step_line,
     summary_line,
+    target_line,
 )
 
 MARKDOWN_LIMIT = 60_000
@@ -21,16 +23,20 @@ _MARKDOWN_MARKERS = {"~": "!", "!": "#", ">": "#"}
 _SECTIONS = {"create": "to create", "update": "to update", "moved": "moved", "orphaned": "orphaned"}
 
 
-def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
+def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT, target: str | None = None) -> str:
     """A pull-request comment: summary, then a collapsible section per kind of change.
 
     Each section is a ```diff block with the marker first on every line, so that GitHub colours
     it: creates and added attributes green, removed attributes red, updates orange (`!`, as
     GitHub has no colour for `~`); moves and orphans change nothing in LUSID and stay plain.
-    Kept under `limit` characters (GitHub refuses comments over 65,536): changes that do not
-    fit are counted in a closing "... and N more changes" line.
+    Every change is shown whole (a create with every attribute it will send); one longer than
+    FOLD_LINES is folded in a `<details>` of its own. Kept under `limit` characters (GitHub
+    refuses comments over 65,536): changes that do not fit at all are counted, never cut, in a
+    closing "... and N more changes" line.
     """
     head = ["### iasync plan", "", f"**{summary_line(plan)}**", ""]
+    if target is not None:
+        head += [target_line(target).replace(" at ", " at `", 1) + "`", ""]
     tail = [next_step_line(plan)]
     # Room for the closing fence and tags and the "... and N more" line.
     budget = limit - _length(head) - _length(tail) - 200
@@ -55,21 +61,47 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
 def _markdown_section(
     kind: str, changes: list[AccountChange], budget: int
 ) -> tuple[list[str], int]:
+    """A collapsible section of `changes`, each shown whole, as many as fit in `budget`.
+
+    A change longer than FOLD_LINES lines (a create with many properties, say) is folded in a
+    `<details>` of its own, its header the summary: the section stays easy to scan, and what
+    will be sent is all there, one click away. A change is never cut short: one that does not
+    fit is left out whole, and counted by the caller.
+    """
     title = f"{len(changes):,} {_SECTIONS[kind]}"
-    opening = [f"<details><summary>{title}</summary>", "", "```diff"]
-    closing = ["```", "", "</details>", ""]
+    opening = [f"<details><summary>{title}</summary>", ""]
+    closing = ["</details>", ""]
     room = budget - _length(opening) - _length(closing)
     lines: list[str] = []
+    fenced = False  # within a ```diff block that the next short change can join
     shown = 0
     for change in changes:
         block = [_markdown_line(line) for line in change_lines(change)]
-        if _length(lines) + _length(block) > room:
+        if len(block) > FOLD_LINES:
+            piece = (_FENCE_END if fenced else []) + _folded(block)
+        else:
+            piece = ([] if fenced else ["```diff"]) + block
+        ends_fenced = len(block) <= FOLD_LINES
+        if _length(lines) + _length(piece) + _length(_FENCE_END) > room:
             break
-        lines += block
+        lines += piece
+        fenced = ends_fenced
         shown += 1
     if not shown:
         return [], 0
-    return opening + lines + closing, shown
+    return opening + lines + (_FENCE_END if fenced else []) + closing, shown
+
+
+#: A change of more lines than this is folded in a `<details>` of its own.
+FOLD_LINES = 12
+_FENCE_END = ["```", ""]
+
+
+def _folded(block: list[str]) -> list[str]:
+    """One long change in a `<details>` whose summary is its header line."""
+    summary = html.escape(block[0].strip())
+    opening = [f"<details><summary><code>{summary}</code></summary>", "", "```diff"]
+    return [*opening, *block, *_FENCE_END, "</details>", ""]
 
 
 def _markdown_line(line: str) -> str:

@@ -15,11 +15,10 @@ from typing import Any
 
 import click
 
+from iasync.accounts.format import FIELD_ORDER, KEYED_FIELDS
 from iasync.plans.diff import Difference, diff_view
 from iasync.plans.plan import AccountChange, Plan
 
-# Attributes shown for a create; the rest are counted ("... 6 more attributes").
-CREATE_SHOWN = ("displayName", "accountType")
 #: A value longer than this on one line is written out over several lines instead.
 MAX_VALUE_WIDTH = 80
 #: A single text longer than this is cut, saying how long it is.
@@ -58,6 +57,23 @@ def summary_line(plan: Plan) -> str:
     )
 
 
+#: What a plan compares, and what it does not read: a plan never asks LUSID, so it cannot say
+#: that LUSID matches the files (an account edited or deleted in LUSID since is not seen).
+COMPARED = (
+    "the account files with the last applied state; LUSID itself was not read "
+    "(`iasync plan --refresh` will check it)"
+)
+NO_CHANGES = (
+    "No changes. The account files match the last applied state (LUSID itself was not read: "
+    "`iasync plan --refresh` will check it)."
+)
+
+
+def target_line(target: str) -> str:
+    """Which LUSID the plan is for (`target`: its URL, never a credential)."""
+    return f"Target: LUSID at {target}"
+
+
 def next_step_line(plan: Plan, saved_to: str | None = None) -> str:
     """The last line: what apply would do."""
     if not plan.has_changes:
@@ -68,7 +84,7 @@ def next_step_line(plan: Plan, saved_to: str | None = None) -> str:
                 "(iasync does not delete); remove them there, or restore their files. "
                 f"`iasync state rm PATH` forgets one in the state.{saved}"
             )
-        return f"No changes. LUSID matches the account files.{saved}"
+        return f"{NO_CHANGES}{saved}"
     command = f"iasync apply {saved_to}" if saved_to else "iasync apply"
     steps = []
     if plan.to_send:
@@ -109,21 +125,22 @@ def format_value(value: Any, width: int = MAX_VALUE_WIDTH) -> str:
     return _cut(_short(value) if isinstance(value, dict | list) else _scalar(value), width)
 
 
-def value_lines(value: Any, indent: str) -> list[str]:
-    """A value too long for one line, written out as YAML-like block lines under `indent`."""
+def value_lines(value: Any, indent: str, width: int = MAX_TEXT_WIDTH) -> list[str]:
+    """A value too long for one line, written out as YAML-like block lines under `indent`;
+    a member longer than `width` is cut, saying how long it is."""
     value = _unwrapped(value)
     if isinstance(value, dict) and value:
         lines = []
         for key, member in value.items():
             one = f"{key}: {_short(member)}"
             if len(one) > MAX_VALUE_WIDTH and isinstance(_unwrapped(member), dict | list):
-                lines += [f"{indent}{key}:", *value_lines(member, indent + "  ")]
+                lines += [f"{indent}{key}:", *value_lines(member, indent + "  ", width)]
             else:
-                lines.append(f"{indent}{key}: {_cut(_short(member))}")
+                lines.append(f"{indent}{key}: {_cut(_short(member), width)}")
         return lines
     if isinstance(value, list) and value:
-        return [f"{indent}- {_cut(_short(item))}" for item in value]
-    return [indent + _cut(_short(value))]
+        return [f"{indent}- {_cut(_short(item), width)}" for item in value]
+    return [indent + _cut(_short(value), width)]
 
 
 def _unwrapped(value: Any) -> Any:
@@ -183,19 +200,41 @@ def _marker(change: AccountChange) -> str:
 
 
 def _create_lines(body: dict[str, Any]) -> list[str]:
-    view = diff_view(body)
-    shown = [name for name in CREATE_SHOWN if name in view]
-    width = max(len(name) for name in shown) + 2 if shown else 0
-    lines = [f"      {(name + ':').ljust(width)}{format_value(view[name])}" for name in shown]
-    more = _attribute_count(view) - len(shown)
-    if more > 0:
-        lines.append(f"      ... {plural(more, 'more attribute')}")
+    """Every attribute a create will send, in the file's order, as `terraform plan` shows a new
+    resource: a reviewer sees the properties, holders and portfolios, not a count of them.
+    Nothing is cut: a long value is written out over several lines."""
+    lines = []
+    for label, value in create_attributes(body):
+        one = f"{label}: {format_value(value, _UNCUT)}"
+        if isinstance(_unwrapped(value), dict | list) and len(one) > MAX_VALUE_WIDTH:
+            lines += [f"      {label}:", *value_lines(value, " " * 10, _UNCUT)]
+        else:
+            lines.append(f"      {one}")
     return lines
 
 
-def _attribute_count(view: dict[str, Any]) -> int:
-    """Scalars count one each; keyed collections count one per member."""
-    return sum(len(v) if isinstance(v, dict) else 1 for v in view.values())
+_UNCUT = 1 << 62  # a width no text reaches: shown whole
+
+
+def create_attributes(body: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(label, value) of every attribute of a canonical body, in the file's field order: a
+    keyed collection's members one by one (`properties["K"]`), empty collections left out."""
+    view = diff_view(body)
+    attributes: list[tuple[str, Any]] = []
+    for name in sorted(view, key=_field_rank):
+        value = view[name]
+        if name in KEYED_FIELDS and isinstance(value, dict):
+            attributes += [
+                (f"{name}[{json.dumps(key, ensure_ascii=False)}]", member)
+                for key, member in value.items()
+            ]
+        else:
+            attributes.append((name, value))
+    return attributes
+
+
+def _field_rank(name: str) -> int:
+    return FIELD_ORDER.index(name) if name in FIELD_ORDER else len(FIELD_ORDER)
 
 
 def _difference_lines(diffs: Sequence[Difference], style: Style) -> list[str]:
@@ -228,10 +267,16 @@ def _difference_lines(diffs: Sequence[Difference], style: Style) -> list[str]:
     return lines
 
 
-def render_plan(plan: Plan, *, color: bool = False, saved_to: str | None = None) -> str:
-    """The human plan, as `iasync plan` prints it (and `iasync apply` before asking)."""
+def render_plan(
+    plan: Plan, *, color: bool = False, saved_to: str | None = None, target: str | None = None
+) -> str:
+    """The human plan, as `iasync plan` prints it (and `iasync apply` before asking); `target`
+    names the LUSID it is for, under the counts."""
     style: Style = _coloured if color else _plain
-    out = [click.style(summary_line(plan), bold=True) if color else summary_line(plan), ""]
+    out = [click.style(summary_line(plan), bold=True) if color else summary_line(plan)]
+    if target is not None:
+        out.append(target_line(target))
+    out.append("")
     after_move = False
     for change in _shown_changes(plan):
         move = change.action == "unchanged" and bool(change.moved_from)

@@ -7,6 +7,7 @@ from typing import Any
 
 from iasync.plans.plan import AccountChange, Plan
 from iasync.views.documents import JSON_FORMAT_VERSION, render_json
+from iasync.views.plan import COMPARED
 
 __all__ = ["JSON_FORMAT_VERSION", "PLAN_JSON_SCHEMA", "plan_json", "render_json"]
 
@@ -32,6 +33,11 @@ PLAN_JSON_SCHEMA: dict[str, Any] = {
     "properties": {
         "format_version": {"const": JSON_FORMAT_VERSION},
         "iasync_version": {"type": "string"},
+        # The LUSID the plan is for: its URL (never a credential), or why it is not known.
+        "target": {"type": "string"},
+        # What the plan compared: the files with the last applied state, LUSID not read.
+        "compared": {"type": "string"},
+        "lusid_read": {"type": "boolean"},
         "state": {
             "type": "object",
             "required": ["lineage", "serial"],
@@ -93,12 +99,15 @@ PLAN_JSON_SCHEMA: dict[str, Any] = {
 }
 
 
-def plan_json(plan: Plan) -> dict[str, Any]:
+def plan_json(plan: Plan, target: str | None = None) -> dict[str, Any]:
     """The plan's facts for machines (`iasync plan -json`), as PLAN_JSON_SCHEMA describes."""
     shown = [c for c in plan.changes if c.action != "unchanged" or c.moved_from]
     return {
         "format_version": JSON_FORMAT_VERSION,
         "iasync_version": plan.iasync_version,
+        **({} if target is None else {"target": target}),
+        "compared": COMPARED,
+        "lusid_read": False,
         "state": {"lineage": plan.lineage, "serial": plan.serial},
         "counts": plan.counts,
         "apply": {

@@ -25,7 +25,8 @@ def test_data_and_locations_of_keys_and_values() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["1", "-3", "1_000", "0x1f", "1.5", "1e3", "6.8523015e+5", "true", "False", "off",
+    # 1_000 and 0x1f left this list: they lose their text (tests/accounts/test_yaml_numbers.py)
+    ["1", "-3", "1.5", "1e3", "6.8523015e+5", "true", "False", "off",
      "y", "n", "hello", "2016-01-01", "=", "'quoted'", '"12"', "0", "0.0"],
 )  # fmt: skip
 def test_plain_scalars_resolve_as_the_safe_loader_reads_them(text: str) -> None:

@@ -140,7 +140,10 @@ def test_unchanged_accounts_mean_no_changes(project: Project) -> None:
     lines = ok(project.plan()).splitlines()
 
     assert lines[0] == "Plan: 0 to create, 0 to update, 0 orphaned, 1 unchanged."
-    assert lines[-1] == "No changes. LUSID matches the account files."
+    assert lines[-1] == (
+        "No changes. The account files match the last applied state (LUSID itself was not "
+        "read: `iasync plan --refresh` will check it)."
+    )
 
 
 def test_a_renamed_file_is_no_change(project: Project) -> None:
@@ -366,7 +369,8 @@ def test_a_plan_of_no_changes_says_it_was_saved(project: Project) -> None:
     project.save_state(project.applied("accounts/a.yaml", text, "LUID_1"))
     lines = ok(project.plan("-out", "same.plan")).splitlines()
     assert lines[-1] == (
-        "No changes. LUSID matches the account files. "
+        "No changes. The account files match the last applied state (LUSID itself was not "
+        "read: `iasync plan --refresh` will check it). "
         "Saved the plan to same.plan (applying it does nothing)."
     )
     assert not load_plan(project.root / "same.plan").has_changes

@@ -77,7 +77,7 @@ def test_nothing_to_do_changes_nothing(project: Project, emulator: Any) -> None:
     done = project.iasync("apply", "--auto-approve")
     assert done.returncode == 0
     assert "No changes" in done.stdout
-    assert done.stdout.endswith("files.\n")  # the plan's last line ends the output
+    assert done.stdout.endswith("will check it).\n")  # the plan's last line ends the output
     assert project.state_path.read_bytes() == state_before
     assert project.upserts() == []
 

@@ -952,15 +952,16 @@ def test_requests_carry_the_sdk_headers(tmp_path: Path) -> None:
 
 def test_the_configured_proxy_carries_the_requests(tmp_path: Path) -> None:
     with HeaderServer() as proxy:
-        env = {
+        # Built directly: load_lusid_config refuses plain http to a host other than this
+        # machine (finding 12 of issue 8), and the test proxy speaks plain http only.
+        config = LusidConfig(
             # Nothing listens on this host's port: only the proxy can answer.
-            "FBN_LUSID_URL": "http://lusid.invalid/api",
-            "FBN_ACCESS_TOKEN": "pat",
-            "FBN_PROXY_ADDRESS": proxy.address,
-            "FBN_PROXY_USERNAME": "proxy-user",
-            "FBN_PROXY_PASSWORD": "proxy-s3cret",
-        }
-        config = load_lusid_config(env, tmp_path)
+            api_url="http://lusid.invalid/api",
+            access_token=Secret("pat"),
+            proxy_address=proxy.address,
+            proxy_username="proxy-user",
+            proxy_password=Secret("proxy-s3cret"),
+        )
         with LusidClient(config) as client:
             client.upsert_investment_accounts(example_requests(), "Partial")
     [(target, headers)] = proxy.seen

@@ -63,7 +63,9 @@ def test_the_text_plan_reads_like_the_design_sketch() -> None:
     assert "  + accounts/uk/jane-doe.yaml  (" + EXT + "=IA_22345678)" in lines
     assert '      displayName: "Account IA_22345678"' in lines
     assert '      accountType: "JointMixed"' in lines
-    assert "      ... 3 more attributes" in lines
+    # Every attribute of a create (issue 8, finding 2), no longer "... 3 more attributes".
+    assert '      properties["InvestmentAccount/Details/Country"]: "United Kingdom"' in lines
+    assert '      accountHolders["AccountHolder1"]:' in lines
     assert "  ~ accounts/uk/john-doe.yaml  (IA_12345678, LUID_00003D6X, version 3)" in lines
     changed = [
         line.split(None, 2) for line in lines if line.startswith("      ") and line[6] in "~+-"
@@ -85,7 +87,10 @@ def test_no_changes_says_so_and_uses_thousands_separators() -> None:
     text = render_plan(plan)
 
     assert text.splitlines()[0] == "Plan: 0 to create, 0 to update, 0 orphaned, 1,200 unchanged."
-    assert text.splitlines()[-1] == "No changes. LUSID matches the account files."
+    assert text.splitlines()[-1] == (
+        "No changes. The account files match the last applied state (LUSID itself was not "
+        "read: `iasync plan --refresh` will check it)."
+    )
 
 
 def test_the_last_line_counts_batches_and_names_a_saved_plan() -> None:
