@@ -36,7 +36,12 @@ FATAL_STATUSES = frozenset({401, 403, 404})
 
 
 def _is_fatal(error: IasyncError) -> bool:
-    return getattr(error, "status", None) in FATAL_STATUSES or getattr(error, "unreachable", False)
+    # `wrong_api`: LUSID speaks the other API generation (`ApiGenerationError`).
+    return (
+        getattr(error, "status", None) in FATAL_STATUSES
+        or getattr(error, "unreachable", False)
+        or getattr(error, "wrong_api", False)
+    )
 
 
 @dataclass(frozen=True)

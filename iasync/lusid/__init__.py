@@ -6,11 +6,18 @@ retry policy, on tenacity) and `_errors` (LUSID's refusals in words).
 """
 
 from iasync.lusid._config import LusidConfig, Secret, http_timeout, load_lusid_config
-from iasync.lusid._errors import LusidApiError, LusidConfigError, describe_problem
+from iasync.lusid._errors import (
+    ApiGenerationError,
+    LusidApiError,
+    LusidConfigError,
+    describe_problem,
+)
 from iasync.lusid._retry import RetryEvent, RetryPolicy, parse_retry_after
-from iasync.lusid.client import LusidClient, UpsertResponse
+from iasync.lusid.client import Api, LusidClient, UpsertResponse, as_api
 
 __all__ = [
+    "Api",
+    "ApiGenerationError",
     "LusidApiError",
     "LusidClient",
     "LusidConfig",
@@ -19,6 +26,7 @@ __all__ = [
     "RetryPolicy",
     "Secret",
     "UpsertResponse",
+    "as_api",
     "describe_problem",
     "http_timeout",
     "load_lusid_config",

@@ -366,8 +366,10 @@ def test_when_the_validators_disagree_jsonschema_rs_words_are_used(
 
     strict = {**load_schema(), "properties": {**load_schema()["properties"]}}
     strict["properties"]["displayName"] = {"type": "string", "maxLength": 2}
-    monkeypatch.setattr(
-        validation, "_FAST_VALIDATOR", jsonschema_rs.validator_for(strict, validate_formats=False)
+    monkeypatch.setitem(
+        validation._FAST_VALIDATORS,
+        "unscoped",
+        jsonschema_rs.validator_for(strict, validate_formats=False),
     )
     write(settings, "a.yaml", account("IA_1"))
 
