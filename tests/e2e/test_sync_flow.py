@@ -1,4 +1,8 @@
-"""The main job, end to end: apply creates, plan then finds nothing, only real edits are sent."""
+"""The main job, end to end: apply creates, plan then finds nothing, only real edits are sent.
+
+Every test runs under both API generations (the `api` setting), each against an emulator serving
+that generation: `project` and `emulator` here are the conftest's `api_project` and `api_emulator`.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,20 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 if TYPE_CHECKING:
     from tests.e2e.conftest import Project
+
+
+@pytest.fixture
+def project(api_project: Project) -> Project:
+    return api_project
+
+
+@pytest.fixture
+def emulator(api_emulator: Any) -> Any:
+    return api_emulator
 
 
 def test_first_apply_creates_every_account_and_the_next_plan_has_no_changes(
