@@ -15,7 +15,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,28 +163,6 @@ def clean_env() -> dict[str, str]:
 def project(tmp_path: Path, emulator: Any) -> Project:
     """Three account files, and the emulator's URL and token in the command's environment."""
     return make_project(tmp_path / "project", clean_environ() | emulator.env(), emulator, range(3))
-
-
-@pytest.fixture(scope="session")
-def _shared_scoped_emulator() -> Iterator[list[EmulatorProcess]]:
-    """The session's scoped-API emulator, started when a test first needs it."""
-    started: list[EmulatorProcess] = []
-    yield started
-    for emu in started:
-        emu.__exit__(None, None, None)
-
-
-@pytest.fixture
-def scoped_emulator(_shared_scoped_emulator: list[EmulatorProcess]) -> EmulatorProcess:
-    """An emulator serving today's scoped API, freshly reset."""
-    running = [e for e in _shared_scoped_emulator if e.process and e.process.poll() is None]
-    if not running:
-        for emu in _shared_scoped_emulator:
-            emu.__exit__(None, None, None)
-        _shared_scoped_emulator[:] = [EmulatorProcess("test-token", api="scoped").start()]
-    emu = _shared_scoped_emulator[0]
-    emu.reset()
-    return emu
 
 
 @pytest.fixture
