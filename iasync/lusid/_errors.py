@@ -80,16 +80,16 @@ def wrong_generation(api: str, doing: str, response: httpx.Response) -> ApiGener
     """The one error for a LUSID of the other generation than the `api` setting says."""
     if api == "unscoped":
         message = (
-            f"LUSID refused {doing} as one of the reference page's API, which has no scopes: "
-            'this LUSID speaks today\'s scoped API. Set api = "scoped" and scope = "<scope>" '
-            "in iasync.toml (or IASYNC_API=scoped and IASYNC_SCOPE), or give each account file "
-            "a top-level scope:"
+            f"LUSID refused {doing}: this LUSID speaks today's scoped API, and iasync spoke the "
+            'reference page\'s (api = "unscoped", the default). Set api = "scoped" and '
+            'scope = "<scope>" in iasync.toml (or IASYNC_API=scoped and IASYNC_SCOPE=<scope>); '
+            "a file's own top-level `scope:` wins over the setting"
         )
     else:
         message = (
-            f"LUSID refused {doing} as one of today's scoped API: this LUSID speaks the "
-            'reference page\'s API, which has no scopes. Set api = "unscoped" in iasync.toml '
-            "(or IASYNC_API=unscoped)"
+            f"LUSID refused {doing}: this LUSID speaks the reference page's API, which has no "
+            'scopes, and iasync spoke today\'s (api = "scoped"). Set api = "unscoped" in '
+            "iasync.toml (or IASYNC_API=unscoped)"
         )
     problem = json_or_none(response)
     return ApiGenerationError(

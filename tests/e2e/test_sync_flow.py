@@ -255,3 +255,17 @@ def test_state_list_and_show_describe_what_apply_recorded(project: Project, emul
     sent = next(r["body"] for r in project.upserts())[first["source"]]
     assert record["lusid_id"] == first["lusid_id"] and record["body"] == sent
     assert project.iasync("state", "list").stdout.count("accounts/account-") == 3
+
+
+def test_plan_json_names_each_accounts_scope_under_the_scoped_api(
+    project: Project, api: str
+) -> None:
+    from tests.e2e.conftest import E2E_SCOPE
+
+    changes = project.plan_json()["changes"]
+    assert len(changes) == 3
+    if api == "scoped":
+        assert {c["scope"] for c in changes} == {E2E_SCOPE}
+        assert all(c["body"]["scope"] == E2E_SCOPE for c in changes)
+    else:
+        assert all("scope" not in c and "scope" not in c["body"] for c in changes)
