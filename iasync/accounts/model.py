@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
@@ -524,6 +524,12 @@ def scope_of(body: dict[str, Any]) -> str | None:
     """The account's scope in a canonical body (or a LUSID response); None under `unscoped`."""
     scope = body.get("scope")
     return scope if isinstance(scope, str) else None
+
+
+def managed_property_keys(bodies: Iterable[dict[str, Any]]) -> list[str]:
+    """The property keys of these canonical bodies (the files', the state's), sorted: what a read
+    of LUSID must name in `propertyKeys`, since LUSID returns only the properties named."""
+    return sorted({key for body in bodies for key in body.get("properties") or {}})
 
 
 def identity_of(body: dict[str, Any]) -> frozenset[tuple[str, str]]:

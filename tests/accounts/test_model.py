@@ -26,6 +26,7 @@ from iasync.accounts.model import (
     canonical_json,
     format_instant,
     identity_of,
+    managed_property_keys,
     model_for,
     scope_of,
 )
@@ -451,3 +452,10 @@ def test_the_generations_shapes_are_refused_by_the_other_model() -> None:
 def test_unscoped_bodies_have_no_scope() -> None:
     assert scope_of(body_of(john())) is None
     assert "scope" not in body_of(john())
+
+
+def test_the_managed_property_keys_are_the_union_of_the_bodies_keys() -> None:
+    john_body = body_of(john())
+    other = body_of(with_property(1.5))
+    assert managed_property_keys([john_body, other, {}]) == sorted({BALANCE, NAME, COUNTRY})
+    assert managed_property_keys([]) == []

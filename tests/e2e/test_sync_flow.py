@@ -269,3 +269,25 @@ def test_plan_json_names_each_accounts_scope_under_the_scoped_api(
         assert all(c["body"]["scope"] == E2E_SCOPE for c in changes)
     else:
         assert all("scope" not in c and "scope" not in c["body"] for c in changes)
+
+
+def test_the_same_identifier_in_two_scopes_is_two_accounts_end_to_end(
+    tmp_path: Any, make_project: Any, clean_env: dict[str, str], scoped_emulator: Any
+) -> None:
+    from tests.e2e.conftest import E2E_SCOPE
+
+    project = make_project(
+        tmp_path / "p", clean_env | scoped_emulator.env(), scoped_emulator, [1], api="scoped"
+    )
+    other = project.root / "accounts" / "other-scope.yaml"
+    other.write_text("scope: other\n" + project.account_path(1).read_text(), encoding="utf-8")
+
+    done = project.iasync("apply", "--auto-approve")
+
+    assert done.returncode == 0, done.stderr
+    assert "2 created" in done.stdout
+    scopes = sorted(a["scope"] for a in scoped_emulator.accounts())
+    assert scopes == sorted([E2E_SCOPE, "other"])
+    records = project.state()["accounts"].values()
+    assert sorted(r["body"]["scope"] for r in records) == scopes
+    assert project.iasync("plan", "-detailed-exitcode").returncode == 0
