@@ -37,10 +37,12 @@ FATAL_STATUSES = frozenset({401, 403, 404})
 
 
 def _is_fatal(error: IasyncError) -> bool:
+    # `fatal`: a refused password grant; `wrong_api`: LUSID speaks the other API generation.
     return (
         getattr(error, "status", None) in FATAL_STATUSES
         or getattr(error, "unreachable", False)
         or getattr(error, "fatal", False)
+        or getattr(error, "wrong_api", False)
     )
 
 

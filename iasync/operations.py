@@ -51,7 +51,8 @@ def load_for_plan(settings: Settings, state: State, paths: Sequence[Path] = ()) 
     from iasync.accounts.loader import load_accounts
     from iasync.plans.plan import reusable_files
 
-    return load_accounts(list(paths), settings, reuse=reusable_files(state))
+    reuse = reusable_files(state, api=settings.api, scope=settings.scope)
+    return load_accounts(list(paths), settings, reuse=reuse)
 
 
 def plan_now(settings: Settings, state: State, paths: Sequence[Path] = ()) -> Plan:

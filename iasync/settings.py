@@ -7,16 +7,16 @@ LUSID credentials are not settings: they follow the LUSID SDK's own conventions 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from iasync.accounts.format import DEFAULT_ACCOUNT_TYPES
+from iasync.accounts.format import API_GENERATIONS, DEFAULT_ACCOUNT_TYPES, SCOPE_PATTERN
 from iasync.errors import IasyncError
 
-#: The account types LUSID has documented (lusid-api.md); configurable with `account_types`.
 SUCCESS_MODES = ("Partial", "Atomic")
 MAX_BATCH_SIZE = 2000
 
@@ -36,6 +36,12 @@ class Settings:
     batch_size: int = 500
     success_mode: str = "Partial"
     concurrency: int = 4
+    # The API generation LUSID speaks (lusid-api.md, "Two API generations"). Unset means the
+    # reference page's ("unscoped"), so every repository written before the setting existed keeps
+    # working unchanged; `iasync init` writes `api = "scoped"` (today's LUSID) explicitly.
+    api: str = "unscoped"
+    # Under api = "scoped": the scope of every account whose file has no top-level `scope:`.
+    scope: str | None = None
 
     def resolve(self, path: Path) -> Path:
         """A configured path, relative to the project root unless absolute."""
@@ -227,6 +233,8 @@ _EXPECTED = {
     "concurrency": "a whole number",
     "account_types": "a list of names (or, in the environment, names separated by commas)",
     "success_mode": "Partial or Atomic",
+    "api": "unscoped or scoped",
+    "scope": "a scope: 1 to 64 letters, digits, '-' or '_'",
 }
 
 
@@ -247,4 +255,14 @@ def _checked(settings: Settings, source: str) -> Settings:
         raise SettingsError(f"{source}: success_mode must be Partial or Atomic, {got}")
     if not settings.account_types:
         raise SettingsError(f"{source}: account_types must list at least one type")
+    if settings.api not in API_GENERATIONS:
+        raise SettingsError(
+            f"{source}: api must be unscoped (the reference page's LUSID API) or scoped "
+            f"(today's LUSID), got {settings.api!r}"
+        )
+    if settings.scope is not None and not re.fullmatch(SCOPE_PATTERN, settings.scope):
+        raise SettingsError(
+            f"{source}: scope = {settings.scope!r} is not a LUSID scope; "
+            "use 1 to 64 letters, digits, '-' or '_'"
+        )
     return settings

@@ -1,8 +1,10 @@
-"""Shared fixtures. `emulator` is the real `iasync emulator` server, run as a subprocess.
+"""Shared fixtures. `emulator` is the real `iasync emulator` server, run as a subprocess;
+`scoped_emulator` the same serving today's scoped API (`--api scoped`).
 
-One emulator process serves a whole test session (per xdist worker); each test gets it freshly
-reset (no accounts, no log, no faults). Tests that need their own command-line options start an
-`EmulatorProcess` themselves, or use `emulator_factory`.
+One emulator process of each API generation serves a whole test session (per xdist worker, started
+when first needed); each test gets it freshly reset (no accounts, no log, no faults). Tests that
+need their own command-line options start an `EmulatorProcess` themselves, or use
+`emulator_factory`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from tests.pg import postgres_dsn, postgres_server  # noqa: F401  (fixtures for 
 class _SharedEmulator:
     """The session's emulator, started again should a test have stopped or killed it."""
 
-    def __init__(self) -> None:
+    def __init__(self, api: str | None = None) -> None:
+        self.api = api
         self.current: EmulatorProcess | None = None
 
     def get(self) -> EmulatorProcess:
@@ -26,7 +29,7 @@ class _SharedEmulator:
         if emu is None or emu.process is None or emu.process.poll() is not None:
             if emu is not None:
                 emu.__exit__(None, None, None)
-            emu = self.current = EmulatorProcess("test-token").start()
+            emu = self.current = EmulatorProcess("test-token", api=self.api).start()
         return emu
 
 
@@ -41,6 +44,22 @@ def _shared_emulator() -> Iterator[_SharedEmulator]:
 @pytest.fixture
 def emulator(_shared_emulator: _SharedEmulator) -> EmulatorProcess:
     emu = _shared_emulator.get()
+    emu.reset()
+    return emu
+
+
+@pytest.fixture(scope="session")
+def _shared_scoped_emulator() -> Iterator[_SharedEmulator]:
+    shared = _SharedEmulator(api="scoped")
+    yield shared
+    if shared.current is not None:
+        shared.current.__exit__(None, None, None)
+
+
+@pytest.fixture
+def scoped_emulator(_shared_scoped_emulator: _SharedEmulator) -> EmulatorProcess:
+    """A real emulator serving the scoped API (`iasync emulator --api scoped`), freshly reset."""
+    emu = _shared_scoped_emulator.get()
     emu.reset()
     return emu
 

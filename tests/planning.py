@@ -7,7 +7,7 @@ import hashlib
 from typing import Any
 
 from iasync.accounts.loader import LoadedAccount
-from iasync.accounts.model import AccountFile, body_hash, canonical_body
+from iasync.accounts.model import AccountFile, ScopedAccountFile, body_hash, canonical_body
 from iasync.states import AccountRecord
 
 EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
@@ -33,6 +33,18 @@ def body(ext: str, **fields: Any) -> dict[str, Any]:
     }
     doc.update(fields)
     return canonical(doc)
+
+
+def scoped_body(ext: str, scope: str, **fields: Any) -> dict[str, Any]:
+    """`body(ext, ...)` as the scoped API's canonical body, in `scope`."""
+    doc: dict[str, Any] = {
+        "identifiers": {EXT: ext},
+        "displayName": f"Account {ext}",
+        "accountType": "Individual",
+        "accountHolders": [{"key": "AccountHolder1", "identifiers": {HOLDER_ID: "IR_1"}}],
+    }
+    doc.update(fields)
+    return canonical_body(ScopedAccountFile.model_validate(doc), scope=scope)
 
 
 def loaded(path: str, account_body: dict[str, Any], text: str | None = None) -> LoadedAccount:

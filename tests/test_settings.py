@@ -254,3 +254,42 @@ def test_a_bad_setting_is_a_plain_error_from_the_command(tmp_path: Path) -> None
     assert result.stderr.startswith("Error: ")
     assert "batch_size must be between 1 and 2000, got 0" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- the API generation -----------------------------------------------------------------------
+
+
+def test_api_defaults_to_the_reference_pages_and_scope_to_none(tmp_path: Path) -> None:
+    # Unset means "unscoped": repositories written before the setting keep working unchanged.
+    settings = load_settings(tmp_path, env={})
+    assert (settings.api, settings.scope) == ("unscoped", None)
+
+
+def test_api_and_scope_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    write(tmp_path / "iasync.toml", 'api = "scoped"\nscope = "Fund-A_1"\n')
+    assert (load_settings(tmp_path, env={}).api, load_settings(tmp_path, env={}).scope) == (
+        "scoped",
+        "Fund-A_1",
+    )
+    from_env = load_settings(tmp_path, env={"IASYNC_API": "unscoped", "IASYNC_SCOPE": "Other"})
+    assert (from_env.api, from_env.scope) == ("unscoped", "Other")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('api = "v2"\n', "api must be unscoped (the reference page's LUSID API) or scoped"),
+        ('api = "Scoped"\n', "got 'Scoped'"),
+        ('scope = "has space"\n', "scope = 'has space' is not a LUSID scope"),
+        ('scope = ""\n', "use 1 to 64 letters, digits, '-' or '_'"),
+        (f'scope = "{"s" * 65}"\n', "is not a LUSID scope"),
+    ],
+)
+def test_bad_api_or_scope_names_the_file(tmp_path: Path, text: str, message: str) -> None:
+    toml = write(tmp_path / "iasync.toml", text)
+    error = settings_error(tmp_path)
+    assert error.startswith(f"{toml}: ") and message in error
+
+
+def test_a_bad_api_in_the_environment_names_the_variable(tmp_path: Path) -> None:
+    assert "IASYNC_API" in settings_error(tmp_path, env={"IASYNC_API": "new"})

@@ -22,9 +22,10 @@ from iasync.accounts.fmt_comments import (
 from iasync.accounts.format import (
     EFFECTIVE_DATES,
     FIELD_ORDER,
-    HOLDER_ORDER,
     LONG_PROPERTY_ORDER,
     PORTFOLIO_ORDER,
+    SCOPED_HOLDER_ORDER,
+    SCOPED_PORTFOLIO_ORDER,
     SHORT_PROPERTY_ORDER,
 )
 
@@ -218,16 +219,23 @@ def normalise_account(data: CommentedMap) -> None:
     if is_seq(holders):
         for index, holder in enumerate(holders):
             if is_map(holder):
-                holders[index] = holder = reordered(holder, HOLDER_ORDER)
+                holders[index] = holder = reordered(holder, SCOPED_HOLDER_ORDER)
                 if is_map(holder.get("identifiers")):
                     _normalise_entries(holder["identifiers"], _short_identifier)
     portfolios = data.get("investmentPortfolios")
     if is_seq(portfolios):
         for index, portfolio in enumerate(portfolios):
             if is_map(portfolio):
-                portfolios[index] = reordered(portfolio, PORTFOLIO_ORDER)
+                portfolios[index] = reordered(portfolio, _portfolio_order(portfolio))
     _normalise_styles(data)
     _quote_misread_scalars(data)
+
+
+def _portfolio_order(portfolio: CommentedMap) -> tuple[str, ...]:
+    """The reference page's {key, portfolioScope, portfolioCode}, or today's {key, scope,
+    identifiers}: fmt keeps whichever the file has (validation says which the `api` wants)."""
+    scoped = "identifiers" in portfolio or "scope" in portfolio
+    return SCOPED_PORTFOLIO_ORDER if scoped else PORTFOLIO_ORDER
 
 
 def _normalise_entries(mapping: CommentedMap, shorten: Any) -> None:

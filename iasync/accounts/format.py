@@ -8,8 +8,15 @@ pydantic, and `iasync.settings` takes the default account types from it.
 
 from __future__ import annotations
 
+#: The API generations (the `api` setting; lusid-api.md "Two API generations"): the reference
+#: page's, whose accounts are found by identifier alone, and today's, where every account, holder
+#: and portfolio has a scope and an account is found by (scope, identifier).
+API_GENERATIONS = ("unscoped", "scoped")
+
 #: The fields of an account file, in the order DESIGN.md writes them (and `iasync fmt` keeps).
+#: `scope` exists only under api = "scoped".
 FIELD_ORDER = (
+    "scope",
     "identifiers",
     "displayName",
     "description",
@@ -21,6 +28,10 @@ FIELD_ORDER = (
 #: The fields of an account holder, and of an investment portfolio, in their order.
 HOLDER_ORDER = ("key", "identifiers")
 PORTFOLIO_ORDER = ("key", "portfolioScope", "portfolioCode")
+#: The same, for today's (scoped) API: a holder and a portfolio have a scope and identifiers (a
+#: holder's scope goes between key and identifiers under either API: fmt needs one order).
+SCOPED_HOLDER_ORDER = ("key", "scope", "identifiers")
+SCOPED_PORTFOLIO_ORDER = ("key", "scope", "identifiers")
 #: A property's mapping in the short form, and in the API's long form, in their order.
 SHORT_PROPERTY_ORDER = ("value", "unit", "effectiveFrom", "effectiveUntil")
 LONG_PROPERTY_ORDER = ("key", "value", "effectiveFrom", "effectiveUntil")
@@ -49,12 +60,16 @@ MAX_KEY_PART = 64
 KEY_PART_PATTERN = r"[a-zA-Z0-9\-_]"
 _PART = rf"{KEY_PART_PATTERN}{{1,{MAX_KEY_PART}}}"
 ACCOUNT_KEY_PATTERN = rf"^{ACCOUNT_DOMAIN}/{_PART}/{_PART}$"
+#: A LUSID scope (of an account, a holder or a portfolio under the scoped API): one key part.
+SCOPE_PATTERN = rf"^{_PART}$"
 INVESTOR_KEY_PATTERN = rf"^{INVESTOR_DOMAIN}/{_PART}/{_PART}$"
 
 #: lusid-api.md's limits on values.
 MAX_LABEL_LENGTH = 1024
 MAX_TEXT_LENGTH = 512
 MAX_PROPERTIES = 100
+#: LUSID documents no form for a portfolio's identifier keys (scoped API): any text this long.
+MAX_PORTFOLIO_IDENTIFIER_KEY = 256
 
 #: The account types LUSID has documented: the default of the `account_types` setting.
 DEFAULT_ACCOUNT_TYPES: tuple[str, ...] = (

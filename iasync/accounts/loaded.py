@@ -37,6 +37,18 @@ class LoadedAccount:
 
         return identity_of(self.body)
 
+    @property
+    def scope(self) -> str | None:
+        """The account's scope under the scoped API; None under the reference page's."""
+        from iasync.accounts.model import scope_of
+
+        return scope_of(self.body)
+
+    @cached_property
+    def scoped_identity(self) -> frozenset[tuple[str | None, str, str]]:
+        """(scope, key, value) for each identifier: how LUSID finds the account."""
+        return frozenset((self.scope, key, value) for key, value in self.identity)
+
 
 class ReusedAccount(LazyBody, LoadedAccount):
     """An account reused from a state record not yet holding its body: fetched on first use."""
@@ -62,6 +74,11 @@ class ClaimedIdentifier:
     value: str
     line: int
     column: int
+    scope: str | None = None  # the account's scope, under the scoped API
+
+    @property
+    def identity(self) -> tuple[str | None, str, str]:
+        return (self.scope, self.key, self.value)
 
 
 @dataclass

@@ -6,18 +6,26 @@ Two authoring forms are accepted for identifiers and properties:
   set), or a mapping `{value: ..., unit: ..., effectiveFrom: ..., effectiveUntil: ...}`;
 * the API's long form, so a request body can be pasted: `{key: K, value: {labelValue: ...}}`.
 
-Both become the same canonical request body (`canonical_body`), byte for byte once serialised by
-`canonical_json`: the API's JSON shape, keys sorted, datetimes in UTC as LUSID writes them
-(`2016-01-01T00:00:00.0000000+00:00`), empty collections spelled out (a request is the account's
-full new state, so "absent" and "empty" mean the same), holders and portfolios ordered by key.
+Each API generation (the `api` setting; lusid-api.md, "Two API generations") has its own
+model: `AccountFile` is the reference page's (`unscoped`), `ScopedAccountFile` today's (`scoped`:
+a top-level `scope`, holders `{key, scope, identifiers: {key: text}}`, portfolios `{key, scope,
+identifiers}`). `model_for(api)` picks one.
+
+Both forms become the same canonical request body (`canonical_body`), byte for byte once
+serialised by `canonical_json`: the API's JSON shape, keys sorted, datetimes in UTC as LUSID
+writes them (`2016-01-01T00:00:00.0000000+00:00`), empty collections spelled out (a request is
+the account's full new state, so "absent" and "empty" mean the same), holders and portfolios
+ordered by key. Under the scoped API the body has the account's `scope`, and each holder's and
+portfolio's (their own, else the account's).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import (
     BaseModel,
@@ -37,14 +45,25 @@ from iasync.accounts.format import (
     DEFAULT_ACCOUNT_TYPES,
     INVESTOR_KEY_PATTERN,
     MAX_LABEL_LENGTH,
+    MAX_PORTFOLIO_IDENTIFIER_KEY,
     MAX_PROPERTIES,
     MAX_TEXT_LENGTH,
+    SCOPE_PATTERN,
 )
 from iasync.accounts.instants import INSTANT_PATTERN, format_instant, instant_of
 
 AccountKey = Annotated[str, Field(pattern=ACCOUNT_KEY_PATTERN)]
 InvestorKey = Annotated[str, Field(pattern=INVESTOR_KEY_PATTERN)]
 Label = Annotated[StrictStr, Field(max_length=MAX_LABEL_LENGTH)]
+Scope = Annotated[StrictStr, Field(pattern=SCOPE_PATTERN)]
+#: An identifier's value under the scoped API: plain, non-empty text.
+PlainIdentifier = Annotated[
+    StrictStr,
+    Field(min_length=1, max_length=MAX_LABEL_LENGTH, description="The identifier's value."),
+]
+PortfolioIdentifierKey = Annotated[
+    str, Field(min_length=1, max_length=MAX_PORTFOLIO_IDENTIFIER_KEY)
+]
 # NaN and infinity are not JSON: canonical_json would emit `NaN`, which LUSID cannot read.
 Number = StrictInt | Annotated[StrictFloat, Field(allow_inf_nan=False)]
 
@@ -189,6 +208,11 @@ IdentifierInput = Annotated[
 # --- the account ------------------------------------------------------------------------------
 
 
+class _Keyed(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
 class AccountHolder(_Strict):
     """An investor record that holds the account, named by its identifiers."""
 
@@ -216,17 +240,8 @@ class InvestmentPortfolio(_Strict):
     portfolioCode: StrictStr = Field(min_length=1, description="The portfolio's code.")
 
 
-class AccountFile(_Strict):
-    """One account file, in either form."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        title="LUSID Investment Account",
-        json_schema_extra={
-            "description": "One LUSID Investment Account, as kept in git and applied by iasync."
-        },
-    )
+class _AccountBase(_Strict):
+    """What an account file holds under either API generation."""
 
     identifiers: dict[AccountKey, IdentifierInput] = Field(
         min_length=1,
@@ -253,6 +268,26 @@ class AccountFile(_Strict):
         description="InvestmentAccount/{scope}/{code} -> value: text, a number, a list of "
         "texts, or a mapping {value, unit, effectiveFrom, effectiveUntil}.",
     )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _AccountBase:
+        _check_identifiers("identifiers", self.identifiers)
+        _check_long_keys("properties", self.properties)
+        return self
+
+
+class AccountFile(_AccountBase):
+    """One account file for the reference page's API (`api = "unscoped"`), in either form."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="LUSID Investment Account",
+        json_schema_extra={
+            "description": "One LUSID Investment Account, as kept in git and applied by iasync."
+        },
+    )
+
     accountHolders: list[AccountHolder] = Field(
         default_factory=list, description="The investor records that hold the account."
     )
@@ -261,9 +296,7 @@ class AccountFile(_Strict):
     )
 
     @model_validator(mode="after")
-    def _consistent(self) -> AccountFile:
-        _check_identifiers("identifiers", self.identifiers)
-        _check_long_keys("properties", self.properties)
+    def _unique_keys(self) -> AccountFile:
         _check_unique_keys("accountHolders", self.accountHolders)
         _check_unique_keys("investmentPortfolios", self.investmentPortfolios)
         return self
@@ -272,6 +305,72 @@ class AccountFile(_Strict):
     def identity(self) -> frozenset[tuple[str, str]]:
         """The (identifier key, value) pairs by which LUSID matches this account."""
         return identity_of(canonical_body(self))
+
+
+class ScopedAccountHolder(_Strict):
+    """An investor record that holds the account (today's API): its scope and identifiers."""
+
+    key: StrictStr = Field(
+        min_length=1, description="Names this holder within the account (unique in it)."
+    )
+    scope: Scope | None = Field(
+        None, description="The investor record's scope; by default the account's own."
+    )
+    identifiers: dict[InvestorKey, PlainIdentifier] = Field(
+        min_length=1,
+        description="The investor record's identifiers: InvestorRecord/{scope}/{code} -> text.",
+    )
+
+
+class ScopedInvestmentPortfolio(_Strict):
+    """A LUSID portfolio the account invests through (today's API): its scope and identifiers."""
+
+    key: StrictStr = Field(
+        min_length=1, description="Names this portfolio within the account (unique in it)."
+    )
+    scope: Scope | None = Field(
+        None, description="The portfolio's scope; by default the account's own."
+    )
+    identifiers: dict[PortfolioIdentifierKey, PlainIdentifier] = Field(
+        min_length=1, description="The portfolio's identifiers: key -> text (e.g. its code)."
+    )
+
+
+class ScopedAccountFile(_AccountBase):
+    """One account file for today's LUSID API (`api = "scoped"`), in either form."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="LUSID Investment Account (scoped API)",
+        json_schema_extra={
+            "description": "One LUSID Investment Account for today's scoped API "
+            '(iasync setting api = "scoped"), as kept in git and applied by iasync.'
+        },
+    )
+
+    scope: Scope | None = Field(
+        None,
+        description="The account's scope in LUSID; by default the `scope` setting. Identity is "
+        "(scope, identifier): the same identifier in two scopes is two accounts.",
+    )
+    accountHolders: list[ScopedAccountHolder] = Field(
+        default_factory=list, description="The investor records that hold the account."
+    )
+    investmentPortfolios: list[ScopedInvestmentPortfolio] = Field(
+        default_factory=list, description="The portfolios the account invests through."
+    )
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> ScopedAccountFile:
+        _check_unique_keys("accountHolders", self.accountHolders)
+        _check_unique_keys("investmentPortfolios", self.investmentPortfolios)
+        return self
+
+
+def model_for(api: str) -> type[AccountFile] | type[ScopedAccountFile]:
+    """The account file model of an API generation (the `api` setting)."""
+    return ScopedAccountFile if api == "scoped" else AccountFile
 
 
 def _check_identifiers(field: str, mapping: dict[str, Any]) -> None:
@@ -287,7 +386,7 @@ def _check_long_keys(field: str, mapping: dict[str, Any]) -> None:
             raise ValueError(f"{field}: {key!r} holds a property whose key is {value.key!r}")
 
 
-def _check_unique_keys(field: str, items: list[AccountHolder] | list[InvestmentPortfolio]) -> None:
+def _check_unique_keys(field: str, items: Sequence[_Keyed]) -> None:
     seen: set[str] = set()
     for item in items:
         if item.key in seen:
@@ -345,28 +444,71 @@ def _properties_json(mapping: dict[str, Any]) -> dict[str, Any]:
 #: The version of what `canonical_body` makes of a file. Bump it whenever a file's canonical body
 #: changes (a new default, another spelling): state records made under another version are not
 #: reused for unchanged files (`load_accounts(..., reuse=state)`), so every file is read again.
-CANONICAL_FORMAT = 1
+#: 2: the scoped API's bodies (`scope`, scoped holders and portfolios).
+CANONICAL_FORMAT = 2
 
 
-def canonical_body(account: AccountFile) -> dict[str, Any]:
-    """The UpsertInvestmentAccountRequest for this account, in its one canonical shape."""
+class MissingScopeError(ValueError):
+    """A scoped account with no scope of its own and no `scope` setting."""
+
+
+def canonical_body(
+    account: AccountFile | ScopedAccountFile, *, scope: str | None = None
+) -> dict[str, Any]:
+    """The UpsertInvestmentAccountRequest for this account, in its one canonical shape.
+
+    `scope`: the `scope` setting, for a scoped account whose file names none (its holders and
+    portfolios default to the account's scope in turn).
+    """
     body: dict[str, Any] = {
         "identifiers": _properties_json(account.identifiers),
         "displayName": account.displayName,
         "accountType": account.accountType,
         "properties": _properties_json(account.properties),
-        "accountHolders": [
+    }
+    if isinstance(account, ScopedAccountFile):
+        body.update(_scoped_parts(account, scope))
+    else:
+        body["accountHolders"] = [
             {"key": h.key, "identifiers": _properties_json(h.identifiers)}
             for h in sorted(account.accountHolders, key=lambda h: h.key)
-        ],
-        "investmentPortfolios": [
+        ]
+        body["investmentPortfolios"] = [
             {"key": p.key, "portfolioScope": p.portfolioScope, "portfolioCode": p.portfolioCode}
             for p in sorted(account.investmentPortfolios, key=lambda p: p.key)
-        ],
-    }
+        ]
     if account.description is not None:
         body["description"] = account.description
     return body
+
+
+def _scoped_parts(account: ScopedAccountFile, default_scope: str | None) -> dict[str, Any]:
+    """`scope`, and holders and portfolios as `{key, scope, identifiers: {key: text}}`."""
+    scope = account.scope or default_scope
+    if scope is None:
+        raise MissingScopeError(
+            "the account has no scope: add `scope: <scope>` at the top of the file, or set "
+            "scope in iasync.toml"
+        )
+    return {
+        "scope": scope,
+        "accountHolders": [
+            {
+                "key": h.key,
+                "scope": h.scope or scope,
+                "identifiers": dict(sorted(h.identifiers.items())),
+            }
+            for h in sorted(account.accountHolders, key=lambda h: h.key)
+        ],
+        "investmentPortfolios": [
+            {
+                "key": p.key,
+                "scope": p.scope or scope,
+                "identifiers": dict(sorted(p.identifiers.items())),
+            }
+            for p in sorted(account.investmentPortfolios, key=lambda p: p.key)
+        ],
+    }
 
 
 def canonical_json(body: dict[str, Any]) -> bytes:
@@ -376,6 +518,18 @@ def canonical_json(body: dict[str, Any]) -> bytes:
 
 def body_hash(body: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def scope_of(body: dict[str, Any]) -> str | None:
+    """The account's scope in a canonical body (or a LUSID response); None under `unscoped`."""
+    scope = body.get("scope")
+    return scope if isinstance(scope, str) else None
+
+
+def managed_property_keys(bodies: Iterable[dict[str, Any]]) -> list[str]:
+    """The property keys of these canonical bodies (the files', the state's), sorted: what a read
+    of LUSID must name in `propertyKeys`, since LUSID returns only the properties named."""
+    return sorted({key for body in bodies for key in body.get("properties") or {}})
 
 
 def identity_of(body: dict[str, Any]) -> frozenset[tuple[str, str]]:

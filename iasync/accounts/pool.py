@@ -26,7 +26,7 @@ def load_all(files: list[Path], settings: Settings, canonical: bool) -> list[Fil
         return _load_chunk(files, settings, canonical)
 
     # Build the validators once here: forked workers inherit them instead of each building its own.
-    fast_validator()
+    fast_validator(settings.api)
     chunk = max(50, len(files) // (workers * 4))
     chunks = [files[i : i + chunk] for i in range(0, len(files), chunk)]
     context = multiprocessing.get_context("fork")

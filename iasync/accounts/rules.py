@@ -47,18 +47,109 @@ class Finding:
 
 
 def check_account(
-    data: Any, account_types: Sequence[str], line_of: Callable[[Path], int]
+    data: Any,
+    account_types: Sequence[str],
+    line_of: Callable[[Path], int],
+    *,
+    api: str = "unscoped",
+    default_scope: str | None = None,
 ) -> list[Finding]:
-    """Every problem the schema leaves to us, in the order they appear in a file."""
+    """Every problem the schema leaves to us, in the order they appear in a file.
+
+    `api` and `default_scope` are the settings of those names: what a file may hold depends on
+    the API generation, and a scoped account needs a scope from its file or the setting.
+    """
     if not isinstance(data, dict):
         return []
     return [
+        *_check_generation(data, api, default_scope),
         *_check_keyed_maps(data, partial(render_path, data=data)),
         *_check_account_type(data.get("accountType"), account_types),
         *_check_property_count(data.get("properties")),
         *_check_unique_keys(data, "accountHolders", line_of),
         *_check_unique_keys(data, "investmentPortfolios", line_of),
     ]
+
+
+# --- the API generation ----------------------------------------------------------------------
+
+_SET_SCOPED = 'set api = "scoped" in iasync.toml if this LUSID is today\'s'
+_SET_UNSCOPED = 'set api = "unscoped" in iasync.toml if this LUSID speaks the reference page\'s API'
+
+
+def _check_generation(
+    data: dict[str, Any], api: str, default_scope: str | None
+) -> Iterator[Finding]:
+    """What belongs to the other API generation, said in words that name the `api` setting."""
+    if api == "scoped":
+        yield from _check_scoped(data, default_scope)
+        return
+    if "scope" in data:
+        yield Finding(
+            ("scope",),
+            "key",
+            "scope: only today's LUSID API has scopes, and this project uses the reference page's "
+            f'(api = "unscoped"): remove scope, or {_SET_SCOPED}',
+        )
+    for path, item in _items(data, "accountHolders"):
+        if "scope" in item:
+            yield Finding(
+                (*path, "scope"),
+                "key",
+                f"{render_path(path, data)}: a holder's scope is for today's LUSID API; "
+                f'this project uses api = "unscoped": remove it, or {_SET_SCOPED}',
+            )
+    for path, item in _items(data, "investmentPortfolios"):
+        for name in ("scope", "identifiers"):
+            if name in item:
+                yield Finding(
+                    (*path, name),
+                    "key",
+                    f"{render_path(path, data)}: {{key, scope, identifiers}} is today's LUSID "
+                    'API\'s portfolio; under api = "unscoped" a portfolio is {key, '
+                    f"portfolioScope, portfolioCode}}; or {_SET_SCOPED}",
+                )
+
+
+def _check_scoped(data: dict[str, Any], default_scope: str | None) -> Iterator[Finding]:
+    if "scope" not in data and default_scope is None:
+        yield Finding(
+            (next(iter(data), "identifiers"),),
+            "key",
+            "the account has no scope: add `scope: <scope>` at the top of the file, or set "
+            'scope in iasync.toml (under api = "scoped" every account has one)',
+        )
+    for path, item in _items(data, "investmentPortfolios"):
+        for name in ("portfolioScope", "portfolioCode"):
+            if name in item:
+                yield Finding(
+                    (*path, name),
+                    "key",
+                    f"{render_path(path, data)}: {name} is the reference page's portfolio; "
+                    'under api = "scoped" a portfolio is {key, scope, identifiers: {key: text}} '
+                    f"(scope defaults to the account's); or {_SET_UNSCOPED}",
+                )
+    for path, item in _items(data, "accountHolders"):
+        identifiers = item.get("identifiers")
+        if not isinstance(identifiers, dict):
+            continue
+        for key, value in identifiers.items():
+            if isinstance(value, dict):
+                yield Finding(
+                    (*path, "identifiers", key),
+                    "value",
+                    f'{render_path((*path, "identifiers", key), data)}: under api = "scoped" '
+                    "an investor record's identifier is its text alone (no key, value or "
+                    "effective dates)",
+                )
+
+
+def _items(data: dict[str, Any], field: str) -> Iterator[tuple[Path, dict[str, Any]]]:
+    items = data.get(field)
+    if isinstance(items, list):
+        for index, item in enumerate(items):
+            if isinstance(item, dict):
+                yield (field, index), item
 
 
 # --- keys and the values under them -----------------------------------------------------------

@@ -7,6 +7,10 @@ byte the same: `schema/investment-account.schema.json` for editors (account file
 package-data copy that an installed iasync (a pre-commit hook environment, say) validates against.
 A test fails when either drifts from the models; `REGENERATE_COMMAND` rewrites both.
 
+Each API generation (the `api` setting) has its own schema, generated from its own model:
+`investment-account.schema.json` for the reference page's (`unscoped`) and
+`investment-account-scoped.schema.json` for today's (`scoped`), both committed the same way.
+
 `load_schema()` and `validator()` read the package-data copy, so validation never depends on
 pydantic's schema generation at run time.
 """
@@ -23,29 +27,47 @@ if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
 SCHEMA_FILENAME = "investment-account.schema.json"
+SCOPED_SCHEMA_FILENAME = "investment-account-scoped.schema.json"
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # A URN rather than a URL: no server publishes the schema; tools find it by the relative path in
 # each account file's `yaml-language-server` line, and every `$ref` inside is local (`#/$defs/...`).
 SCHEMA_ID = "urn:iasync:schema:investment-account"
+SCHEMA_IDS = {"unscoped": SCHEMA_ID, "scoped": "urn:iasync:schema:investment-account-scoped"}
+SCHEMA_FILENAMES = {"unscoped": SCHEMA_FILENAME, "scoped": SCOPED_SCHEMA_FILENAME}
+
+
+def committed_paths(api: str = "unscoped") -> tuple[str, str]:
+    """Where an API generation's committed copies live, relative to the project root."""
+    name = SCHEMA_FILENAMES[api]
+    return (f"schema/{name}", f"iasync/data/{name}")
+
+
+def regenerate_command(api: str = "unscoped") -> str:
+    option = " --api scoped" if api == "scoped" else ""
+    return f"iasync schema{option} " + " ".join(f"--output {p}" for p in committed_paths(api))
+
+
 #: Where the committed copies live, relative to the project root.
-COMMITTED_PATHS = (f"schema/{SCHEMA_FILENAME}", f"iasync/data/{SCHEMA_FILENAME}")
-REGENERATE_COMMAND = "iasync schema " + " ".join(f"--output {path}" for path in COMMITTED_PATHS)
+COMMITTED_PATHS = committed_paths("unscoped")
+REGENERATE_COMMAND = regenerate_command("unscoped")
 
 _HEADER_KEYS = ("$schema", "$id", "title", "description", "$comment")
 
 
-def generate_schema() -> dict[str, Any]:
-    """The schema of `AccountFile`, as a self-contained draft 2020-12 JSON Schema."""
-    from iasync.accounts.model import AccountFile
+def generate_schema(api: str = "unscoped") -> dict[str, Any]:
+    """The schema of an API generation's account file model (`AccountFile` for `unscoped`,
+    `ScopedAccountFile` for `scoped`), as a self-contained draft 2020-12 JSON Schema."""
+    from iasync.accounts.model import model_for
 
-    generated = AccountFile.model_json_schema(mode="validation")
+    generated = model_for(api).model_json_schema(mode="validation")
     body = _tidy(generated)
     header = {
         "$schema": SCHEMA_DIALECT,
-        "$id": SCHEMA_ID,
+        "$id": SCHEMA_IDS[api],
         "title": body.pop("title"),
         "description": body.pop("description"),
-        "$comment": f"Generated from iasync/accounts/model.py; regenerate: {REGENERATE_COMMAND}",
+        "$comment": "Generated from iasync/accounts/model.py; regenerate: "
+        + regenerate_command(api),
     }
     return {**header, **{k: v for k, v in body.items() if k not in _HEADER_KEYS}}
 
@@ -92,16 +114,18 @@ def _untitled(field_schema: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def load_schema() -> dict[str, Any]:
-    """The committed schema (the package-data copy), parsed. Cached: treat it as read-only."""
-    text = resources.files("iasync").joinpath("data", SCHEMA_FILENAME).read_text(encoding="utf-8")
+def load_schema(api: str = "unscoped") -> dict[str, Any]:
+    """The committed schema of an API generation (the package-data copy), parsed. Cached: treat
+    it as read-only."""
+    name = SCHEMA_FILENAMES[api]
+    text = resources.files("iasync").joinpath("data", name).read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
 
 @cache
-def validator() -> Draft202012Validator:
-    """A cached draft 2020-12 validator for the committed schema.
+def validator(api: str = "unscoped") -> Draft202012Validator:
+    """A cached draft 2020-12 validator for an API generation's committed schema.
 
     Give it JSON-shaped data: YAML timestamps loaded as `datetime`/`date` go through
     `json_compatible` first (editors read them as strings, and so does the schema).
@@ -110,7 +134,7 @@ def validator() -> Draft202012Validator:
 
     # No check_schema here (65 ms on every run that meets an invalid file): the tests check the
     # committed schema against the metaschema, and it cannot change after installation.
-    return Draft202012Validator(load_schema())
+    return Draft202012Validator(load_schema(api))
 
 
 def json_compatible(data: Any) -> Any:

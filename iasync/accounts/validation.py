@@ -51,60 +51,68 @@ def load_file(path: Path, settings: Settings, *, canonical: bool = True) -> File
             shown, None, [Problem(shown, 1, 1, describe_request(document.data, shown))], []
         )
     problems.extend(_content_problems(shown, document, settings))
-    claims = claims_of(document)
+    claims = claims_of(document, settings)
     if problems or not canonical:
         return FileOutcome(shown, None, sorted(set(problems)), claims)
-    body, model_problems = _canonical(shown, document)
+    body, model_problems = _canonical(shown, document, api=settings.api, scope=settings.scope)
     if body is None:
         return FileOutcome(shown, None, model_problems, claims)
     return FileOutcome(shown, LoadedAccount(shown, file_hash(raw), body), [], claims)
 
 
-_FAST_VALIDATOR: Any = None
+_FAST_VALIDATORS: dict[str, Any] = {}
 
 
-def fast_validator() -> Any:
-    """The jsonschema-rs validator of the committed schema, built once per process.
+def fast_validator(api: str = "unscoped") -> Any:
+    """The jsonschema-rs validator of an API generation's committed schema, built once per
+    process.
 
     It only says yes or no (in microseconds); a file it rejects is explained by jsonschema's own
     validator (`iasync.accounts.schema.validator()`), which holds the detail a message needs.
     """
-    global _FAST_VALIDATOR
-    if _FAST_VALIDATOR is None:
+    if api not in _FAST_VALIDATORS:
         import jsonschema_rs
 
         from iasync.accounts.schema import load_schema
 
         # Formats are annotations in draft 2020-12, as for jsonschema: the two must agree.
-        _FAST_VALIDATOR = jsonschema_rs.validator_for(load_schema(), validate_formats=False)
-    return _FAST_VALIDATOR
+        _FAST_VALIDATORS[api] = jsonschema_rs.validator_for(
+            load_schema(api), validate_formats=False
+        )
+    return _FAST_VALIDATORS[api]
 
 
 def _content_problems(shown: str, document: Document, settings: Settings) -> list[Problem]:
     """Checks and schema problems, one line per fault: the most specific message wins."""
     from iasync.accounts import rules
 
-    specific = rules.check_account(document.data, settings.account_types, document.line_of)
+    specific = rules.check_account(
+        document.data,
+        settings.account_types,
+        document.line_of,
+        api=settings.api,
+        default_scope=settings.scope,
+    )
     general: list[Finding] = []
-    fast = fast_validator()
+    fast = fast_validator(settings.api)
     if not fast.is_valid(document.data):
         from iasync.accounts import messages
         from iasync.accounts.schema import validator
 
-        general = messages.explain(validator().iter_errors(document.data), document)
+        general = messages.explain(validator(settings.api).iter_errors(document.data), document)
         if not general:  # the two validators disagree: jsonschema-rs's own words, then
             general = [
                 rules.Finding(tuple(error.instance_path), "value", error.message)
                 for error in fast.iter_errors(document.data)
             ]
-    under_bad_keys = _values_under_bad_keys(document) if specific else []
+    under_bad_keys = _values_under_bad_keys(document, settings.api) if specific else []
     return [
         Problem(shown, line, column, message)
         for (line, column), message in _dedupe([specific, general, under_bad_keys], document)
     ]
 
 
-def _values_under_bad_keys(document: Document) -> list[Finding]:
+def _values_under_bad_keys(document: Document, api: str) -> list[Finding]:
     """What the schema says of the values under badly formed keys, were the keys good.
 
     A bad key and a bad value under it are two faults; the schema alone would judge the value
@@ -116,12 +124,12 @@ def _values_under_bad_keys(document: Document) -> list[Finding]:
     if renamed is None:
         return []
     data, originals = renamed
-    if fast_validator().is_valid(data):
+    if fast_validator(api).is_valid(data):
         return []
     from iasync.accounts import messages
     from iasync.accounts.schema import validator
 
-    errors = list(validator().iter_errors(data))
+    errors = list(validator(api).iter_errors(data))
     for error in errors:
         _restore_keys(error, originals)
     findings = messages.explain(errors, document)
@@ -176,14 +184,19 @@ def _dedupe(groups: list[list[Finding]], document: Document) -> list[tuple[tuple
     return out
 
 
-def _canonical(shown: str, document: Document) -> tuple[dict[str, Any] | None, list[Problem]]:
+def _canonical(
+    shown: str, document: Document, *, api: str = "unscoped", scope: str | None = None
+) -> tuple[dict[str, Any] | None, list[Problem]]:
     """The canonical body; the model's own complaint (rare: schema and checks come first)."""
     from pydantic import ValidationError
 
-    from iasync.accounts.model import AccountFile, canonical_body
+    from iasync.accounts.model import MissingScopeError, canonical_body, model_for
 
     try:
-        return canonical_body(AccountFile.model_validate(document.data)), []
+        account = model_for(api).model_validate(document.data)
+        return canonical_body(account, scope=scope), []
+    except MissingScopeError as exc:  # the rules say it first, where the file can be pointed at
+        return None, [Problem(shown, 1, 1, str(exc))]
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

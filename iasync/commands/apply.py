@@ -150,12 +150,13 @@ def _send(
     backend: StateBackend,
     config: LusidConfig,
 ) -> ApplyResult:
-    from iasync.lusid import LusidClient
+    from iasync.lusid import LusidClient, as_api
     from iasync.operations import apply_plan
     from iasync.views.apply import Progress
 
     progress = Progress(output, plan, settings)
-    with LusidClient(config, on_retry=output.retrying) as client:
+    api = as_api(settings.api)
+    with LusidClient(config, on_retry=output.retrying, api=api) as client:
         try:
             with progress:
                 return apply_plan(

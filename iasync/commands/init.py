@@ -29,14 +29,27 @@ from iasync.scaffold import CI_CHOICES
     show_default=True,
     help="Which CI pipelines to write: GitHub Actions, GitLab CI or both.",
 )
-def command(directory: Path, ci: str) -> int:
+@click.option(
+    "--api",
+    type=click.Choice(["scoped", "unscoped"]),
+    default="scoped",
+    show_default=True,
+    help="The LUSID API: scoped (today's LUSID) or unscoped (the API reference page's).",
+)
+@click.option(
+    "--scope",
+    default="default",
+    show_default=True,
+    help="Under --api scoped: the accounts' LUSID scope (the `scope` setting).",
+)
+def command(directory: Path, ci: str, api: str, scope: str) -> int:
     """Scaffold a repository of account files in DIR (default: here), with CI pipelines.
 
     Never overwrites: if any file it would write exists, it lists them and writes nothing.
     """
     from iasync.scaffold import write_scaffold
 
-    written = write_scaffold(directory, ci=ci)
+    written = write_scaffold(directory, ci=ci, api=api, scope=scope)
     where = "" if directory == Path() else f" in {directory}"
     click.echo(f"Wrote {len(written)} files{where}:")
     for target in written:

@@ -12,11 +12,18 @@ from iasync.lusid._config import (
     load_lusid_config,
     lusid_target,
 )
-from iasync.lusid._errors import LusidApiError, LusidConfigError, describe_problem
+from iasync.lusid._errors import (
+    ApiGenerationError,
+    LusidApiError,
+    LusidConfigError,
+    describe_problem,
+)
 from iasync.lusid._retry import RetryEvent, RetryPolicy, parse_retry_after
-from iasync.lusid.client import LusidClient, UpsertResponse
+from iasync.lusid.client import Api, LusidClient, UpsertResponse, as_api
 
 __all__ = [
+    "Api",
+    "ApiGenerationError",
     "LusidApiError",
     "LusidClient",
     "LusidConfig",
@@ -25,6 +32,7 @@ __all__ = [
     "RetryPolicy",
     "Secret",
     "UpsertResponse",
+    "as_api",
     "describe_problem",
     "http_timeout",
     "load_lusid_config",

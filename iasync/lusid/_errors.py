@@ -47,6 +47,62 @@ class LusidApiError(IasyncError):
         self.fatal = fatal
 
 
+class ApiGenerationError(LusidApiError):
+    """LUSID speaks the other API generation than the `api` setting says: every request would
+    fail the same way, so this is said once, naming the setting and what to set it to."""
+
+    wrong_api = True  # `iasync.applying` stops at the first, as for bad credentials
+
+
+#: How LUSID refuses a request of the other generation (lusid-api.md, "Two API generations").
+SCOPE_REQUIRED = "The Scope field is required."
+SCOPE_UNKNOWN = "Unknown field 'scope'."
+
+
+def other_generation(problem: Mapping[str, Any], api: str) -> str | None:
+    """The generation LUSID speaks when a 400's `errors` show it is not `api`, else None.
+
+    `<corrId>.scope: The Scope field is required.` is today's API refusing a request without a
+    scope; `<corrId>.scope: Unknown field 'scope'.` the reference page's refusing one with it.
+    """
+    errors = problem.get("errors")
+    if not isinstance(errors, Mapping):
+        return None
+    for field, messages in errors.items():
+        if str(field).split(".")[-1] != "scope":
+            continue
+        said = messages if isinstance(messages, list) else [messages]
+        if api == "unscoped" and SCOPE_REQUIRED in said:
+            return "scoped"
+        if api == "scoped" and SCOPE_UNKNOWN in said:
+            return "unscoped"
+    return None
+
+
+def wrong_generation(api: str, doing: str, response: httpx.Response) -> ApiGenerationError:
+    """The one error for a LUSID of the other generation than the `api` setting says."""
+    if api == "unscoped":
+        message = (
+            f"LUSID refused {doing}: this LUSID speaks today's scoped API, and iasync spoke the "
+            'reference page\'s (api = "unscoped", the default). Set api = "scoped" and '
+            'scope = "<scope>" in iasync.toml (or IASYNC_API=scoped and IASYNC_SCOPE=<scope>); '
+            "a file's own top-level `scope:` wins over the setting"
+        )
+    else:
+        message = (
+            f"LUSID refused {doing}: this LUSID speaks the reference page's API, which has no "
+            'scopes, and iasync spoke today\'s (api = "scoped"). Set api = "unscoped" in '
+            "iasync.toml (or IASYNC_API=unscoped)"
+        )
+    problem = json_or_none(response)
+    return ApiGenerationError(
+        with_request_id(message, request_id(response)),
+        status=response.status_code,
+        problem=problem if isinstance(problem, dict) else {},
+        request_id=request_id(response),
+    )
+
+
 def request_id(response: httpx.Response) -> str | None:
     value: str | None = response.headers.get(REQUEST_ID_HEADER)
     return value

@@ -170,7 +170,8 @@ def diff_view(body: dict[str, Any]) -> dict[str, Any]:
     view["identifiers"] = _properties_view(body.get("identifiers", {}))
     view["properties"] = _properties_view(body.get("properties", {}))
     view["accountHolders"] = {
-        holder["key"]: {"identifiers": _properties_view(holder.get("identifiers", {}))}
+        holder["key"]: {k: v for k, v in holder.items() if k not in ("key", "identifiers")}
+        | {"identifiers": _properties_view(holder.get("identifiers", {}))}
         for holder in body.get("accountHolders", [])
     }
     view["investmentPortfolios"] = {
@@ -181,10 +182,14 @@ def diff_view(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _properties_view(properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: {"value": _value_view(prop.get("value", {}))}
-        | {k: v for k, v in prop.items() if k not in ("key", "value")}
-        for key, prop in properties.items()
+    return {key: _property_view(prop) for key, prop in properties.items()}
+
+
+def _property_view(prop: Any) -> dict[str, Any]:
+    if isinstance(prop, str):  # a holder's identifier under the scoped API: plain text
+        return {"value": prop}
+    return {"value": _value_view(prop.get("value", {}))} | {
+        k: v for k, v in prop.items() if k not in ("key", "value")
     }
 
 

@@ -1,8 +1,9 @@
 """Desired accounts (the files) against the last-applied state: the plan, saved plans, staleness.
 
 An account in the files is the same account as a state record when they share an identifier
-(key and value), as LUSID itself matches. Moving or renaming a file is therefore no change; only
-the canonical body matters. Each account becomes one `AccountChange`:
+(key and value; under the scoped API, in the same scope), as LUSID itself matches. Moving or
+renaming a file is therefore no change; only the canonical body matters. Each account becomes
+one `AccountChange`:
 
 * ``create``    no state record shares an identifier with it;
 * ``update``    one record does and its body hash differs (with per-attribute `differences`);
@@ -68,6 +69,13 @@ class AccountChange:
     @property
     def identifiers(self) -> list[tuple[str, str]]:
         return sorted(self.identity)
+
+    @property
+    def scope(self) -> str | None:
+        """The account's scope under the scoped API (with `identity`, how LUSID finds it)."""
+        from iasync.accounts.model import scope_of
+
+        return scope_of(self.body)
 
 
 @dataclass
@@ -157,33 +165,54 @@ def make_plan(
     )
 
 
-RecordIndex = dict[tuple[str, str], list["AccountRecord"]]
+ScopedPair = tuple[str | None, str, str]  # (scope, identifier key, value); scope None: unscoped
+RecordIndex = dict[ScopedPair, list["AccountRecord"]]
 
 
-def reusable_files(state: State) -> dict[str, tuple[str, AccountRecord]]:
+def reusable_files(
+    state: State, *, api: str = "unscoped", scope: str | None = None
+) -> dict[str, tuple[str, AccountRecord]]:
     """What the loader may take from `state` instead of reading a file: file -> (the hash of the
     bytes it was applied from, its record). Nothing when the records' bodies were made under
-    another `CANONICAL_FORMAT`: another iasync may make other bodies of the same files."""
-    from iasync.accounts.model import CANONICAL_FORMAT
+    another `CANONICAL_FORMAT`: another iasync may make other bodies of the same files.
+
+    `api` and `scope` are the settings: a body depends on them too, so a record is reused only
+    when its scope is the one the file would now get from the setting (under `unscoped`: no
+    scope). A file whose own `scope:` differs from the setting is simply read again.
+    """
+    from iasync.accounts.model import CANONICAL_FORMAT, scope_of
 
     if state.canonical_format != CANONICAL_FORMAT:
         return {}
-    return {record.source: (record.source_hash, record) for record in state.accounts.values()}
+    wanted = scope if api == "scoped" else None
+    return {
+        record.source: (record.source_hash, record)
+        for record in state.accounts.values()
+        if scope_of(record.body) == wanted and (api == "scoped") == ("scope" in record.body)
+    }
+
+
+def scoped_pairs(identity: Iterable[tuple[str, str]], body: dict[str, Any]) -> set[ScopedPair]:
+    """(scope, key, value) for each identifier of an account: what LUSID finds it by."""
+    from iasync.accounts.model import scope_of
+
+    scope = scope_of(body)
+    return {(scope, key, value) for key, value in identity}
 
 
 def _index_by_identifier(records: Iterable[AccountRecord]) -> RecordIndex:
-    """(identifier key, value) -> the records holding it: one lookup per identifier."""
+    """(scope, identifier key, value) -> the records holding it: one lookup per identifier."""
     index: RecordIndex = {}
     for record in records:
-        for pair in record.identity:
+        for pair in scoped_pairs(record.identity, record.body):
             index.setdefault(pair, []).append(record)
     return index
 
 
 def _match(account: LoadedAccount, index: RecordIndex) -> list[AccountRecord]:
-    """The distinct state records sharing any identifier with the account."""
+    """The distinct state records sharing any identifier (in the same scope) with the account."""
     found: dict[str, AccountRecord] = {}
-    for pair in sorted(account.identity):
+    for pair in sorted(account.scoped_identity, key=lambda p: (p[0] or "", p[1], p[2])):
         for record in index.get(pair, ()):
             found.setdefault(record.lusid_id, record)
     return list(found.values())

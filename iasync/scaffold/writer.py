@@ -3,7 +3,9 @@
 Templates are stored without their leading dot (`templates/gitignore` for `.gitignore`), so that
 this repository's own git, pre-commit and CI never take them for their own files. A few carry
 placeholders (`@NAME@`) filled from the iasync that writes them: its version, and its default
-state path, so the scaffold never disagrees with the iasync that made it.
+state path, so the scaffold never disagrees with the iasync that made it; and from the API
+generation chosen (`api`, by default today's scoped API, and its `scope`): the settings, and
+which schema goes to `schema/investment-account.schema.json`.
 
 Nothing is ever overwritten: existing files are found first and refused as a whole; each file is
 then linked into place (a link fails if the name was taken meanwhile, where a rename would
@@ -23,6 +25,10 @@ from iasync.files import fsync_directory, write_temporary
 
 #: Which CI pipelines to write: `both` (the default), or only GitHub's or GitLab's.
 CI_CHOICES = ("both", "github", "gitlab")
+#: The API generation a new repository is set up for: today's LUSID, unless told otherwise.
+DEFAULT_API = "scoped"
+DEFAULT_SCOPE = "default"
+SCHEMA_TARGET = "schema/investment-account.schema.json"
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,8 @@ FILES: tuple[ScaffoldFile, ...] = (
     ScaffoldFile(".gitignore", _T + "gitignore"),
     ScaffoldFile(".pre-commit-config.yaml", _T + "pre-commit-config.yaml"),
     ScaffoldFile("accounts/example.yaml", _T + "accounts/example.yaml"),
-    ScaffoldFile("schema/investment-account.schema.json", "data/investment-account.schema.json"),
+    # The schema of the repository's API generation (`_source`), under one name either way.
+    ScaffoldFile(SCHEMA_TARGET, "data/investment-account.schema.json"),
     ScaffoldFile("ci/README.md", _T + "ci/README.md"),
     ScaffoldFile("ci/common.sh", _T + "ci/common.sh"),
     ScaffoldFile("ci/plan.sh", _T + "ci/plan.sh", executable=True),
@@ -75,19 +82,25 @@ def scaffold_files(ci: str = "both") -> list[ScaffoldFile]:
     return [f for f in FILES if f.ci is None or ci in ("both", f.ci)]
 
 
-def write_scaffold(root: Path, ci: str = "both") -> list[str]:
+def write_scaffold(
+    root: Path, ci: str = "both", api: str = DEFAULT_API, scope: str = DEFAULT_SCOPE
+) -> list[str]:
     """Write the scaffold into `root` (made if missing); the targets written, in order.
+
+    `api`: the API generation the repository is for ("scoped", today's LUSID, or "unscoped",
+    the reference page's); `scope`: under "scoped", the setting `scope` written.
 
     Raises `ScaffoldExists`, having written nothing, when any target (or a folder on its way)
     is already there.
     """
     files = scaffold_files(ci)
+    _check_api(api, scope)
     if root.exists() and not root.is_dir():
         raise IasyncError(f"{root} is a file, not a directory: name a directory to init")
     existing = _existing(root, files)
     if existing:
         raise ScaffoldExists(root, existing)
-    contents = {f.target: _render(f) for f in files}  # every template read before any write
+    contents = {f.target: _render(f, api, scope) for f in files}  # all read before any write
     written: list[Path] = []
     made_dirs: list[Path] = []
     try:
@@ -122,16 +135,54 @@ def _existing(root: Path, files: list[ScaffoldFile]) -> list[str]:
     return sorted(found)
 
 
-def _render(file: ScaffoldFile) -> bytes:
+def _check_api(api: str, scope: str) -> None:
+    import re
+
+    from iasync.accounts.format import API_GENERATIONS, SCOPE_PATTERN
+
+    if api not in API_GENERATIONS:
+        raise IasyncError(f"--api must be scoped or unscoped, not {api!r}")
+    if not re.fullmatch(SCOPE_PATTERN, scope):
+        raise IasyncError(
+            f"--scope {scope!r} is not a LUSID scope: use 1 to 64 letters, digits, '-' or '_'"
+        )
+
+
+def _source(file: ScaffoldFile, api: str) -> str:
+    if file.target == SCHEMA_TARGET and api == "scoped":
+        from iasync.accounts.schema import SCOPED_SCHEMA_FILENAME
+
+        return f"data/{SCOPED_SCHEMA_FILENAME}"
+    return file.source
+
+
+def _api_settings(api: str, scope: str) -> str:
+    if api == "scoped":
+        return (
+            "# The LUSID API: today's (scoped). \"unscoped\" is the API reference page's\n"
+            "# (lusid-sdk 2.1.859), whose accounts have no scope.\n"
+            'api = "scoped"\n'
+            "# The scope of every account whose file names none with a top-level `scope:`.\n"
+            f'scope = "{scope}"'
+        )
+    return (
+        "# The LUSID API: the reference page's (lusid-sdk 2.1.859), without scopes. Today's\n"
+        '# LUSID is api = "scoped", with scope = "<the accounts\' scope>".\n'
+        'api = "unscoped"'
+    )
+
+
+def _render(file: ScaffoldFile, api: str = DEFAULT_API, scope: str = DEFAULT_SCOPE) -> bytes:
     from iasync import __version__
     from iasync.settings import Settings
 
-    data = resources.files("iasync").joinpath(file.source).read_bytes()
+    data = resources.files("iasync").joinpath(_source(file, api)).read_bytes()
     if not file.source.startswith(_T):
         return data
     text = data.decode("utf-8")
     text = text.replace("@IASYNC_PACKAGE@", f"iasync=={__version__}")
     text = text.replace("@STATE@", Path(Settings().state).as_posix())  # a str: may be a URL
+    text = text.replace("@API_SETTINGS@", _api_settings(api, scope))
     return text.encode("utf-8")
 
 

@@ -110,6 +110,8 @@ def identity_text(change: AccountChange) -> str:
         shown += f", {change.lusid_id}"
         if change.version is not None:
             shown += f", version {change.version}"
+    if change.scope is not None:
+        shown = f"scope {change.scope}: {shown}"
     if change.moved_from:
         shown += f"; moved from {change.moved_from}"
     return f"({shown})"

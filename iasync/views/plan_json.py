@@ -77,6 +77,7 @@ PLAN_JSON_SCHEMA: dict[str, Any] = {
                     "action": {"enum": ["create", "update", "unchanged", "orphaned"]},
                     "path": {"type": "string"},
                     "identity": _IDENTITY_SCHEMA,
+                    "scope": {"type": "string"},
                     "lusid_id": {"type": ["string", "null"]},
                     "version": {"type": ["integer", "null"]},
                     "moved_from": {"type": ["string", "null"]},
@@ -131,6 +132,8 @@ def _change_json(change: AccountChange) -> dict[str, Any]:
         "moved_from": change.moved_from,
         "differences": [d.as_json() for d in change.differences],
     }
+    if change.scope is not None:  # the scoped API: an account is (scope, identifier)
+        doc["scope"] = change.scope
     if change.action == "create":
         doc["body"] = change.body
     return doc

@@ -167,6 +167,29 @@ def test_key_order_indentation_and_block_style() -> None:
     )
 
 
+def test_a_scoped_files_scope_holders_and_portfolios_take_their_order() -> None:
+    text = (
+        "investmentPortfolios:\n"
+        "- {identifiers: {Code: c}, key: P, scope: s}\n"
+        "accountHolders:\n"
+        "- {identifiers: {InvestorRecord/X/Y: v}, scope: Investors, key: H}\n"
+        + MINIMAL_HEAD
+        + "scope: Funds\n"
+    )
+    assert format_text(text) == "scope: Funds\n" + MINIMAL_HEAD + (
+        "accountHolders:\n"
+        "  - key: H\n"
+        "    scope: Investors\n"
+        "    identifiers:\n"
+        "      InvestorRecord/X/Y: v\n"
+        "investmentPortfolios:\n"
+        "  - key: P\n"
+        "    scope: s\n"
+        "    identifiers:\n"
+        "      Code: c\n"
+    )
+
+
 @pytest.mark.parametrize(
     "written, expected",
     [

@@ -366,8 +366,10 @@ def test_when_the_validators_disagree_jsonschema_rs_words_are_used(
 
     strict = {**load_schema(), "properties": {**load_schema()["properties"]}}
     strict["properties"]["displayName"] = {"type": "string", "maxLength": 2}
-    monkeypatch.setattr(
-        validation, "_FAST_VALIDATOR", jsonschema_rs.validator_for(strict, validate_formats=False)
+    monkeypatch.setitem(
+        validation._FAST_VALIDATORS,
+        "unscoped",
+        jsonschema_rs.validator_for(strict, validate_formats=False),
     )
     write(settings, "a.yaml", account("IA_1"))
 
@@ -526,3 +528,120 @@ def test_a_file_longer_than_one_read_is_reused_only_byte_for_byte(settings: Sett
     result = load_accounts([], settings, reuse=reusable_files(state))
     assert result.reused == 0
     assert "description" not in result.accounts[0].body
+
+
+# --- today's (scoped) API ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def scoped_settings(settings: Settings) -> Settings:
+    return settings.with_overrides(api="scoped", scope="Default")
+
+
+def test_scoped_files_get_their_scope_from_the_file_or_the_setting(
+    scoped_settings: Settings,
+) -> None:
+    write(scoped_settings, "a.yaml", account("IA_1"))
+    write(scoped_settings, "b.yaml", "scope: Own\n" + account("IA_2"))
+
+    result = load_accounts([], scoped_settings)
+
+    assert result.ok, result.problems
+    assert {a.path: a.body["scope"] for a in result.accounts} == {
+        "accounts/a.yaml": "Default",
+        "accounts/b.yaml": "Own",
+    }
+    assert {a.path: a.scope for a in result.accounts} == {
+        "accounts/a.yaml": "Default",
+        "accounts/b.yaml": "Own",
+    }
+
+
+def test_a_scoped_file_without_a_scope_and_no_setting_says_where_to_put_one(
+    settings: Settings,
+) -> None:
+    write(settings, "a.yaml", account("IA_1"))
+    write(settings, "b.yaml", "scope: Own\n" + account("IA_2"))
+
+    result = load_accounts([], settings.with_overrides(api="scoped"))
+
+    assert [str(p) for p in result.problems] == [
+        "accounts/a.yaml:1:1: the account has no scope: add `scope: <scope>` at the top of the "
+        'file, or set scope in iasync.toml (under api = "scoped" every account has one)'
+    ]
+    assert [a.path for a in result.accounts] == ["accounts/b.yaml"]
+
+
+def test_the_same_identifier_in_two_scopes_is_two_accounts_but_in_one_scope_a_clash(
+    scoped_settings: Settings,
+) -> None:
+    write(scoped_settings, "a.yaml", account("IA_SAME"))
+    write(scoped_settings, "b.yaml", "scope: Other\n" + account("IA_SAME"))
+    assert load_accounts([], scoped_settings).ok
+
+    write(scoped_settings, "c.yaml", "scope: Default\n" + account("IA_SAME"))
+    messages = [str(p) for p in load_accounts([], scoped_settings).problems]
+    assert messages == [
+        f"accounts/a.yaml:2:54: identifier {EXT}=IA_SAME in scope Default is also claimed by "
+        "accounts/c.yaml; each account must have its own identifiers",
+        f"accounts/c.yaml:3:54: identifier {EXT}=IA_SAME in scope Default is also claimed by "
+        "accounts/a.yaml; each account must have its own identifiers",
+    ]
+
+
+def test_the_other_generations_fields_are_refused_naming_the_api_setting(
+    settings: Settings, scoped_settings: Settings
+) -> None:
+    legacy_portfolio = "investmentPortfolios:\n  - {key: P, portfolioScope: s, portfolioCode: c}\n"
+    write(settings, "a.yaml", account("IA_1", legacy_portfolio))
+    scoped_problems = [str(p) for p in load_accounts([], scoped_settings).problems]
+    assert scoped_problems[1].startswith(
+        'accounts/a.yaml:6:14: investmentPortfolios["P"]: portfolioScope is the reference '
+        'page\'s portfolio; under api = "scoped" a portfolio is {key, scope, identifiers: '
+        "{key: text}}"
+    )
+    assert scoped_problems[1].endswith(
+        'or set api = "unscoped" in iasync.toml if this LUSID speaks the reference page\'s API'
+    )
+    assert "portfolioCode is the reference page's portfolio" in scoped_problems[2]
+
+    write(settings, "a.yaml", "scope: S\n" + account("IA_1"))
+    (unscoped_problem,) = load_accounts([], settings).problems
+    assert str(unscoped_problem) == (
+        "accounts/a.yaml:1:1: scope: only today's LUSID API has scopes, and this project uses "
+        'the reference page\'s (api = "unscoped"): remove scope, or set api = "scoped" in '
+        "iasync.toml if this LUSID is today's"
+    )
+
+
+def test_a_scoped_holders_identifiers_are_text_alone(scoped_settings: Settings) -> None:
+    holder = (
+        "accountHolders:\n  - key: H\n    identifiers:\n"
+        "      InvestorRecord/A/B: {value: {labelValue: IR_1}}\n"
+    )
+    write(scoped_settings, "a.yaml", account("IA_1", holder))
+
+    messages = [str(p) for p in load_accounts([], scoped_settings).problems]
+
+    assert any(
+        'under api = "scoped" an investor record\'s identifier is its text alone' in m
+        for m in messages
+    ), messages
+
+
+def test_state_records_are_reused_only_under_the_same_scope_setting(
+    scoped_settings: Settings,
+) -> None:
+    write(scoped_settings, "a.yaml", account("IA_1"))
+    state = marked(applied_state(scoped_settings))
+
+    same = load_accounts(
+        [], scoped_settings, reuse=reusable_files(state, api="scoped", scope="Default")
+    )
+    assert same.reused == 1
+
+    other = scoped_settings.with_overrides(scope="Moved")
+    result = load_accounts([], other, reuse=reusable_files(state, api="scoped", scope="Moved"))
+    assert result.reused == 0 and result.accounts[0].body["scope"] == "Moved"
+    # Nor are scoped records reused for the reference page's API, nor the other way round.
+    assert reusable_files(state, api="unscoped") == {}

@@ -19,11 +19,16 @@ from pydantic import ValidationError
 
 from iasync.accounts.model import (
     AccountFile,
+    MissingScopeError,
+    ScopedAccountFile,
     body_hash,
     canonical_body,
     canonical_json,
     format_instant,
     identity_of,
+    managed_property_keys,
+    model_for,
+    scope_of,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -360,3 +365,97 @@ def test_accounts_are_frozen() -> None:
     account = AccountFile.model_validate(john())
     with pytest.raises(ValidationError):
         account.displayName = "changed"  # type: ignore[misc]
+
+
+# --- today's (scoped) API ---------------------------------------------------------------------
+
+
+def scoped(**changes: Any) -> dict[str, Any]:
+    """John Doe's account as a scoped account file (his holder's identifiers are plain text)."""
+    data = john()
+    data.update(changes)
+    return data
+
+
+def scoped_body(data: dict[str, Any], scope: str | None = "Default") -> dict[str, Any]:
+    return canonical_body(ScopedAccountFile.model_validate(data), scope=scope)
+
+
+def test_model_for_picks_the_generations_model() -> None:
+    assert model_for("unscoped") is AccountFile
+    assert model_for("scoped") is ScopedAccountFile
+
+
+def test_a_scoped_body_takes_the_settings_scope_for_the_account_its_holders_and_portfolios() -> (
+    None
+):
+    portfolio = {"key": "P1", "identifiers": {"PortfolioCode": "Growth"}}
+    body = scoped_body(scoped(investmentPortfolios=[portfolio]))
+
+    assert body["scope"] == "Default" and scope_of(body) == "Default"
+    (holder,) = body["accountHolders"]
+    assert holder == {
+        "key": "AccountHolder1",
+        "scope": "Default",
+        "identifiers": {
+            "InvestorRecord/ExternalIdentifier/ExternalIRId": "IR_12345678",
+            "InvestorRecord/InternalIdentifier/InternalIRId": "Internal_XHSP2038",
+        },
+    }
+    assert body["investmentPortfolios"] == [
+        {"key": "P1", "scope": "Default", "identifiers": {"PortfolioCode": "Growth"}}
+    ]
+    # Everything else is the unscoped body's, byte for byte.
+    unscoped = body_of(john())
+    own = ("scope", "accountHolders", "investmentPortfolios")
+    assert {k: v for k, v in body.items() if k not in own} == {
+        k: v for k, v in unscoped.items() if k not in own
+    }
+
+
+def test_the_files_own_scopes_win_over_the_setting_and_each_defaults_to_the_accounts() -> None:
+    data = scoped(scope="FileScope")
+    data["accountHolders"][0]["scope"] = "Investors"
+    data["investmentPortfolios"] = [{"key": "P", "identifiers": {"Code": "C"}}]
+    body = scoped_body(data, scope="Setting")
+
+    assert body["scope"] == "FileScope"
+    assert body["accountHolders"][0]["scope"] == "Investors"
+    assert body["investmentPortfolios"][0]["scope"] == "FileScope"
+
+
+def test_a_scoped_account_without_any_scope_is_refused_in_words() -> None:
+    with pytest.raises(MissingScopeError) as caught:
+        scoped_body(scoped(), scope=None)
+    assert "add `scope: <scope>` at the top of the file, or set scope in iasync.toml" in str(
+        caught.value
+    )
+
+
+def test_the_generations_shapes_are_refused_by_the_other_model() -> None:
+    legacy = {"key": "P", "portfolioScope": "s", "portfolioCode": "c"}
+    with pytest.raises(ValidationError, match="portfolioScope"):
+        ScopedAccountFile.model_validate(scoped(investmentPortfolios=[legacy]))
+    with pytest.raises(ValidationError, match="scope"):
+        AccountFile.model_validate(scoped(scope="S"))
+    long_form = {"value": {"labelValue": "IR_1"}}
+    data = scoped()
+    data["accountHolders"][0]["identifiers"] = {
+        "InvestorRecord/ExternalIdentifier/ExternalIRId": long_form
+    }
+    with pytest.raises(ValidationError):  # plain text only under the scoped API
+        ScopedAccountFile.model_validate(data)
+    with pytest.raises(ValidationError, match="String should match pattern"):
+        ScopedAccountFile.model_validate(scoped(scope="not a scope"))
+
+
+def test_unscoped_bodies_have_no_scope() -> None:
+    assert scope_of(body_of(john())) is None
+    assert "scope" not in body_of(john())
+
+
+def test_the_managed_property_keys_are_the_union_of_the_bodies_keys() -> None:
+    john_body = body_of(john())
+    other = body_of(with_property(1.5))
+    assert managed_property_keys([john_body, other, {}]) == sorted({BALANCE, NAME, COUNTRY})
+    assert managed_property_keys([]) == []

@@ -97,3 +97,18 @@ def test_an_unknown_ci_is_a_usage_error(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "Invalid value for '--ci'" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_init_writes_the_api_and_scope_asked_for(tmp_path: Path) -> None:
+    assert init(tmp_path, "scoped-repo", "--scope", "Funds").returncode == 0
+    toml = (tmp_path / "scoped-repo/iasync.toml").read_text()
+    assert 'api = "scoped"\n' in toml and 'scope = "Funds"\n' in toml
+
+    assert init(tmp_path, "reference-repo", "--api", "unscoped").returncode == 0
+    toml = (tmp_path / "reference-repo/iasync.toml").read_text()
+    assert 'api = "unscoped"\n' in toml and "\nscope =" not in toml
+
+    refused = init(tmp_path, "bad", "--scope", "a b")
+    assert refused.returncode == 1
+    assert "--scope 'a b' is not a LUSID scope" in refused.stderr
+    assert not (tmp_path / "bad").exists()

@@ -3,6 +3,10 @@
 The command runs as a subprocess (`python -m iasync`) with its working directory in a temporary
 project (iasync.toml + accounts/), FBN_LUSID_URL and FBN_ACCESS_TOKEN pointing at the emulator on
 loopback, and stdin not a terminal, as in CI.
+
+Either API generation: `make_project(..., api="scoped")` writes `api = "scoped"` and `scope` in
+iasync.toml (the account files are valid under both); `api_project` and `api_emulator` are the
+project and emulator of the `api` parameter, for the suites that run under both generations.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from iasync.emulator.process import EmulatorProcess
 
 ACCOUNT = """\
 identifiers:
@@ -37,6 +43,10 @@ accountHolders:
       InvestorRecord/ExternalIdentifier/ExternalIRId: IR_{n:04d}
 investmentPortfolios: []
 """
+
+#: The API generations (the `api` setting) the core suites run under, and the scope used.
+API_GENERATIONS = ("unscoped", "scoped")
+E2E_SCOPE = "e2e-scope"
 
 TIMEOUT = 120  # seconds: a hung command fails the test instead of hanging the suite
 
@@ -130,12 +140,17 @@ class Project:
 
 
 def make_project(
-    root: Path, env: dict[str, str], emulator: Any, accounts: Sequence[int]
+    root: Path,
+    env: dict[str, str],
+    emulator: Any,
+    accounts: Sequence[int],
+    api: str = "unscoped",
 ) -> Project:
     root.mkdir(parents=True, exist_ok=True)
-    (root / "iasync.toml").write_text(
-        'accounts_dir = "accounts"\nstate = ".iasync/state.json"\n', encoding="utf-8"
-    )
+    settings = 'accounts_dir = "accounts"\nstate = ".iasync/state.json"\n'
+    if api == "scoped":
+        settings += f'api = "scoped"\nscope = "{E2E_SCOPE}"\n'
+    (root / "iasync.toml").write_text(settings, encoding="utf-8")
     project = Project(root=root, env=env, emulator=emulator)
     for n in accounts:
         project.write(n)
@@ -157,3 +172,34 @@ def clean_env() -> dict[str, str]:
 def project(tmp_path: Path, emulator: Any) -> Project:
     """Three account files, and the emulator's URL and token in the command's environment."""
     return make_project(tmp_path / "project", clean_environ() | emulator.env(), emulator, range(3))
+
+
+@pytest.fixture
+def unscoped_emulator(_shared_emulator: Any) -> EmulatorProcess:
+    """The session's emulator of the reference page's API (as `emulator`), freshly reset; by
+    another name, so a module may override `emulator` with `api_emulator`."""
+    emu: EmulatorProcess = _shared_emulator.get()
+    emu.reset()
+    return emu
+
+
+@pytest.fixture(params=API_GENERATIONS)
+def api(request: pytest.FixtureRequest) -> str:
+    """Each API generation in turn."""
+    return str(request.param)
+
+
+@pytest.fixture
+def api_emulator(api: str, request: pytest.FixtureRequest) -> EmulatorProcess:
+    """The emulator serving the `api` generation."""
+    emu: EmulatorProcess = request.getfixturevalue(
+        "scoped_emulator" if api == "scoped" else "unscoped_emulator"
+    )
+    return emu
+
+
+@pytest.fixture
+def api_project(tmp_path: Path, api_emulator: EmulatorProcess, api: str) -> Project:
+    """`project` under the `api` generation, against that generation's emulator."""
+    env = clean_environ() | api_emulator.env()
+    return make_project(tmp_path / "project", env, api_emulator, range(3), api=api)

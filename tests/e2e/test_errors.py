@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -81,3 +82,34 @@ def test_json_without_auto_approve_is_refused(project: Project, emulator: Any) -
     assert done.returncode == 1
     assert "--auto-approve" in done.stderr
     assert project.upserts() == []
+
+
+def test_the_reference_pages_api_against_todays_lusid_is_one_error_naming_the_setting(
+    tmp_path: Path, make_project: Any, clean_env: dict[str, str], scoped_emulator: Any
+) -> None:
+    # A new user with no `api` setting (unscoped) pointing iasync at today's LUSID.
+    project = make_project(
+        tmp_path / "p", clean_env | scoped_emulator.env(), scoped_emulator, range(3)
+    )
+    done = project.iasync("apply", "--auto-approve", "--batch-size", "1", "--concurrency", "1")
+
+    assert done.returncode == 1
+    assert "this LUSID speaks today's scoped API" in done.stderr
+    assert 'Set api = "scoped" and scope = "<scope>" in iasync.toml' in done.stderr
+    assert "account-0001" not in done.stderr  # one error, not one per account
+    assert len(project.upserts()) == 1  # stopped at the first batch
+    assert not project.state_path.exists()
+
+
+def test_the_scoped_api_against_the_reference_pages_lusid_is_one_error_naming_the_setting(
+    tmp_path: Path, make_project: Any, clean_env: dict[str, str], emulator: Any
+) -> None:
+    project = make_project(
+        tmp_path / "p", clean_env | emulator.env(), emulator, range(2), api="scoped"
+    )
+    done = project.iasync("apply", "--auto-approve")
+
+    assert done.returncode == 1
+    assert "this LUSID speaks the reference page's API" in done.stderr
+    assert 'Set api = "unscoped" in iasync.toml' in done.stderr
+    assert not project.state_path.exists()

@@ -80,6 +80,12 @@ def forge() -> Iterator[ForgeServer]:
 
 
 @pytest.fixture
+def emulator(scoped_emulator: Any) -> Any:
+    """`iasync init` sets a repository up for today's LUSID (api = "scoped"): its emulator."""
+    return scoped_emulator
+
+
+@pytest.fixture
 def repository(tmp_path: Path, emulator: Any, forge: ForgeServer) -> Repository:
     root = tmp_path / "accounts-repo"
     event = tmp_path / "event.json"

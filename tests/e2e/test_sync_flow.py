@@ -1,4 +1,8 @@
-"""The main job, end to end: apply creates, plan then finds nothing, only real edits are sent."""
+"""The main job, end to end: apply creates, plan then finds nothing, only real edits are sent.
+
+Every test runs under both API generations (the `api` setting), each against an emulator serving
+that generation: `project` and `emulator` here are the conftest's `api_project` and `api_emulator`.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,20 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 if TYPE_CHECKING:
     from tests.e2e.conftest import Project
+
+
+@pytest.fixture
+def project(api_project: Project) -> Project:
+    return api_project
+
+
+@pytest.fixture
+def emulator(api_emulator: Any) -> Any:
+    return api_emulator
 
 
 def test_first_apply_creates_every_account_and_the_next_plan_has_no_changes(
@@ -239,3 +255,39 @@ def test_state_list_and_show_describe_what_apply_recorded(project: Project, emul
     sent = next(r["body"] for r in project.upserts())[first["source"]]
     assert record["lusid_id"] == first["lusid_id"] and record["body"] == sent
     assert project.iasync("state", "list").stdout.count("accounts/account-") == 3
+
+
+def test_plan_json_names_each_accounts_scope_under_the_scoped_api(
+    project: Project, api: str
+) -> None:
+    from tests.e2e.conftest import E2E_SCOPE
+
+    changes = project.plan_json()["changes"]
+    assert len(changes) == 3
+    if api == "scoped":
+        assert {c["scope"] for c in changes} == {E2E_SCOPE}
+        assert all(c["body"]["scope"] == E2E_SCOPE for c in changes)
+    else:
+        assert all("scope" not in c and "scope" not in c["body"] for c in changes)
+
+
+def test_the_same_identifier_in_two_scopes_is_two_accounts_end_to_end(
+    tmp_path: Any, make_project: Any, clean_env: dict[str, str], scoped_emulator: Any
+) -> None:
+    from tests.e2e.conftest import E2E_SCOPE
+
+    project = make_project(
+        tmp_path / "p", clean_env | scoped_emulator.env(), scoped_emulator, [1], api="scoped"
+    )
+    other = project.root / "accounts" / "other-scope.yaml"
+    other.write_text("scope: other\n" + project.account_path(1).read_text(), encoding="utf-8")
+
+    done = project.iasync("apply", "--auto-approve")
+
+    assert done.returncode == 0, done.stderr
+    assert "2 created" in done.stdout
+    scopes = sorted(a["scope"] for a in scoped_emulator.accounts())
+    assert scopes == sorted([E2E_SCOPE, "other"])
+    records = project.state()["accounts"].values()
+    assert sorted(r["body"]["scope"] for r in records) == scopes
+    assert project.iasync("plan", "-detailed-exitcode").returncode == 0

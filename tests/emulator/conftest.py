@@ -102,37 +102,6 @@ def api(emulator: EmulatorProcess) -> Iterator[Api]:
     client.http.close()
 
 
-class _SharedScopedEmulator:
-    """This session's emulator serving the scoped API, started again should a test stop it."""
-
-    def __init__(self) -> None:
-        self.current: EmulatorProcess | None = None
-
-    def get(self) -> EmulatorProcess:
-        emu = self.current
-        if emu is None or emu.process is None or emu.process.poll() is not None:
-            if emu is not None:
-                emu.__exit__(None, None, None)
-            emu = self.current = EmulatorProcess("test-token", api="scoped").start()
-        return emu
-
-
-@pytest.fixture(scope="session")
-def _shared_scoped_emulator() -> Iterator[_SharedScopedEmulator]:
-    shared = _SharedScopedEmulator()
-    yield shared
-    if shared.current is not None:
-        shared.current.__exit__(None, None, None)
-
-
-@pytest.fixture
-def scoped_emulator(_shared_scoped_emulator: _SharedScopedEmulator) -> EmulatorProcess:
-    """A real emulator serving the scoped API (`iasync emulator --api scoped`), freshly reset."""
-    emu = _shared_scoped_emulator.get()
-    emu.reset()
-    return emu
-
-
 @pytest.fixture
 def scoped_api(scoped_emulator: EmulatorProcess) -> Iterator[Api]:
     client = Api(scoped_emulator)

@@ -295,3 +295,54 @@ def test_the_scoped_sdk_against_the_unscoped_api_is_told_so(
     assert refused["body"]["errors"]["firstExampleRequest.scope"] == ["Unknown field 'scope'."]
     assert missing["status"] == 404 and missing["body"]["name"] == "NotFound"
     assert emulator.accounts() == []
+
+
+@pytest.mark.parametrize("mode", ["Partial", "Atomic"])
+def test_every_body_iasync_makes_under_scoped_passes_the_sdks_own_models(
+    scoped_emulator: EmulatorProcess, drive: Any, mode: str, tmp_path: Path
+) -> None:
+    # The example accounts (the page's two, in the short form) and one with every scoped part,
+    # loaded as `iasync plan` loads them under api = "scoped".
+    from iasync.accounts.loader import load_accounts
+    from iasync.settings import Settings
+
+    accounts = tmp_path / "accounts"
+    accounts.mkdir()
+    for example in (ROOT / "accounts").glob("*.yaml"):
+        (accounts / example.name).write_bytes(example.read_bytes())
+    (accounts / "every-part.yaml").write_text(
+        "scope: Funds-2\n"
+        f"identifiers:\n  {IA_KEY}: IA_EVERY\n"
+        "displayName: Every part\naccountType: Nominee\n"
+        f"properties:\n  {NAME}: Ann\n"
+        "  InvestmentAccount/Details/Balance: {value: 10, unit: GBP}\n"
+        "accountHolders:\n"
+        "  - {key: H1, scope: Investors, identifiers: {InvestorRecord/A/B: IR_1}}\n"
+        "  - {key: H2, identifiers: {InvestorRecord/A/B: IR_2}}\n"
+        "investmentPortfolios:\n"
+        "  - {key: P1, scope: Portfolios, identifiers: {Code: Growth}}\n",
+        encoding="utf-8",
+    )
+    settings = Settings(root=tmp_path, api="scoped", scope="Funds-1")
+    load = load_accounts([], settings)
+    assert load.ok, load.problems
+    body = {account.path: account.body for account in load.accounts}
+
+    (result,) = drive(scoped_emulator, upsert(mode, body))
+
+    assert "refusedBySdk" not in result, result
+    assert not result.get("failed"), result["failed"]
+    assert sorted(result["values"]) == sorted(body)
+    every = result["values"]["accounts/every-part.yaml"]
+    assert every["scope"] == "Funds-2"
+    assert [(h["key"], h["scope"]) for h in every["accountHolders"]] == [
+        ("H1", "Investors"),
+        ("H2", "Funds-2"),
+    ]
+    assert result["values"]["accounts/john-doe.yaml"]["scope"] == "Funds-1"
+    # The SDK's models kept every field iasync made (it respells only the datetimes).
+    (sent,) = scoped_emulator.requests()
+    for path, made in body.items():
+        assert set(sent["body"][path]) == set(made)
+        assert sent["body"][path]["accountHolders"] == made["accountHolders"]
+        assert sent["body"][path]["investmentPortfolios"] == made["investmentPortfolios"]

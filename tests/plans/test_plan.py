@@ -14,7 +14,7 @@ from iasync.plans.diff import Difference, differences
 from iasync.plans.plan import PLAN_FORMAT_VERSION, PlanError, make_plan
 from iasync.plans.planfile import PlanFileError, StalePlanError, check_fresh, load_plan, save_plan
 from iasync.states import AccountRecord, State
-from tests.planning import COUNTRY, EXT, HOLDER_ID, INT, body, loaded, record
+from tests.planning import COUNTRY, EXT, HOLDER_ID, INT, body, loaded, record, scoped_body
 
 
 def state_of(*records: AccountRecord, serial: int = 3) -> State:
@@ -37,6 +37,30 @@ def test_an_account_not_in_the_state_is_created() -> None:
     assert plan.counts == {"create": 1, "update": 0, "unchanged": 0, "orphaned": 0}
     assert plan.to_send == [change]
     assert plan.has_changes
+
+
+def test_under_the_scoped_api_an_account_is_its_scope_and_identifier() -> None:
+    # The same identifier in another scope is another LUSID account: created, not matched.
+    state = state_of(record("LUID_1", scoped_body("IA_1", "A"), "accounts/a.yaml"))
+    files = [
+        loaded("accounts/a.yaml", scoped_body("IA_1", "A")),
+        loaded("accounts/b.yaml", scoped_body("IA_1", "B")),
+    ]
+
+    plan = make_plan(LoadResult(files), state)
+
+    assert [(c.path, c.action, c.scope, c.lusid_id) for c in plan.changes] == [
+        ("accounts/a.yaml", "unchanged", "A", "LUID_1"),
+        ("accounts/b.yaml", "create", "B", None),
+    ]
+
+
+def test_a_changed_scope_setting_makes_other_accounts() -> None:
+    # Records of scope A; the files now in scope B: new accounts, and the old ones orphaned.
+    state = state_of(record("LUID_1", scoped_body("IA_1", "A"), "accounts/a.yaml"))
+    plan = make_plan(LoadResult([loaded("accounts/a.yaml", scoped_body("IA_1", "B"))]), state)
+
+    assert [(c.action, c.scope) for c in plan.changes] == [("create", "B"), ("orphaned", "A")]
 
 
 def test_the_same_body_is_unchanged_and_not_sent() -> None:

@@ -76,7 +76,8 @@ def test_the_settings_are_read_as_written(scaffold: Path) -> None:
 
 def test_the_schema_is_iasyncs_own_and_the_example_points_at_it(scaffold: Path) -> None:
     schema = scaffold / "schema/investment-account.schema.json"
-    packaged = resources.files("iasync").joinpath("data/investment-account.schema.json")
+    # A new repository is for today's LUSID (api = "scoped"): the scoped API's schema.
+    packaged = resources.files("iasync").joinpath("data/investment-account-scoped.schema.json")
     assert schema.read_bytes() == packaged.read_bytes()
     assert json.loads(schema.read_text())["type"] == "object"
     example = scaffold / "accounts/example.yaml"
@@ -225,3 +226,29 @@ def test_pre_commit_runs_the_hooks_and_they_pass(scaffold: Path, tmp_path: Path)
     assert failed.returncode == 1
     assert "accounts/example.yaml:" in failed.stdout
     assert "did you mean Personal?" in failed.stdout
+
+
+def test_a_new_repository_is_set_for_todays_lusid_unless_told_otherwise(tmp_path: Path) -> None:
+    write_scaffold(tmp_path / "today")
+    today = load_settings(tmp_path / "today", env={})
+    assert (today.api, today.scope) == ("scoped", "default")
+
+    write_scaffold(tmp_path / "named", scope="Funds-UK")
+    assert load_settings(tmp_path / "named", env={}).scope == "Funds-UK"
+
+    write_scaffold(tmp_path / "reference", api="unscoped")
+    reference = load_settings(tmp_path / "reference", env={})
+    assert (reference.api, reference.scope) == ("unscoped", None)
+    schema = (tmp_path / "reference/schema/investment-account.schema.json").read_bytes()
+    assert (
+        schema
+        == resources.files("iasync").joinpath("data/investment-account.schema.json").read_bytes()
+    )
+
+
+def test_a_bad_api_or_scope_writes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(IasyncError, match="--api must be scoped or unscoped"):
+        write_scaffold(tmp_path / "a", api="v3")
+    with pytest.raises(IasyncError, match="is not a LUSID scope"):
+        write_scaffold(tmp_path / "b", scope="no spaces")
+    assert list(tmp_path.iterdir()) == []
