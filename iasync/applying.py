@@ -374,6 +374,7 @@ def _record_account(
     applied_at: str,
 ) -> str:
     from iasync.states import AccountRecord
+    from iasync.states.model import record_identifiers
 
     lusid_id = str(account["lusidInvestmentAccountId"])
     previous = change.record
@@ -385,7 +386,7 @@ def _record_account(
         AccountRecord(
             lusid_id=lusid_id,
             version=_version_number(account),
-            identifiers={key: value for key, value in sorted(change.identity)},
+            identifiers=record_identifiers(change.identity, change.scope),
             body=change.body,  # what was sent is what LUSID accepted
             body_hash=change.body_hash,
             source=change.path,

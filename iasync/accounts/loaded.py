@@ -37,9 +37,10 @@ class LoadedAccount:
 
         return identity_of(self.body)
 
-    @property
+    @cached_property
     def scope(self) -> str | None:
-        """The account's scope under the scoped API; None under the reference page's."""
+        """The account's scope under the scoped API; None under the reference page's. (Of an
+        account reused from a record: the record's, set by the loader without the body.)"""
         from iasync.accounts.model import scope_of
 
         return scope_of(self.body)
@@ -102,6 +103,9 @@ class Applied(Protocol):
 
     @property
     def identity(self) -> frozenset[tuple[str, str]]: ...
+
+    @property
+    def scope(self) -> str | None: ...
 
 
 #: What the loader may reuse instead of reading a file: file (relative to the project root,
