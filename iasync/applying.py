@@ -374,7 +374,6 @@ def _record_account(
     applied_at: str,
 ) -> str:
     from iasync.states import AccountRecord
-    from iasync.states.model import record_identifiers
 
     lusid_id = str(account["lusidInvestmentAccountId"])
     previous = change.record
@@ -386,7 +385,7 @@ def _record_account(
         AccountRecord(
             lusid_id=lusid_id,
             version=_version_number(account),
-            identifiers=record_identifiers(change.identity, change.scope),
+            identifiers={key: value for key, value in sorted(change.identity)},
             body=change.body,  # what was sent is what LUSID accepted
             body_hash=change.body_hash,
             source=change.path,

@@ -7,16 +7,8 @@ import hashlib
 from typing import Any
 
 from iasync.accounts.loader import LoadedAccount
-from iasync.accounts.model import (
-    AccountFile,
-    ScopedAccountFile,
-    body_hash,
-    canonical_body,
-    identity_of,
-    scope_of,
-)
+from iasync.accounts.model import AccountFile, ScopedAccountFile, body_hash, canonical_body
 from iasync.states import AccountRecord
-from iasync.states.model import record_identifiers
 
 EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
 INT = "InvestmentAccount/InternalIdentifier/InternalIAId"
@@ -68,7 +60,7 @@ def record(
     return AccountRecord(
         lusid_id=lusid_id,
         version=version,
-        identifiers=record_identifiers(identity_of(account_body), scope_of(account_body)),
+        identifiers={k: p["value"]["labelValue"] for k, p in account_body["identifiers"].items()},
         body=account_body,
         body_hash=body_hash(account_body),
         source=source,

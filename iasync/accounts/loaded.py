@@ -37,10 +37,9 @@ class LoadedAccount:
 
         return identity_of(self.body)
 
-    @cached_property
+    @property
     def scope(self) -> str | None:
-        """The account's scope under the scoped API; None under the reference page's. (Of an
-        account reused from a record: the record's, set by the loader without the body.)"""
+        """The account's scope under the scoped API; None under the reference page's."""
         from iasync.accounts.model import scope_of
 
         return scope_of(self.body)
@@ -103,9 +102,6 @@ class Applied(Protocol):
 
     @property
     def identity(self) -> frozenset[tuple[str, str]]: ...
-
-    @property
-    def scope(self) -> str | None: ...
 
 
 #: What the loader may reuse instead of reading a file: file (relative to the project root,

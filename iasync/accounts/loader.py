@@ -125,7 +125,7 @@ def _load_found(files: list[Found], settings: Settings, canonical: bool) -> dict
 def _as_loaded(source: str, file_hash: str, applied: Applied) -> LoadedAccount:
     """The account a file gave when applied, with the hash and identity known then.
 
-    `body_hash`, `identity` and `scope` are cached properties: given here, they need not be computed
+    `body_hash` and `identity` are cached properties: given here, they need not be computed
     again for thousands of unchanged accounts. The fields are set as `__init__` would set them,
     without its three `object.__setattr__` calls (a frozen dataclass's): thousands a run.
     """
@@ -135,7 +135,6 @@ def _as_loaded(source: str, file_hash: str, applied: Applied) -> LoadedAccount:
         file_hash=file_hash,
         body_hash=applied.body_hash,
         identity=applied.identity,
-        scope=applied.scope,
     )
     if is_fetched(applied):
         account.__dict__["body"] = applied.body

@@ -72,11 +72,7 @@ class AccountChange:
 
     @property
     def scope(self) -> str | None:
-        """The account's scope under the scoped API (with `identity`, how LUSID finds it): the
-        record's when there is one (a database state's body may not be fetched), else the
-        body's."""
-        if self.record is not None:
-            return self.record.scope
+        """The account's scope under the scoped API (with `identity`, how LUSID finds it)."""
         from iasync.accounts.model import scope_of
 
         return scope_of(self.body)
@@ -184,20 +180,23 @@ def reusable_files(
     when its scope is the one the file would now get from the setting (under `unscoped`: no
     scope). A file whose own `scope:` differs from the setting is simply read again.
     """
-    from iasync.accounts.model import CANONICAL_FORMAT
+    from iasync.accounts.model import CANONICAL_FORMAT, scope_of
 
-    if state.canonical_format != CANONICAL_FORMAT or (api == "scoped" and scope is None):
-        return {}  # with no `scope` setting, which record's scope came from its file is unknown
+    if state.canonical_format != CANONICAL_FORMAT:
+        return {}
     wanted = scope if api == "scoped" else None
     return {
         record.source: (record.source_hash, record)
         for record in state.accounts.values()
-        if record.scope == wanted
+        if scope_of(record.body) == wanted and (api == "scoped") == ("scope" in record.body)
     }
 
 
-def scoped_pairs(identity: Iterable[tuple[str, str]], scope: str | None) -> set[ScopedPair]:
+def scoped_pairs(identity: Iterable[tuple[str, str]], body: dict[str, Any]) -> set[ScopedPair]:
     """(scope, key, value) for each identifier of an account: what LUSID finds it by."""
+    from iasync.accounts.model import scope_of
+
+    scope = scope_of(body)
     return {(scope, key, value) for key, value in identity}
 
 
@@ -205,7 +204,7 @@ def _index_by_identifier(records: Iterable[AccountRecord]) -> RecordIndex:
     """(scope, identifier key, value) -> the records holding it: one lookup per identifier."""
     index: RecordIndex = {}
     for record in records:
-        for pair in scoped_pairs(record.identity, record.scope):
+        for pair in scoped_pairs(record.identity, record.body):
             index.setdefault(pair, []).append(record)
     return index
 

@@ -33,11 +33,8 @@ def find_records(state: State, account: str, root: Path) -> list[AccountRecord]:
         return [state.accounts[account]]
     key, sep, value = account.partition("=")
     if sep and "/" in key:
-        return [rec for rec in state.accounts.values() if (key, value) in rec.identity]
-    # Identifier values only: not a scope (which `identifiers` holds too, under the scoped API).
-    by_value = [
-        rec for rec in state.accounts.values() if any(v == account for _, v in rec.identity)
-    ]
+        return [rec for rec in state.accounts.values() if rec.identifiers.get(key) == value]
+    by_value = [rec for rec in state.accounts.values() if account in rec.identifiers.values()]
     if by_value:
         return by_value
     source = _as_source(account, root)

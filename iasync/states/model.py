@@ -34,28 +34,13 @@ class StateLockedError(StateError):
         self.holder = holder
 
 
-#: The key under which a record's `identifiers` hold the account's scope (the scoped API: an
-#: account is its scope and identifiers). No identifier key can be it (those are
-#: `InvestmentAccount/{scope}/{code}`), and it is read without the body, which a database state
-#: fetches only when needed. Absent: the reference page's API, which has no scopes.
-SCOPE_KEY = "scope"
-
-
-def record_identifiers(identity: Iterable[tuple[str, str]], scope: str | None) -> dict[str, str]:
-    """A record's `identifiers`: the account's identifier pairs, and its scope when it has one."""
-    identifiers = dict(sorted(identity))
-    if scope is not None:
-        identifiers[SCOPE_KEY] = scope
-    return identifiers
-
-
 @dataclass
 class AccountRecord:
     """One account as LUSID last accepted it, and where it came from."""
 
     lusid_id: str
     version: int | None  # version.asAtVersionNumber from LUSID's response
-    identifiers: dict[str, str]  # identifier key -> label value; SCOPE_KEY -> the scope
+    identifiers: dict[str, str]  # identifier key -> label value
     body: dict[str, Any]  # the canonical request body LUSID accepted
     body_hash: str
     source: str  # the account file, relative to the project root, POSIX
@@ -65,15 +50,7 @@ class AccountRecord:
 
     @property
     def identity(self) -> frozenset[tuple[str, str]]:
-        """The (identifier key, label value) pairs LUSID matches the account by."""
-        if SCOPE_KEY in self.identifiers:
-            return frozenset(kv for kv in self.identifiers.items() if kv[0] != SCOPE_KEY)
         return frozenset(self.identifiers.items())
-
-    @property
-    def scope(self) -> str | None:
-        """The account's scope under the scoped API (None: the reference page's API)."""
-        return self.identifiers.get(SCOPE_KEY)
 
     def to_json(self) -> dict[str, Any]:
         # Not dataclasses.asdict, which deep-copies every body (seconds for 5,000 accounts), and

@@ -16,7 +16,6 @@ from iasync.errors import Problem
 from iasync.plans.plan import reusable_files
 from iasync.settings import Settings
 from iasync.states import AccountRecord, State
-from iasync.states.model import record_identifiers
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
@@ -412,7 +411,7 @@ def applied_state(settings: Settings, canonical_format: int | None = None) -> St
             AccountRecord(
                 lusid_id=f"LUID_{n}",
                 version=1,
-                identifiers=record_identifiers(account_.identity, account_.scope),
+                identifiers=dict(account_.identity),
                 body=account_.body,
                 body_hash=account_.body_hash,
                 source=account_.path,
@@ -646,33 +645,3 @@ def test_state_records_are_reused_only_under_the_same_scope_setting(
     assert result.reused == 0 and result.accounts[0].body["scope"] == "Moved"
     # Nor are scoped records reused for the reference page's API, nor the other way round.
     assert reusable_files(state, api="unscoped") == {}
-
-
-def test_a_scoped_plan_over_a_database_state_fetches_no_unchanged_body(
-    scoped_settings: Settings,
-) -> None:
-    # The record's scope is read with its identifiers: matching and reuse need no body.
-    from iasync.plans.plan import make_plan
-    from iasync.states.sqlite import SQLiteStateBackend
-
-    for name in ("a", "b"):
-        write(scoped_settings, f"{name}.yaml", account(f"IA_{name}"))
-    backend = SQLiteStateBackend(scoped_settings.root / "state.db")
-    state = backend.read()
-    for record in applied_state(scoped_settings).accounts.values():
-        state.record(record)
-    state.canonical_format = applied_state(scoped_settings).canonical_format
-    backend.write(state)
-    write(scoped_settings, "b.yaml", account("IA_b", "description: edited\n"))
-
-    lazy = SQLiteStateBackend(scoped_settings.root / "state.db").read()
-    reuse = reusable_files(lazy, api="scoped", scope="Default")
-    plan = make_plan(load_accounts([], scoped_settings, reuse=reuse), lazy)
-
-    assert [(c.path, c.action, c.scope) for c in plan.changes] == [
-        ("accounts/a.yaml", "unchanged", "Default"),
-        ("accounts/b.yaml", "update", "Default"),
-    ]
-    unchanged = next(r for r in lazy.accounts.values() if r.source == "accounts/a.yaml")
-    assert "body" not in vars(unchanged)  # never fetched
-    assert unchanged.scope == "Default" and "scope" not in dict(unchanged.identity)
