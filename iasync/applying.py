@@ -130,6 +130,7 @@ def apply_changes(
     record. On Ctrl-C no new batch is sent; `on_interrupt(n)` is told how many batches are still
     in flight before they are waited for and recorded, then the KeyboardInterrupt goes on.
     """
+    api = client.api  # the generation the bodies were made for: see `_stamp_format`
     batches = cut_batches(changes_to_send(changes), batch_size)
     result = ApplyResult(batches=len(batches), moved=record_moves(changes, state))
     # Records known to hold what this iasync makes of their files: see `_stamp_format`.
@@ -140,7 +141,7 @@ def apply_changes(
         nonlocal written
         current.update(_record_outcome(outcome, state, commit, result))
         if outcome.accepted:
-            _stamp_format(state, current)
+            _stamp_format(state, current, api)
             backend.write(state)
             written = True
         if on_batch is not None:
@@ -149,7 +150,7 @@ def apply_changes(
     if batches:
         _run_batches(batches, client, success_mode, concurrency, record, on_interrupt)
     if result.moved and not written:
-        _stamp_format(state, current)
+        _stamp_format(state, current, api)
         backend.write(state)
     return result
 
@@ -175,8 +176,9 @@ def record_moves(changes: Sequence[AccountChange], state: State) -> list[str]:
     return moved
 
 
-def _stamp_format(state: State, current: set[str]) -> None:
-    """Mark the state's bodies as made under this iasync's CANONICAL_FORMAT, before a write.
+def _stamp_format(state: State, current: set[str], api: str) -> None:
+    """Mark the state's bodies as made under this iasync's canonical format for `api`, before a
+    write.
 
     A record is current when this run recorded it or it matched an unchanged account (its body
     equals what this iasync made of its file, now the record's source). The others (orphans,
@@ -184,14 +186,15 @@ def _stamp_format(state: State, current: set[str]) -> None:
     `source_hash` (no file's bytes have an empty hash), so the loader never takes one of them
     for a file; their files are read until a later apply records them again.
     """
-    from iasync.accounts.model import CANONICAL_FORMAT
+    from iasync.accounts.model import canonical_format_for
 
-    if state.canonical_format == CANONICAL_FORMAT:
+    stamp = canonical_format_for(api)
+    if state.canonical_format == stamp:
         return
     for lusid_id, record in list(state.accounts.items()):
         if lusid_id not in current and record.source_hash:
             state.record(replace(record, source_hash=""))
-    state.canonical_format = CANONICAL_FORMAT
+    state.canonical_format = stamp
 
 
 def _run_batches(

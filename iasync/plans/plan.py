@@ -138,9 +138,14 @@ def make_plan(
     empty for the whole accounts directory). When given, only state records last applied from
     under them can be orphaned: a plan of one folder says nothing about the others.
     """
+    from iasync.accounts.model import canonical_format_for
+
     records = list(state.accounts.values())
-    index = _index_by_identifier(records)
-    matches = {account.path: _match(account, index) for account in load.accounts}
+    # A state stamped with the reference page's format holds no scope: its bodies (read from a
+    # database only when used) need not be read to match, nor those of accounts reused from it.
+    unscoped = state.canonical_format == canonical_format_for("unscoped")
+    index = _index_by_identifier(records, unscoped)
+    matches = {account.path: _match(account, index, unscoped) for account in load.accounts}
     _check_unambiguous(load.accounts, matches)
 
     changes = [_change_for(account, matches[account.path]) for account in load.accounts]
@@ -180,39 +185,43 @@ def reusable_files(
     when its scope is the one the file would now get from the setting (under `unscoped`: no
     scope). A file whose own `scope:` differs from the setting is simply read again.
     """
-    from iasync.accounts.model import CANONICAL_FORMAT, scope_of
+    from iasync.accounts.model import canonical_format_for, scope_of
 
-    if state.canonical_format != CANONICAL_FORMAT:
+    if state.canonical_format != canonical_format_for(api):
         return {}
-    wanted = scope if api == "scoped" else None
+    if api != "scoped":  # the stamp says no body has a scope: no body need be read
+        return {record.source: (record.source_hash, record) for record in state.accounts.values()}
     return {
         record.source: (record.source_hash, record)
         for record in state.accounts.values()
-        if scope_of(record.body) == wanted and (api == "scoped") == ("scope" in record.body)
+        if scope_of(record.body) == scope
     }
 
 
-def scoped_pairs(identity: Iterable[tuple[str, str]], body: dict[str, Any]) -> set[ScopedPair]:
-    """(scope, key, value) for each identifier of an account: what LUSID finds it by."""
+def _scope_of(entity: AccountRecord | LoadedAccount, unscoped: bool) -> str | None:
+    """The scope of a record or account; None, without reading its body, where the state says
+    no body has one and the body is not at hand."""
     from iasync.accounts.model import scope_of
 
-    scope = scope_of(body)
-    return {(scope, key, value) for key, value in identity}
+    return None if unscoped and not is_fetched(entity) else scope_of(entity.body)
 
 
-def _index_by_identifier(records: Iterable[AccountRecord]) -> RecordIndex:
+def _index_by_identifier(records: Iterable[AccountRecord], unscoped: bool) -> RecordIndex:
     """(scope, identifier key, value) -> the records holding it: one lookup per identifier."""
     index: RecordIndex = {}
     for record in records:
-        for pair in scoped_pairs(record.identity, record.body):
-            index.setdefault(pair, []).append(record)
+        scope = _scope_of(record, unscoped)
+        for key, value in record.identity:
+            index.setdefault((scope, key, value), []).append(record)
     return index
 
 
-def _match(account: LoadedAccount, index: RecordIndex) -> list[AccountRecord]:
+def _match(account: LoadedAccount, index: RecordIndex, unscoped: bool) -> list[AccountRecord]:
     """The distinct state records sharing any identifier (in the same scope) with the account."""
     found: dict[str, AccountRecord] = {}
-    for pair in sorted(account.scoped_identity, key=lambda p: (p[0] or "", p[1], p[2])):
+    scope = _scope_of(account, unscoped)
+    pairs = {(scope, key, value) for key, value in account.identity}
+    for pair in sorted(pairs, key=lambda p: (p[0] or "", p[1], p[2])):
         for record in index.get(pair, ()):
             found.setdefault(record.lusid_id, record)
     return list(found.values())

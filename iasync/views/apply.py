@@ -126,7 +126,9 @@ class Progress:
         self.output, self.plan, self.settings = output, plan, settings
         self.accounts = len(plan.to_send)
         self.batches = -(-self.accounts // settings.batch_size)
-        self.accepted = 0  # accounts recorded so far, for the message of a Ctrl-C
+        # Accounts recorded so far by batch number, for the message of a Ctrl-C. By number: a
+        # Ctrl-C just after a batch was recorded has it recorded (and reported) once more.
+        self.recorded: dict[int, int] = {}
         self.bar: Any = None
         self.task: Any = None
 
@@ -154,7 +156,9 @@ class Progress:
         return self
 
     def on_batch(self, outcome: BatchOutcome) -> None:
-        self.accepted += len(outcome.accepted)
+        if outcome.number in self.recorded:
+            return  # recorded again after a Ctrl-C: counted and shown already
+        self.recorded[outcome.number] = len(outcome.accepted)
         if self.bar is not None:
             self.bar.advance(self.task, len(outcome.changes))
             return
@@ -173,7 +177,7 @@ class Progress:
 
     def interrupted(self) -> Interrupted:
         """The error that ends an apply stopped by Ctrl-C, saying what was recorded."""
-        accepted = self.accepted
+        accepted = sum(self.recorded.values())
         return Interrupted(
             f"interrupted: no new batch was sent; {plural(accepted, 'account')} of "
             f"{self.accounts:,} {'was' if accepted == 1 else 'were'} applied and recorded in "
