@@ -154,6 +154,8 @@ def _coerce_all(values: Mapping[str, Any], source: str) -> dict[str, Any]:
 def _coerce(name: str, value: Any, source: str) -> Any:
     try:
         if name in ("accounts_dir", "state"):
+            if isinstance(value, str) and "\0" in value:
+                raise ValueError  # the OS refuses a NUL in any path
             return Path(value)
         if name in ("batch_size", "concurrency"):
             # No bool (an int to Python) and no float: int(1.5) would quietly give 1.

@@ -17,11 +17,37 @@ ACCOUNT_SUFFIXES = (".yaml", ".yml")
 
 
 def display_path(path: Path, settings: Settings) -> str:
-    """The path as problems and correlation ids show it: relative to the project root, POSIX."""
+    """The path as problems and correlation ids show it: relative to the project root, POSIX.
+
+    Always printable text: bytes of a name that are not UTF-8 are shown as `\\xff` escapes
+    (see `undecodable_name`), so that JSON output and saved plans stay valid UTF-8.
+    """
     absolute, root = os.path.abspath(path), os.path.abspath(settings.root)
-    if within(absolute, root) and absolute != root:
-        return absolute[len(root.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
-    return path.as_posix()
+    if absolute == root:
+        return "."
+    if within(absolute, root):
+        shown = absolute[len(root.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
+    else:
+        shown = path.as_posix()
+    return _escaped(shown) if undecodable_name(shown) else shown
+
+
+def in_repository(shown: str) -> bool:
+    """Whether a path as `display_path` shows it lies inside the project root."""
+    return not shown.startswith("/") and ".." not in shown.split("/")
+
+
+def undecodable_name(name: str) -> bool:
+    """Whether a file name holds bytes that are not UTF-8 (Python keeps them as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _escaped(name: str) -> str:
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def find_account_files(paths: Sequence[Path], settings: Settings) -> list[Path]:

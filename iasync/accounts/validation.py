@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iasync.accounts.clashes import claims_of
-from iasync.accounts.finding import display_path
+from iasync.accounts.finding import display_path, undecodable_name
 from iasync.accounts.loaded import FileOutcome, LoadedAccount
 from iasync.accounts.reading import decode, file_hash, read_bytes
 from iasync.errors import Problem
@@ -33,6 +33,9 @@ def load_file(path: Path, settings: Settings, *, canonical: bool = True) -> File
     from iasync.accounts import yaml
 
     shown = display_path(path, settings)
+    if undecodable_name(str(path)):
+        # Its name could not be written to a plan, the state or JSON output as it is.
+        return FileOutcome(shown, None, [Problem(shown, 1, 1, _UNDECODABLE_NAME)], [])
     raw, problem = read_bytes(path, settings)
     if problem is not None:
         return FileOutcome(shown, None, [Problem(shown, 1, 1, problem)], [])
@@ -55,6 +58,10 @@ def load_file(path: Path, settings: Settings, *, canonical: bool = True) -> File
     return FileOutcome(shown, LoadedAccount(shown, file_hash(raw), body), [], claims)
 
 
+_UNDECODABLE_NAME = (
+    "the file name is not UTF-8 (shown here with \\x escapes for the bytes that are not); "
+    "rename the file"
+)
 _FAST_VALIDATOR: Any = None
 
 

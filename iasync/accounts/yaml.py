@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import yaml
@@ -34,6 +35,11 @@ TIMESTAMP, MAP, SEQ, MERGE, VALUE = (
 )
 #: Past this nesting the file cannot be an account (it nests five levels at most).
 MAX_DEPTH = 32
+#: LUSID holds a metric value as a decimal (28 significant digits, below about 7.9e28): a number
+#: this large or larger cannot be what is meant, and one of more than `MAX_NUMBER_TEXT`
+#: characters is refused before it is even read (Python refuses integers of 4,300+ digits).
+MAX_NUMBER = 10**28
+MAX_NUMBER_TEXT = 64
 # YAML 1.1 integers and floats whose value is not what a reader sees: octal with a leading zero
 # (0012 is 10) and base-60 (1:30 is 90).
 _MISREAD_NUMBER = re.compile(r"[-+]?(0[0-9_]+|0o[0-7_]+|[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?)")
@@ -393,6 +399,10 @@ class _Builder:
 
     def number(self, node: ScalarNode, path: Path) -> int | float | None:
         text = node.value
+        if len(text) > MAX_NUMBER_TEXT and node.tag == INT:
+            # Not even read: Python refuses to read integers of more than 4,300 digits.
+            self.path_problem(node, path, _too_large(text))
+            return None
         value = (
             _NUMBERS.construct_yaml_int(node)
             if node.tag == INT
@@ -404,9 +414,52 @@ class _Builder:
             )
             return None
         if isinstance(value, float) and not math.isfinite(value):
-            self.path_problem(node, path, f"{text} is not a finite number")
+            self.path_problem(node, path, f"{_shortened(text)} is not a finite number")
+            return None
+        if abs(value) >= MAX_NUMBER:
+            self.path_problem(node, path, _too_large(text))
+            return None
+        if isinstance(value, float) and not _exact(text, value):
+            self.path_problem(node, path, _inexact(text, value))
             return None
         return value
+
+
+def _exact(text: str, value: float) -> bool:
+    """Whether the float read from `text` is the number written (`0.1` is; `0.1000000000000000001`
+    and `3.14159265358979323846` are not: a float keeps about 17 significant digits)."""
+    try:
+        written = Decimal(text.replace("_", ""))
+    except InvalidOperation:  # a spelling Decimal cannot read: nothing to compare
+        return True
+    return written == Decimal(repr(value))
+
+
+def _inexact(text: str, value: float) -> str:
+    return (
+        f"{_shortened(text)} has more significant digits than a number sent to LUSID keeps "
+        f"(17); it would be sent as {value!r}. Write {value!r} (or fewer digits), or "
+        f"{_quote_it(text)}"
+    )
+
+
+def _too_large(text: str) -> str:
+    return (
+        f"{_shortened(text)} is too large: LUSID holds a number as a decimal of at most 28 "
+        f"digits (below 1e28); write a smaller number, or {_quote_it(text)}"
+    )
+
+
+def _quote_it(text: str) -> str:
+    short = _shortened(text)
+    return "quote it if it is a label" + (f": {quote(text)}" if short == text else "")
+
+
+def _shortened(text: str) -> str:
+    """A number as a message shows it: a 5,000-digit one by its first digits and its length."""
+    if len(text) <= 40:
+        return text
+    return f"{text[:20]}... ({len(text):,} characters)"
 
 
 _SCALAR_TAGS = frozenset({PLAIN, STR, INT, FLOAT, BOOL, NULL, TIMESTAMP, VALUE})

@@ -1,0 +1,143 @@
+"""Hostile inputs found by fuzzing (issue 13): each is a located message and exit 1, never a
+traceback, and nothing is sent or written. Each test is one exact reproduction, run through the
+real command line (`Project.iasync` fails the test on any traceback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import Project
+
+HUGE = "9" * 5000  # Python refuses to read integers of more than 4,300 digits
+
+
+def add_property(project: Project, n: int, value: str) -> None:
+    path = project.account_path(n)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace(
+            "properties:\n", f"properties:\n  InvestmentAccount/Details/Amount: {value}\n"
+        ),
+        encoding="utf-8",
+    )
+
+
+def run_bytes(project: Project, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """The command with its output as bytes: a stray byte must fail the test, not the runner."""
+    done = subprocess.run(
+        project.command(*args),
+        cwd=project.root,
+        env=project.env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert b"Traceback" not in done.stderr, done.stderr
+    return done
+
+
+# --- item 1: tracebacks ------------------------------------------------------------------------
+
+
+def test_an_integer_of_5000_digits_in_an_account_file_is_located(project: Project) -> None:
+    add_property(project, 1, HUGE)
+    for command in (["validate"], ["plan"]):
+        done = project.iasync(*command)
+        assert done.returncode == 1
+        assert (
+            'accounts/account-0001.yaml:8:37: properties["InvestmentAccount/Details/Amount"]: '
+            "99999999999999999999... (5,000 characters) is too large" in done.stdout + done.stderr
+        )
+    assert project.upserts() == []
+
+
+def test_an_integer_of_5000_digits_in_the_state_file_is_a_plain_error(project: Project) -> None:
+    project.state_path.parent.mkdir()
+    project.state_path.write_text(
+        '{"format_version": 1, "lineage": "x", "serial": ' + HUGE + ', "accounts": {}}'
+    )
+    for command in (["plan"], ["state", "list"], ["apply", "--auto-approve"]):
+        done = project.iasync(*command)
+        assert done.returncode == 1
+        assert "it holds a number too long to read" in done.stderr
+    assert project.upserts() == []
+
+
+def undecodable_file(project: Project) -> None:
+    """`accounts/bad\\xff.yaml`: a file name that is not UTF-8."""
+    name = os.fsencode(project.root / "accounts") + b"/bad\xff.yaml"
+    with open(name, "w", encoding="utf-8") as handle:
+        handle.write(project.account_path(1).read_text(encoding="utf-8").replace("0001", "0009"))
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_by_plan_out(project: Project) -> None:
+    undecodable_file(project)
+    done = run_bytes(project, "plan", "-out", "tf.plan")
+    assert done.returncode == 1
+    assert (
+        b"accounts/bad\\xff.yaml:1:1: the file name is not UTF-8 (shown here with \\x escapes "
+        b"for the bytes that are not); rename the file\n" in done.stderr
+    )
+    assert not (project.root / "tf.plan").exists()
+
+
+def test_a_file_name_that_is_not_utf8_keeps_json_output_valid(project: Project) -> None:
+    undecodable_file(project)
+    for command in (["plan", "-json"], ["validate", "--format", "json"]):
+        done = run_bytes(project, *command)
+        assert done.returncode == 1
+        document = json.loads(done.stdout.decode("utf-8"))  # strict UTF-8, valid JSON
+        assert [problem["path"] for problem in document["problems"]] == ["accounts/bad\\xff.yaml"]
+
+
+def test_a_deeply_nested_state_file_is_a_plain_error(project: Project) -> None:
+    project.state_path.parent.mkdir()
+    project.state_path.write_text("[" * 100_000)
+    for command in (["plan"], ["state", "list"]):
+        done = project.iasync(*command)
+        assert done.returncode == 1
+        assert "it is nested too deeply to be a state" in done.stderr
+
+
+def saved_plan_with_an_update(project: Project) -> tuple[Path, dict[str, Any]]:
+    """A saved plan (`tf.plan`) that updates account 1 of three applied ones, and its JSON."""
+    assert project.iasync("apply", "--auto-approve").returncode == 0
+    project.write(1, suffix=" renamed")
+    assert project.iasync("plan", "-out", "tf.plan").returncode == 0
+    path = project.root / "tf.plan"
+    return path, json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_a_deeply_nested_saved_plan_is_a_plain_error(project: Project) -> None:
+    (project.root / "tf.plan").write_text("[" * 100_000)
+    done = project.iasync("apply", "tf.plan")
+    assert done.returncode == 1
+    assert "not a readable plan file (nested too deeply)" in done.stderr
+
+
+def test_a_saved_plan_whose_lusid_id_is_a_list_is_refused(project: Project) -> None:
+    path, doc = saved_plan_with_an_update(project)
+    sent_before = len(project.upserts())
+    update = next(c for c in doc["changes"] if c["action"] == "update")
+    update["lusid_id"] = [update["lusid_id"]]
+    path.write_text(json.dumps(doc), encoding="utf-8")
+
+    done = project.iasync("apply", "tf.plan")
+
+    assert done.returncode == 1
+    assert "the plan file is corrupt (changes[1].lusid_id should be a string" in done.stderr
+    assert len(project.upserts()) == sent_before
+
+
+def test_a_nul_in_the_state_setting_is_a_settings_error(project: Project) -> None:
+    (project.root / "iasync.toml").write_text('state = "states/a\\u0000b.json"\n')
+    for command in (["plan"], ["state", "list"], ["validate"]):
+        done = project.iasync(*command)
+        assert done.returncode == 1
+        assert "state = 'states/a\\x00b.json' is not valid; expected a path" in done.stderr
