@@ -189,8 +189,10 @@ def _change_from_document(item: Any, where: str) -> AccountChange:
         raise _Corrupt(f"{prefix}action: unknown action {action[:40]!r}")
     body = _field(item, "body", dict, prefix) if action in SENT_ACTIONS else {}
     lusid_id = _field(item, "lusid_id", str, prefix, optional=True)
-    if (lusid_id is None) != (action == "create"):
-        raise _Corrupt(f"{prefix}lusid_id: a {action} must {'not ' * (action == 'create')}name one")
+    if action == "create" and lusid_id is not None:
+        raise _Corrupt(f"{prefix}lusid_id: a create names no LUSID account yet")
+    if action != "create" and lusid_id is None:
+        raise _Corrupt(f"{prefix}lusid_id is null; an {action} change names its LUSID account")
     orphan = action == "orphaned"
     path = _field(item, "path", str, prefix)
     return AccountChange(
@@ -200,7 +202,9 @@ def _change_from_document(item: Any, where: str) -> AccountChange:
         identity=_identity(_field(item, "identity", list, prefix), prefix + "identity"),
         body=body,
         body_hash=_hash(_field(item, "body_hash", str, prefix), prefix + "body_hash"),
-        file_hash=None if orphan else _hash(_field(item, "file_hash", str, prefix), prefix),
+        file_hash=None
+        if orphan
+        else _hash(_field(item, "file_hash", str, prefix), prefix + "file_hash"),
         differences=[
             _difference(d, f"{prefix}differences[{index}]")
             for index, d in enumerate(_field(item, "differences", list, prefix, default=[]))

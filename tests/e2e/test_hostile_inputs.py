@@ -141,3 +141,67 @@ def test_a_nul_in_the_state_setting_is_a_settings_error(project: Project) -> Non
         done = project.iasync(*command)
         assert done.returncode == 1
         assert "state = 'states/a\\x00b.json' is not valid; expected a path" in done.stderr
+
+
+# --- item 3: a saved plan is trusted for nothing its integrity check does not cover ------------
+
+
+def test_a_saved_plan_edited_to_apply_a_file_outside_the_repository_is_refused(
+    project: Project,
+) -> None:
+    path, doc = saved_plan_with_an_update(project)
+    sources_before, sent_before = project.recorded_sources(), len(project.upserts())
+    update = next(c for c in doc["changes"] if c["action"] == "update")
+    update["path"] = "../../etc/passwd"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+
+    done = project.iasync("apply", "tf.plan")
+
+    assert done.returncode == 1
+    assert "'../../etc/passwd' is not a path inside the repository" in done.stderr
+    assert len(project.upserts()) == sent_before
+    assert project.recorded_sources() == sources_before
+
+
+def test_a_saved_plan_with_a_string_serial_or_wrong_counts_is_refused(project: Project) -> None:
+    path, original = saved_plan_with_an_update(project)
+    sent_before = len(project.upserts())
+    serial = json.loads(json.dumps(original))
+    serial["state"]["serial"] = str(serial["state"]["serial"])
+    counts = json.loads(json.dumps(original))
+    counts["counts"]["update"] = 5
+    for edited, message in [
+        (serial, "state.serial should be a whole number, not '1'"),
+        (counts, "counts {'create': 0, 'update': 5, 'unchanged': 2, 'orphaned': 0} are not"),
+    ]:
+        path.write_text(json.dumps(edited), encoding="utf-8")
+        done = project.iasync("apply", "tf.plan")
+        assert done.returncode == 1
+        assert message in done.stderr
+    assert len(project.upserts()) == sent_before
+
+
+def test_a_saved_plan_edited_anywhere_else_is_refused_by_its_checksum(project: Project) -> None:
+    path, doc = saved_plan_with_an_update(project)
+    doc["created_at"] = "2001-01-01T00:00:00+00:00"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+
+    done = project.iasync("apply", "tf.plan")
+
+    assert done.returncode == 1
+    assert "does not match its checksum: it was altered" in done.stderr
+
+
+def test_plan_refuses_an_account_file_outside_the_repository(
+    project: Project, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere" / "x.yaml"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(project.account_path(1).read_text(encoding="utf-8"), encoding="utf-8")
+
+    assert project.iasync("validate", str(elsewhere)).returncode == 0  # checking it is fine
+    done = project.iasync("plan", "-out", "tf.plan", str(elsewhere))
+
+    assert done.returncode == 1
+    assert f"{elsewhere.as_posix()} is outside the repository ({project.root})" in done.stderr
+    assert not (project.root / "tf.plan").exists()
