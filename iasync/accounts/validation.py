@@ -28,8 +28,35 @@ if TYPE_CHECKING:
     from iasync.accounts.yaml import Document
 
 
+#: Past this many problems in one file the rest are counted, not shown: thousands of faults in
+#: one file are one mistake repeated (a wrong indent, a pasted list), and a screenful says so.
+MAX_PROBLEMS_SHOWN = 50
+
+
 def load_file(path: Path, settings: Settings, *, canonical: bool = True) -> FileOutcome:
     """Read, parse, validate and (with `canonical`) canonicalise one account file."""
+    outcome = _load_file(path, settings, canonical)
+    outcome.problems = capped(outcome.path, outcome.problems)
+    return outcome
+
+
+def capped(shown: str, problems: list[Problem]) -> list[Problem]:
+    """The first `MAX_PROBLEMS_SHOWN` problems, then one line saying how many more there are."""
+    if len(problems) <= MAX_PROBLEMS_SHOWN:
+        return problems
+    ordered = sorted(problems)
+    rest = ordered[MAX_PROBLEMS_SHOWN:]
+    more = Problem(
+        shown,
+        rest[0].line,
+        rest[0].column,
+        f"and {len(rest):,} more problems in this file from here on, not shown; "
+        "fix those above and run again",
+    )
+    return [*ordered[:MAX_PROBLEMS_SHOWN], more]
+
+
+def _load_file(path: Path, settings: Settings, canonical: bool) -> FileOutcome:
     from iasync.accounts import yaml
 
     shown = display_path(path, settings)

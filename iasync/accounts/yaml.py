@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from iasync.accounts.format import KEYED_LISTS, KEYED_MAPS
+from iasync.accounts.format import KEYED_LISTS, KEYED_MAPS, MAX_PROPERTIES
 
 Path = tuple[str | int, ...]
 
@@ -40,6 +40,12 @@ MAX_DEPTH = 32
 #: characters is refused before it is even read (Python refuses integers of 4,300+ digits).
 MAX_NUMBER = 10**28
 MAX_NUMBER_TEXT = 64
+#: An account holds at most 100 properties (LUSID's limit) and a handful of identifiers, holders
+#: and portfolios: a mapping or list of more entries, or a file of more values, is not an
+#: account, and judging each of 20,000 entries (1 MiB holds that many) takes seconds. Such a
+#: file is refused, unread past the first value over the limit, with one located problem.
+MAX_ENTRIES = 1000
+MAX_VALUES = 10_000
 # YAML 1.1 integers and floats whose value is not what a reader sees: octal with a leading zero
 # (0012 is 10) and base-60 (1:30 is 90).
 _MISREAD_NUMBER = re.compile(r"[-+]?(0[0-9_]+|0o[0-7_]+|[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?)")
@@ -141,7 +147,11 @@ def parse(text: str) -> Document:
             "(identifiers:, displayName:, accountType:, ...)",
         )
     builder = _Builder(document, anchors="&" in text)
-    document.data = builder.build(root, (), None, 0)
+    try:
+        document.data = builder.build(root, (), None, 0)
+    except _TooLarge as too_large:
+        mark = too_large.node.start_mark
+        return _fatal(document, mark.line + 1, mark.column + 1, too_large.message)
     for line, column, path, message in builder.about_paths:  # now that items' keys are known
         document.errors.append((line, column, f"{render_path(path, document.data)}: {message}"))
     if builder.aliases:
@@ -265,6 +275,14 @@ def display_tag(tag: str) -> str:
     return "!!" + tag.removeprefix(_CORE) if tag.startswith(_CORE) else tag
 
 
+class _TooLarge(Exception):
+    """More entries or values than any account holds: building stops at `node`."""
+
+    def __init__(self, node: Node, message: str) -> None:
+        super().__init__(message)
+        self.node, self.message = node, message
+
+
 class _Builder:
     """Builds plain data from nodes, recording nodes by path and YAML-stage problems."""
 
@@ -275,6 +293,7 @@ class _Builder:
         self.anchors = anchors
         self.visited: set[int] = set()
         self.aliases = 0
+        self.values = 0
         # Problems whose message starts with the path: rendered once the data is whole, as an
         # item of accountHolders is named by its key, which may come after the problem.
         self.about_paths: list[tuple[int, int, Path, str]] = []
@@ -290,7 +309,16 @@ class _Builder:
         self.document.blocked_paths.add(path)
 
     def build(self, node: Node, path: Path, key_node: Node | None, depth: int) -> Any:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise _TooLarge(
+                node,
+                f"more than {MAX_VALUES:,} values in one file; an account file holds a few "
+                "hundred at most: is it really an account?",
+            )
         self.document.nodes[path] = (key_node, node)
+        if isinstance(node, MappingNode | SequenceNode) and len(node.value) > MAX_ENTRIES:
+            self.too_many_entries(node, path)
         if self.anchors:
             if id(node) in self.visited:
                 # The composer hands back the anchored node for an alias: refuse it, unexpanded.
@@ -313,6 +341,17 @@ class _Builder:
                 for index, item in enumerate(node.value)
             ]
         return self.bad_tag(node, path)
+
+    def too_many_entries(self, node: MappingNode | SequenceNode, path: Path) -> None:
+        # A list's item may be an alias, whose node is the anchored one, elsewhere: the list.
+        where = node.value[MAX_ENTRIES][0] if isinstance(node, MappingNode) else node
+        what = "entries" if isinstance(node, MappingNode) else "items"
+        raise _TooLarge(
+            where,
+            f"{render_path(path)}: {len(node.value):,} {what}; an account holds at most "
+            f"{MAX_PROPERTIES} properties and a handful of anything else (iasync reads at most "
+            f"{MAX_ENTRIES:,} in one place): is it really an account?",
+        )
 
     def bad_tag(self, node: Node, path: Path) -> None:
         self.problem(

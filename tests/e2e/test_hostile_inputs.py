@@ -205,3 +205,27 @@ def test_plan_refuses_an_account_file_outside_the_repository(
     assert done.returncode == 1
     assert f"{elsewhere.as_posix()} is outside the repository ({project.root})" in done.stderr
     assert not (project.root / "tf.plan").exists()
+
+
+# --- item 2: slow input ------------------------------------------------------------------------
+
+
+def test_twenty_thousand_aliases_of_one_anchor_are_one_located_line(project: Project) -> None:
+    path = project.account_path(1)
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "properties:\n",
+            "properties:\n  InvestmentAccount/D/A: &x v\n"
+            + "".join(f"  InvestmentAccount/D/B{i}: *x\n" for i in range(20_000)),
+        ),
+        encoding="utf-8",
+    )
+    for command in (["validate"], ["plan"]):
+        done = project.iasync(*command)
+        assert done.returncode == 1
+        lines = [line for line in (done.stdout + done.stderr).splitlines() if "yaml:" in line]
+        assert lines == [
+            "accounts/account-0001.yaml:1008:3: properties: 20,003 entries; an account holds at "
+            "most 100 properties and a handful of anything else (iasync reads at most 1,000 in "
+            "one place): is it really an account?"
+        ]
