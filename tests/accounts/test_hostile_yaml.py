@@ -107,3 +107,80 @@ def test_the_problems_of_one_file_are_capped_saying_how_many_more(tmp_path: Path
         "accounts/a.yaml:55:3: and 851 more problems in this file from here on, not shown; "
         "fix those above and run again"
     )
+
+
+# --- item 4: no number changes its meaning silently -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        (
+            "3.14159265358979323846",
+            "3.14159265358979323846 has more significant digits than a number sent to LUSID "
+            "keeps (17); it would be sent as 3.141592653589793. Write 3.141592653589793 (or "
+            "fewer digits), or quote it if it is a label: '3.14159265358979323846'",
+        ),
+        (
+            "1." + "1" * 49,  # fifty 1s
+            "1.111111111111111111... (51 characters) has more significant digits than a number "
+            "sent to LUSID keeps (17); it would be sent as 1.1111111111111112. Write "
+            "1.1111111111111112 (or fewer digits), or quote it if it is a label",
+        ),
+        (
+            "0.30000000000000001",
+            "0.30000000000000001 has more significant digits than a number sent to LUSID keeps "
+            "(17); it would be sent as 0.3. Write 0.3 (or fewer digits), or quote it if it is a "
+            "label: '0.30000000000000001'",
+        ),
+        (
+            "1.0e-400",  # underflows to 0.0
+            "1.0e-400 has more significant digits than a number sent to LUSID keeps (17); it "
+            "would be sent as 0.0. Write 0.0 (or fewer digits), or quote it if it is a label: "
+            "'1.0e-400'",
+        ),
+        (
+            "1" * 50,
+            "11111111111111111111... (50 characters) is too large: LUSID holds a number as a "
+            "decimal of at most 28 digits (below 1e28); write a smaller number, or quote it if "
+            "it is a label",
+        ),
+        (
+            "1.0e+300",
+            "1.0e+300 is too large: LUSID holds a number as a decimal of at most 28 digits "
+            "(below 1e28); write a smaller number, or quote it if it is a label: '1.0e+300'",
+        ),
+        (
+            "9" * 5000,
+            "99999999999999999999... (5,000 characters) is too large: LUSID holds a number as a "
+            "decimal of at most 28 digits (below 1e28); write a smaller number, or quote it if "
+            "it is a label",
+        ),
+    ],
+    ids=["pi to 20 places", "fifty 1s", "0.3 and a 1", "underflow", "50 digits", "1e300", "5000"],
+)
+def test_a_number_that_would_not_be_sent_as_written_is_refused(written: str, message: str) -> None:
+    document = parse(f"v: {written}\n")
+
+    assert document.errors == [(1, 4, f"v: {message}")]
+    assert document.data == {"v": None}
+
+
+@pytest.mark.parametrize(
+    ("written", "value"),
+    [
+        ("1.50", 1.5),
+        ("0.1", 0.1),
+        ("1.0e+3", 1000.0),
+        ("-0.0", -0.0),
+        ("3.141592653589793", 3.141592653589793),
+        ("1_000.25", 1000.25),
+        ("9999999999999999999999999999", 9999999999999999999999999999),  # 28 digits: exact
+        ("0x1f", 31),
+    ],
+)
+def test_a_number_sent_exactly_as_written_is_read(written: str, value: float) -> None:
+    document = parse(f"v: {written}\n")
+
+    assert document.errors == []
+    assert document.data == {"v": value}

@@ -229,3 +229,31 @@ def test_twenty_thousand_aliases_of_one_anchor_are_one_located_line(project: Pro
             "most 100 properties and a handful of anything else (iasync reads at most 1,000 in "
             "one place): is it really an account?"
         ]
+
+
+# --- item 4: silent changes of meaning ----------------------------------------------------------
+
+
+def test_fmt_and_plan_refuse_a_number_they_cannot_keep_exact(project: Project) -> None:
+    add_property(project, 1, "3.14159265358979323846")
+    before = project.account_path(1).read_bytes()
+    expected = (
+        'accounts/account-0001.yaml:8:37: properties["InvestmentAccount/Details/Amount"]: '
+        "3.14159265358979323846 has more significant digits than a number sent to LUSID keeps "
+        "(17); it would be sent as 3.141592653589793."
+    )
+    for command in (["fmt"], ["fmt", "--check"], ["plan"], ["validate"]):
+        done = project.iasync(*command)
+        assert done.returncode == 1, command
+        assert expected in done.stdout + done.stderr, command
+    done = project.iasync("plan", "-json")
+    assert done.returncode == 1
+    (problem,) = json.loads(done.stdout)["problems"]
+    assert (
+        f"{problem['path']}:{problem['line']}:{problem['column']}: {problem['message']}"[
+            : len(expected)
+        ]
+        == expected
+    )
+    assert project.account_path(1).read_bytes() == before  # fmt left it as it was
+    assert project.upserts() == []
