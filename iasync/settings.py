@@ -200,4 +200,17 @@ def _checked(settings: Settings, source: str) -> Settings:
         )
     if not settings.account_types:
         raise SettingsError(f"{source}: account_types must list at least one type")
+    _check_inside_root(settings, source)
     return settings
+
+
+def _check_inside_root(settings: Settings, source: str) -> None:
+    """The accounts directory is part of the repository: the state and saved plans name each
+    file by its path in it, and GitOps means the files are the ones reviewed in it."""
+    root = os.path.normpath(os.path.abspath(settings.root))
+    accounts = os.path.normpath(os.path.join(root, settings.accounts_dir))
+    if os.path.commonpath([root, accounts]) != root:
+        raise SettingsError(
+            f"{source}: accounts_dir = {str(settings.accounts_dir)!r} is outside the repository "
+            f"({root}); keep the account files in it"
+        )

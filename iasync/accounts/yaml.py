@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -55,6 +56,13 @@ _BOOL_TRUE = {"yes", "true", "on"}
 # which was meant cannot be told: refused, plain.
 _EXPONENT_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
 _ALIAS = re.compile(r"\*[^\s,\[\]{}]+")
+# Characters that are invisible or that make text read otherwise than it is: controls (reachable
+# only through escapes like "\x00" or "\e": the YAML reader refuses them raw), the bidirectional
+# embeddings, overrides, isolates and marks ("Trojan Source"), and zero-width spaces. Tab and
+# line break are layout, not hidden (an identifier may hold neither: `rules` says so).
+_HIDDEN = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
+)
 # A constructor with no state, for the core schema's number rules (0x.., 1_000, .inf).
 _NUMBERS = yaml.constructor.SafeConstructor()
 
@@ -412,6 +420,10 @@ class _Builder:
         if tag == PLAIN:
             tag = resolve_plain(node)
         if tag in (STR, TIMESTAMP, VALUE):
+            hidden = _HIDDEN.search(node.value)
+            if hidden:
+                self.path_problem(node, path, _hidden_character(node.value, hidden.start()))
+                return None
             if node.tag == STR and not node.style and _ambiguous_property(node.value, path):
                 self.path_problem(
                     node,
@@ -462,6 +474,15 @@ class _Builder:
             self.path_problem(node, path, _inexact(text, value))
             return None
         return value
+
+
+def _hidden_character(text: str, index: int) -> str:
+    char = text[index]
+    name = unicodedata.name(char, "a control character")
+    return (
+        f"character {index + 1} is U+{ord(char):04X} ({name}), which is invisible or makes text "
+        "read otherwise than it is; remove it"
+    )
 
 
 def _exact(text: str, value: float) -> bool:

@@ -257,3 +257,85 @@ def test_fmt_and_plan_refuse_a_number_they_cannot_keep_exact(project: Project) -
     )
     assert project.account_path(1).read_bytes() == before  # fmt left it as it was
     assert project.upserts() == []
+
+
+# --- item 5: accepted without a word -------------------------------------------------------------
+
+
+def set_identifier(project: Project, n: int, value: str) -> None:
+    path = project.account_path(n)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(f"ExternalIAId: IA_{n:04d}", f"ExternalIAId: {value}"), "utf-8")
+
+
+def test_empty_and_blank_identifier_values_are_refused(project: Project) -> None:
+    set_identifier(project, 0, '""')
+    set_identifier(project, 1, '"   "')
+    set_identifier(project, 2, '" IA_0002"')
+    done = project.iasync("plan")
+    assert done.returncode == 1
+    key = 'identifiers["InvestmentAccount/ExternalIdentifier/ExternalIAId"]'
+    assert done.stderr.splitlines()[:3] == [
+        f"accounts/account-0000.yaml:2:54: {key}: an identifier's value is empty; write the "
+        "identifier",
+        f"accounts/account-0001.yaml:2:54: {key}: an identifier's value is blank (only spaces); "
+        "write the identifier",
+        f"accounts/account-0002.yaml:2:54: {key}: an identifier's value ' IA_0002' has spaces "
+        "around it, or a tab or line break in it; LUSID matches identifiers by their exact text: "
+        "remove them",
+    ]
+    assert project.upserts() == []
+
+
+def test_control_characters_and_bidi_overrides_in_values_are_refused(project: Project) -> None:
+    set_identifier(project, 0, '"IA_\\u202e1000"')  # shows as IA_0001
+    path = project.account_path(1)
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "displayName: Account 1", 'displayName: "A\\e[2J"'
+        ),
+        encoding="utf-8",
+    )
+    done = project.iasync("validate")
+    assert done.returncode == 1
+    key = 'identifiers["InvestmentAccount/ExternalIdentifier/ExternalIAId"]'
+    assert done.stdout.splitlines() == [
+        f"accounts/account-0000.yaml:2:54: {key}: character 4 is U+202E (RIGHT-TO-LEFT "
+        "OVERRIDE), which is invisible or makes text read otherwise than it is; remove it",
+        "accounts/account-0001.yaml:4:14: displayName: character 2 is U+001B (a control "
+        "character), which is invisible or makes text read otherwise than it is; remove it",
+    ]
+
+
+def test_an_accounts_dir_outside_the_repository_is_refused(project: Project) -> None:
+    (project.root / "iasync.toml").write_text('accounts_dir = "../elsewhere"\n')
+    for command in (["validate"], ["plan"], ["fmt", "--check"]):
+        done = project.iasync(*command)
+        assert done.returncode == 1
+        assert (
+            f"accounts_dir = '../elsewhere' is outside the repository ({project.root}); keep "
+            "the account files in it" in done.stderr
+        )
+
+
+def test_upper_case_suffixes_are_read_and_hidden_files_are_refused_by_name(
+    project: Project,
+) -> None:
+    project.account_path(1).rename(project.root / "accounts" / "x.YAML")
+    project.account_path(2).rename(project.root / "accounts" / ".hidden.yaml")
+
+    done = project.iasync("plan", "-json")
+
+    assert done.returncode == 1
+    assert [(p["path"], p["message"]) for p in json.loads(done.stdout)["problems"]] == [
+        (
+            "accounts/.hidden.yaml",
+            "a hidden file (its name starts with '.'): iasync does not apply hidden files; "
+            "rename it to apply it, or move it out of the accounts directory",
+        )
+    ]
+    (project.root / "accounts" / ".hidden.yaml").unlink()
+    assert [c["path"] for c in project.plan_json()["changes"]] == [
+        "accounts/account-0000.yaml",
+        "accounts/x.YAML",
+    ]
