@@ -63,6 +63,7 @@ def plan_now(settings: Settings, state: State, paths: Sequence[Path] = ()) -> Pl
     load = load_for_plan(settings, state, paths)
     if not load.ok:
         raise InvalidAccountFiles(load)
+    _refuse_files_outside(settings, [account.path for account in load.accounts])
     return make_plan(
         load,
         state,
@@ -70,6 +71,20 @@ def plan_now(settings: Settings, state: State, paths: Sequence[Path] = ()) -> Pl
         batch_size=settings.batch_size,
         paths=[display_path(path, settings) for path in paths],
     )
+
+
+def _refuse_files_outside(settings: Settings, shown: Sequence[str]) -> None:
+    """Plans and the state name account files by their path in the repository: a file outside
+    it (named on the command line) could be applied from, and recorded, anywhere."""
+    from iasync.accounts.finding import in_repository
+
+    outside = [path for path in shown if not in_repository(path)]
+    if outside:
+        more = f" (and {len(outside) - 1} more)" if len(outside) > 1 else ""
+        raise IasyncError(
+            f"{outside[0]}{more} is outside the repository ({settings.root}); plan and apply "
+            "account files kept in the repository (iasync validate checks any file)"
+        )
 
 
 def load_saved_plan(settings: Settings, state: State, planfile: Path) -> Plan:

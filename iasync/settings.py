@@ -200,6 +200,8 @@ def _closest(word: str, choices: list[str]) -> str | None:
 
 def _coerce(name: str, value: Any, source: str) -> Any:
     try:
+        if name in ("accounts_dir", "state") and isinstance(value, str) and "\0" in value:
+            raise ValueError  # the OS refuses a NUL in any path
         if name == "accounts_dir":
             return Path(value)
         if name == "state":
@@ -265,4 +267,17 @@ def _checked(settings: Settings, source: str) -> Settings:
             f"{source}: scope = {settings.scope!r} is not a LUSID scope; "
             "use 1 to 64 letters, digits, '-' or '_'"
         )
+    _check_inside_root(settings, source)
     return settings
+
+
+def _check_inside_root(settings: Settings, source: str) -> None:
+    """The accounts directory is part of the repository: the state and saved plans name each
+    file by its path in it, and GitOps means the files are the ones reviewed in it."""
+    root = os.path.normpath(os.path.abspath(settings.root))
+    accounts = os.path.normpath(os.path.join(root, settings.accounts_dir))
+    if os.path.commonpath([root, accounts]) != root:
+        raise SettingsError(
+            f"{source}: accounts_dir = {str(settings.accounts_dir)!r} is outside the repository "
+            f"({root}); keep the account files in it"
+        )

@@ -252,7 +252,7 @@ class LocalStateBackend:
             ):
                 return info
             raise ValueError("not a lock iasync wrote")
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):
             # Not written by iasync (the lock file is always complete): still a lock.
             return LockInfo.unknown()
 
