@@ -5,9 +5,9 @@ iasync uses, each request authorised (`_auth`) and retried (`_retry`), failures 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
@@ -125,11 +125,23 @@ class LusidClient:
             bytes_sent=len(body),
         )
 
-    def list_investment_accounts(self, page_size: int = 5000) -> Iterator[dict[str, Any]]:
-        """Every account LUSID has, page by page."""
+    @property
+    def api(self) -> Literal["unscoped", "scoped"]:
+        """The API generation this client speaks (placeholder: the reference page's only)."""
+        return "unscoped"
+
+    def list_investment_accounts(
+        self,
+        *,
+        property_keys: Sequence[str],
+        scope: str | None = None,
+        page_size: int = 5000,
+    ) -> Iterator[dict[str, Any]]:
+        """Every account LUSID has, page by page, with the properties of `property_keys` (LUSID
+        returns no other). The unscoped API has no scope: `scope` filters nothing."""
         page: str | None = None
         while True:
-            params: dict[str, Any] = {"limit": page_size}
+            params: dict[str, Any] = {"limit": page_size, "propertyKeys": list(property_keys)}
             if page:
                 params["page"] = page
             response = self._send("GET", ACCOUNTS_PATH, params=params, what="listing the accounts")
@@ -142,17 +154,40 @@ class LusidClient:
                 return
 
     def get_investment_account(
-        self, id_type_scope: str, id_type_code: str, code: str
+        self,
+        identifier_key: str,
+        value: str,
+        *,
+        property_keys: Sequence[str],
+        scope: str | None = None,
     ) -> dict[str, Any] | None:
-        """The account with identifier `InvestmentAccount/{scope}/{code}` = `code`, or None."""
-        path = "/".join(quote(part, safe="") for part in (id_type_scope, id_type_code, code))
-        response = self._send("GET", f"{ACCOUNTS_PATH}/{path}", what="reading an account")
+        """The account whose identifier `identifier_key` (InvestmentAccount/{scope}/{code}) is
+        `value`, with the properties of `property_keys`; None when LUSID has none."""
+        _, id_scope, id_code = identifier_key.split("/", 2)
+        path = "/".join(quote(part, safe="") for part in (id_scope, id_code, value))
+        response = self._send(
+            "GET",
+            f"{ACCOUNTS_PATH}/{path}",
+            params={"propertyKeys": list(property_keys)},
+            what="reading an account",
+        )
         if response.status_code == 404:
-            return None
+            problem = json_or_none(response)
+            if isinstance(problem, dict) and problem.get("name") == "InvestmentAccountNotFound":
+                return None
+            raise unexpected(response, "reading the account")
         if response.status_code != 200:
             raise unexpected(response, "reading the account")
         account: dict[str, Any] | None = json_or_none(response)
         return account
+
+    def delete_investment_account(self, identifier_key: str, value: str, *, scope: str) -> bool:
+        """Delete one account (the scoped API only); False when LUSID had none."""
+        raise LusidApiError(
+            'the reference-page LUSID API (api = "unscoped") has no delete endpoint: '
+            'iasync cannot delete accounts there. Set api = "scoped" for today\'s LUSID, or '
+            "delete the account in LUSID's web app and `iasync state rm` it"
+        )
 
     # one request: auth, retries
 

@@ -557,7 +557,7 @@ def test_retries_print_nothing_unless_the_program_asks(
         "from iasync.lusid import LusidClient, RetryPolicy, load_lusid_config\n"
         "policy = RetryPolicy(sleep=lambda seconds: None)\n"
         "with LusidClient(load_lusid_config(), retry=policy) as client:\n"
-        "    print(len(list(client.list_investment_accounts())))\n"
+        "    print(len(list(client.list_investment_accounts(property_keys=[]))))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", program],
@@ -730,9 +730,13 @@ def test_list_follows_pages_and_get_finds_by_identifier(
 ) -> None:
     with connect() as client:
         created = client.upsert_investment_accounts(example_requests(), "Partial")
-        listed = list(client.list_investment_accounts(page_size=1))
-        found = client.get_investment_account("ExternalIdentifier", "ExternalIAId", "IA_12345678")
-        missing = client.get_investment_account("ExternalIdentifier", "ExternalIAId", "IA_404")
+        listed = list(client.list_investment_accounts(property_keys=[], page_size=1))
+        found = client.get_investment_account(
+            "InvestmentAccount/ExternalIdentifier/ExternalIAId", "IA_12345678", property_keys=[]
+        )
+        missing = client.get_investment_account(
+            "InvestmentAccount/ExternalIdentifier/ExternalIAId", "IA_404", property_keys=[]
+        )
     ids = {a["lusidInvestmentAccountId"] for a in created.values.values()}
     assert {a["lusidInvestmentAccountId"] for a in listed} == ids and len(listed) == 2
     assert found is not None
