@@ -34,6 +34,9 @@ class Settings:
     batch_size: int = 500
     success_mode: str = "Partial"
     concurrency: int = 4
+    # Accounts `apply --prune` never deletes (iasync.plans.pruning): identifier values,
+    # KEY=VALUE, LUSID ids, files or globs of them.
+    protected: tuple[str, ...] = ()
 
     def resolve(self, path: Path) -> Path:
         """A configured path, relative to the project root unless absolute."""
@@ -160,7 +163,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             if isinstance(value, bool | float):
                 raise ValueError
             return int(value)
-        if name == "account_types":
+        if name in ("account_types", "protected"):
             items = value.split(",") if isinstance(value, str) else list(value)
             if not all(isinstance(item, str) for item in items):
                 raise TypeError
@@ -179,6 +182,8 @@ _EXPECTED = {
     "concurrency": "a whole number",
     "account_types": "a list of names (or, in the environment, names separated by commas)",
     "success_mode": "Partial or Atomic",
+    "protected": "a list of identifiers, LUSID ids or files (or, in the environment, "
+    "separated by commas)",
 }
 
 

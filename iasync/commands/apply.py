@@ -12,11 +12,22 @@ from typing import TYPE_CHECKING
 
 import click
 
-from iasync.commands.options import lock_timeout_option, no_color_option, state_option
+from iasync.commands.options import (
+    exclude_option,
+    lock_timeout_option,
+    max_deletes_option,
+    no_color_option,
+    prune_option,
+    refresh_option,
+    state_option,
+    target_option,
+)
+from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
     from iasync.applying import ApplyResult
-    from iasync.lusid import LusidConfig
+    from iasync.lusid import LusidClient
+    from iasync.operations import PlanOptions
     from iasync.plans.plan import Plan
     from iasync.settings import Settings
     from iasync.states import State, StateBackend
@@ -43,6 +54,11 @@ if TYPE_CHECKING:
 )
 @state_option
 @click.option("-json", "--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@target_option
+@exclude_option
+@refresh_option
+@prune_option
+@max_deletes_option
 @no_color_option
 def command(
     planfile: Path | None,
@@ -53,6 +69,11 @@ def command(
     success_mode: str | None,
     state_file: Path | None,
     as_json: bool,
+    targets: tuple[str, ...],
+    excludes: tuple[str, ...],
+    refresh: bool,
+    prune: bool,
+    max_deletes: int,
     no_color: bool,
 ) -> int:
     """Send the changed accounts to LUSID and record them in the state.
@@ -60,6 +81,7 @@ def command(
     With PLANFILE (from `iasync plan -out PLANFILE`), apply exactly that plan, refusing it if the
     state or the files changed since. Without it, plan now, show the plan and ask to confirm.
     """
+    from iasync.operations import PlanOptions
     from iasync.settings import load_settings
     from iasync.views.apply import Interrupted, Output, require_terminal
 
@@ -69,31 +91,47 @@ def command(
     output = Output.for_terminal(as_json, no_color)
     if planfile is None and not auto_approve:
         require_terminal(as_json)
+    given = _given("targets", "excludes", "refresh", "prune", "max_deletes")
+    if planfile is not None and given:
+        shown = ", ".join("--" + name.rstrip("s").replace("_", "-") for name in sorted(given))
+        raise IasyncError(
+            f"{shown}: a saved plan is applied as it was made (its subset, refresh and prune "
+            "are in it); give them to `iasync plan -out FILE` instead"
+        )
+    options = PlanOptions(targets, excludes, refresh=refresh, prune=prune, max_deletes=max_deletes)
     try:
-        return _run(settings, output, planfile, auto_approve, lock_timeout)
+        return _run(settings, output, planfile, auto_approve, lock_timeout, options)
     except KeyboardInterrupt:  # before any batch was sent (once sending, `_send` says more)
         raise Interrupted("interrupted; nothing was sent to LUSID") from None
 
 
 def _run(
-    settings: Settings, output: Output, planfile: Path | None, auto_approve: bool, timeout: float
+    settings: Settings,
+    output: Output,
+    planfile: Path | None,
+    auto_approve: bool,
+    timeout: float,
+    options: PlanOptions,
 ) -> int:
-    from iasync.lusid import load_lusid_config
-    from iasync.operations import load_saved_plan, settings_of_plan
+    from iasync.lusid import LusidClient, load_lusid_config
+    from iasync.operations import check_unseen_creates, load_saved_plan, settings_of_plan
     from iasync.states import open_backend
     from iasync.views import apply as view
 
     config = load_lusid_config()  # before the lock: a missing credential fails fast
     backend = open_backend(settings)
-    with backend.lock("apply", timeout=timeout):
+    client = LusidClient(config, on_retry=output.retrying)
+    with client, backend.lock("apply", timeout=timeout):
         state = backend.read()
         if planfile is None:
-            plan = _plan_now(settings, output, state)
+            plan = _plan_now(settings, output, state, options, client)
         else:
             plan = load_saved_plan(settings, state, planfile)
             settings = settings_of_plan(
                 settings, plan, overridden=_given("success_mode", "batch_size")
             )
+            check_unseen_creates(plan, state, client)
+        view.warn_pending(output, plan)
         if not plan.has_changes:
             view.report_no_changes(output, plan, shown=planfile is None)
             return 0
@@ -101,19 +139,21 @@ def _run(
             output.say("Apply cancelled.")
             return 1
         view.warn_atomic_batches(settings, output, len(plan.to_send))
-        result = _send(settings, output, plan, state, backend, config)
+        result = _send(settings, output, plan, state, backend, client)
     view.report(output, plan, result)
     return 0 if result.ok else 1
 
 
-def _plan_now(settings: Settings, output: Output, state: State) -> Plan:
+def _plan_now(
+    settings: Settings, output: Output, state: State, options: PlanOptions, client: LusidClient
+) -> Plan:
     from iasync.operations import InvalidAccountFiles, plan_now
     from iasync.views.apply import show_plan
     from iasync.views.problems import report_problems
 
     settings.require_accounts_dir(to="plan (`iasync plan PATH... -out FILE`, then apply FILE)")
     try:
-        plan = plan_now(settings, state)
+        plan = plan_now(settings, state, options=options, client=client)
     except InvalidAccountFiles as invalid:
         report_problems(invalid.load, as_json=False, then="apply again")
         raise
@@ -127,27 +167,25 @@ def _send(
     plan: Plan,
     state: State,
     backend: StateBackend,
-    config: LusidConfig,
+    client: LusidClient,
 ) -> ApplyResult:
-    from iasync.lusid import LusidClient
     from iasync.operations import apply_plan
     from iasync.views.apply import Progress
 
     progress = Progress(output, plan, settings)
-    with LusidClient(config, on_retry=output.retrying) as client:
-        try:
-            with progress:
-                return apply_plan(
-                    settings,
-                    plan,
-                    state,
-                    backend,
-                    client,
-                    on_batch=progress.on_batch,
-                    on_interrupt=progress.on_interrupt,
-                )
-        except KeyboardInterrupt:
-            raise progress.interrupted() from None
+    try:
+        with progress:
+            return apply_plan(
+                settings,
+                plan,
+                state,
+                backend,
+                client,
+                on_batch=progress.on_batch,
+                on_interrupt=progress.on_interrupt,
+            )
+    except KeyboardInterrupt:
+        raise progress.interrupted() from None
 
 
 def _given(*names: str) -> set[str]:
