@@ -48,5 +48,8 @@ def named(change: AccountChange, pattern: str) -> bool:
         return True
     if "=" in pattern:
         key, _, value = pattern.partition("=")
-        return any(k == key and fnmatch.fnmatchcase(v, value) for k, v in change.identity)
+        return any(
+            fnmatch.fnmatchcase(k, key) and fnmatch.fnmatchcase(v, value)
+            for k, v in change.identity
+        )
     return any(fnmatch.fnmatchcase(value, pattern) for _, value in change.identity)
