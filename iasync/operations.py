@@ -253,4 +253,14 @@ def apply_plan(
     )
     if plan.to_delete:
         delete_orphans(plan.to_delete, client=client, backend=backend, state=state, result=result)
+    record_apply(settings, plan, result, state, backend)
     return result
+
+
+def record_apply(
+    settings: Settings, plan: Plan, result: ApplyResult, state: State, backend: StateBackend
+) -> None:
+    """The audit entry of this apply: commit, CI run and actor, the plan's hash, the counts."""
+    from iasync.audit import apply_entry
+
+    backend.record_apply(apply_entry(plan, result, state, settings.root))
