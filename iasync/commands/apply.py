@@ -131,7 +131,8 @@ def _run(
                 settings, plan, overridden=_given("success_mode", "batch_size")
             )
             check_unseen_creates(plan, state, client)
-        view.warn_pending(output, plan)
+        if planfile is not None or output.as_json:  # a plan shown says it already
+            view.warn_pending(output, plan)
         if not plan.has_changes:
             view.report_no_changes(output, plan, shown=planfile is None)
             return 0

@@ -17,7 +17,7 @@ def test_apply_target_sends_only_the_named_accounts_and_warns(project: Project) 
     assert done.returncode == 0, done.stderr
     assert "2 created, 0 updated, 0 failed" in done.stdout
     assert project.sent_ids() == ["accounts/account-0000.yaml", "accounts/account-0002.yaml"]
-    assert "1 other change (1 to create) stay pending" in done.stderr
+    assert "1 other change (1 to create) stay pending" in done.stdout  # in the plan shown
     assert project.recorded_sources() == project.sent_ids()
     assert project.plan_json()["counts"]["create"] == 1  # the rest, pending
 
