@@ -61,6 +61,14 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "state": {"lineage": plan.lineage, "serial": plan.serial},
         "settings": {"success_mode": plan.success_mode, "batch_size": plan.batch_size},
         "paths": plan.paths,
+        "subset": {"targets": plan.targets, "excludes": plan.excludes, "pending": plan.pending},
+        "lusid": {
+            "read": plan.lusid_read,
+            "skipped": plan.lusid_skipped,
+            "offline": plan.offline,
+            "refreshed": plan.refreshed,
+        },
+        "prune": {"enabled": plan.prune, "max_deletes": plan.max_deletes},
         "file_hashes": dict(sorted(plan.file_hashes.items())),
         "counts": plan.counts,
         "changes": [_change_document(change) for change in plan.changes],
@@ -78,11 +86,20 @@ def _change_document(change: AccountChange) -> dict[str, Any]:
         "body_hash": change.body_hash,
         "file_hash": change.file_hash,
     }
-    if change.sent:
-        # The exact request to send; canonical_json(body) gives back the hashed bytes.
+    if change.sent or change.delete:
+        # The exact request to send (or the record of what to delete: its scope);
+        # canonical_json(body) gives back the hashed bytes.
         doc["body"] = change.body
     if change.differences:
         doc["differences"] = [d.as_json() for d in change.differences]
+    if change.remote is not None:
+        doc["remote"] = change.remote
+        doc["remote_id"] = change.remote_id
+        doc["remote_version"] = change.remote_version
+    if change.drift:
+        doc["drift"] = [d.as_json() for d in change.drift]
+    if change.delete:
+        doc["delete"] = True
     return doc
 
 
@@ -119,6 +136,9 @@ def load_plan(path: Path | str) -> Plan:
 
 
 def _plan_from_document(doc: dict[str, Any]) -> Plan:
+    subset = doc.get("subset") or {}
+    lusid = doc.get("lusid") or {}
+    prune = doc.get("prune") or {}
     return Plan(
         changes=[_change_from_document(item) for item in doc["changes"]],
         lineage=str(doc["state"]["lineage"]),
@@ -127,6 +147,15 @@ def _plan_from_document(doc: dict[str, Any]) -> Plan:
         success_mode=str(doc["settings"]["success_mode"]),
         batch_size=int(doc["settings"]["batch_size"]),
         paths=[str(p) for p in doc.get("paths", [])],
+        targets=[str(t) for t in subset.get("targets", [])],
+        excludes=[str(e) for e in subset.get("excludes", [])],
+        pending={str(k): int(v) for k, v in subset.get("pending", {}).items()},
+        lusid_read=lusid.get("read"),
+        lusid_skipped=lusid.get("skipped"),
+        offline=bool(lusid.get("offline", False)),
+        refreshed=bool(lusid.get("refreshed", False)),
+        prune=bool(prune.get("enabled", False)),
+        max_deletes=prune.get("max_deletes"),
         created_at=str(doc["created_at"]),
         iasync_version=str(doc["iasync_version"]),
         format_version=int(doc["format_version"]),
@@ -137,7 +166,10 @@ def _change_from_document(item: dict[str, Any]) -> AccountChange:
     action = item["action"]
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
-    body = item["body"] if action in SENT_ACTIONS else {}
+    delete = item.get("delete") is True
+    if delete and action != "orphaned":
+        raise ValueError(f"a {action} cannot be deleted")
+    body = item["body"] if action in SENT_ACTIONS or delete else {}
     if not isinstance(body, dict):
         raise TypeError("a request body is not an object")
     return AccountChange(
@@ -154,6 +186,14 @@ def _change_from_document(item: dict[str, Any]) -> AccountChange:
         lusid_id=item.get("lusid_id"),
         version=item.get("version"),
         moved_from=item.get("moved_from"),
+        remote=item.get("remote"),
+        remote_id=item.get("remote_id"),
+        remote_version=item.get("remote_version"),
+        drift=[
+            Difference(d["path"], d["action"], d.get("before"), d.get("after"))
+            for d in item.get("drift", [])
+        ],
+        delete=delete,
     )
 
 
@@ -161,7 +201,7 @@ def _check_bodies(plan: Plan, source: Path) -> None:
     """Each body must still hash to what was reviewed: a hand-edited plan is not the plan."""
     from iasync.accounts.model import body_hash
 
-    for change in plan.to_send:
+    for change in [*plan.to_send, *plan.to_delete]:
         if body_hash(change.body) != change.body_hash:
             raise PlanFileError(
                 f"{source}: the request body for {change.path} does not match its hash; "
