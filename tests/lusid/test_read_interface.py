@@ -41,5 +41,5 @@ def test_get_of_an_absent_account_is_none(client: LusidClient) -> None:
 
 def test_the_unscoped_api_has_no_delete_and_says_which_setting(client: LusidClient) -> None:
     assert client.api == "unscoped"
-    with pytest.raises(LusidApiError, match=r"no delete endpoint.*api = \"scoped\""):
+    with pytest.raises(LusidApiError, match=r"has no delete.*api = \"scoped\""):
         client.delete_investment_account(EXT, "IA_12345678", scope="default")
