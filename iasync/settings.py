@@ -42,6 +42,9 @@ class Settings:
     api: str = "unscoped"
     # Under api = "scoped": the scope of every account whose file has no top-level `scope:`.
     scope: str | None = None
+    # Accounts `apply --prune` never deletes (iasync.plans.pruning): identifier values,
+    # KEY=VALUE, LUSID ids, files or globs of them.
+    protected: tuple[str, ...] = ()
 
     def resolve(self, path: Path) -> Path:
         """A configured path, relative to the project root unless absolute."""
@@ -213,7 +216,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             if isinstance(value, bool | float):
                 raise ValueError
             return int(value)
-        if name == "account_types":
+        if name in ("account_types", "protected"):
             items = value.split(",") if isinstance(value, str) else list(value)
             if not all(isinstance(item, str) for item in items):
                 raise TypeError
@@ -237,6 +240,8 @@ _EXPECTED = {
     "success_mode": "Partial or Atomic",
     "api": "unscoped or scoped",
     "scope": "a scope: 1 to 64 letters, digits, '-' or '_'",
+    "protected": "a list of identifiers, LUSID ids or files (or, in the environment, "
+    "separated by commas)",
 }
 
 

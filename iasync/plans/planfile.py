@@ -64,6 +64,14 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "state": {"lineage": plan.lineage, "serial": plan.serial},
         "settings": {"success_mode": plan.success_mode, "batch_size": plan.batch_size},
         "paths": plan.paths,
+        "subset": {"targets": plan.targets, "excludes": plan.excludes, "pending": plan.pending},
+        "lusid": {
+            "read": plan.lusid_read,
+            "skipped": plan.lusid_skipped,
+            "offline": plan.offline,
+            "refreshed": plan.refreshed,
+        },
+        "prune": {"enabled": plan.prune, "max_deletes": plan.max_deletes},
         "file_hashes": dict(sorted(plan.file_hashes.items())),
         "counts": plan.counts,
         "changes": [_change_document(change) for change in plan.changes],
@@ -91,11 +99,20 @@ def _change_document(change: AccountChange) -> dict[str, Any]:
         "body_hash": change.body_hash,
         "file_hash": change.file_hash,
     }
-    if change.sent:
-        # The exact request to send; canonical_json(body) gives back the hashed bytes.
+    if change.sent or change.delete:
+        # The exact request to send (or the record of what to delete: its scope);
+        # canonical_json(body) gives back the hashed bytes.
         doc["body"] = change.body
     if change.differences:
         doc["differences"] = [d.as_json() for d in change.differences]
+    if change.remote is not None:
+        doc["remote"] = change.remote
+        doc["remote_id"] = change.remote_id
+        doc["remote_version"] = change.remote_version
+    if change.drift:
+        doc["drift"] = [d.as_json() for d in change.drift]
+    if change.delete:
+        doc["delete"] = True
     return doc
 
 
@@ -157,6 +174,9 @@ class _Corrupt(ValueError):
 def _plan_from_document(doc: dict[str, Any]) -> Plan:
     state = _field(doc, "state", dict)
     settings = _field(doc, "settings", dict)
+    subset = _field(doc, "subset", dict, default={})
+    lusid = _field(doc, "lusid", dict, default={})
+    prune = _field(doc, "prune", dict, default={})
     changes = [
         _change_from_document(item, f"changes[{index}]")
         for index, item in enumerate(_field(doc, "changes", list))
@@ -172,6 +192,23 @@ def _plan_from_document(doc: dict[str, Any]) -> Plan:
             _repo_path(item, f"paths[{index}]", root_ok=True)
             for index, item in enumerate(_field(doc, "paths", list))
         ],
+        targets=_strings(_field(subset, "targets", list, "subset.", default=[]), "subset.targets"),
+        excludes=_strings(
+            _field(subset, "excludes", list, "subset.", default=[]), "subset.excludes"
+        ),
+        pending={
+            str(k): _count(pending, str(k), "subset.pending.")
+            for pending in [_field(subset, "pending", dict, "subset.", default={})]
+            for k in pending
+        },
+        lusid_read=_field(lusid, "read", int, "lusid.", optional=True, default=None),
+        lusid_skipped=_field(lusid, "skipped", str, "lusid.", optional=True, default=None),
+        offline=_field(lusid, "offline", bool, "lusid.", default=False),
+        refreshed=_field(lusid, "refreshed", bool, "lusid.", default=False),
+        prune=_field(prune, "enabled", bool, "prune.", default=False),
+        max_deletes=_count(prune, "max_deletes", "prune.", optional=True)
+        if "max_deletes" in prune
+        else None,
         created_at=_field(doc, "created_at", str),
         iasync_version=_field(doc, "iasync_version", str),
         format_version=doc["format_version"],
@@ -187,7 +224,10 @@ def _change_from_document(item: Any, where: str) -> AccountChange:
     action = _field(item, "action", str, prefix)
     if action not in ACTIONS:
         raise _Corrupt(f"{prefix}action: unknown action {action[:40]!r}")
-    body = _field(item, "body", dict, prefix) if action in SENT_ACTIONS else {}
+    delete = _field(item, "delete", bool, prefix, default=False)
+    if delete and action != "orphaned":
+        raise _Corrupt(f"{prefix}delete: a {action} cannot be deleted")
+    body = _field(item, "body", dict, prefix) if action in SENT_ACTIONS or delete else {}
     lusid_id = _field(item, "lusid_id", str, prefix, optional=True)
     if action == "create" and lusid_id is not None:
         raise _Corrupt(f"{prefix}lusid_id: a create names no LUSID account yet")
@@ -212,7 +252,24 @@ def _change_from_document(item: Any, where: str) -> AccountChange:
         lusid_id=lusid_id,
         version=_count(item, "version", prefix, optional=True),
         moved_from=_field(item, "moved_from", str, prefix, optional=True),  # shown, never used
+        remote=_field(item, "remote", dict, prefix, optional=True, default=None),
+        remote_id=_field(item, "remote_id", str, prefix, optional=True, default=None),
+        remote_version=_count(item, "remote_version", prefix, optional=True)
+        if "remote_version" in item
+        else None,
+        drift=[
+            _difference(d, f"{prefix}drift[{index}]")
+            for index, d in enumerate(_field(item, "drift", list, prefix, default=[]))
+        ],
+        delete=delete,
     )
+
+
+def _strings(items: list[Any], where: str) -> list[str]:
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise _Corrupt(f"{where}[{index}] is not a string")
+    return list(items)
 
 
 _MISSING = object()
@@ -241,7 +298,13 @@ def _field(
     return value
 
 
-_KINDS = {str: "a string", int: "a whole number", dict: "a JSON object", list: "a list"}
+_KINDS = {
+    str: "a string",
+    int: "a whole number",
+    bool: "true or false",
+    dict: "a JSON object",
+    list: "a list",
+}
 
 
 def _is_int(value: Any) -> bool:
@@ -351,7 +414,7 @@ def _check_bodies(plan: Plan, source: Path) -> None:
     names: a hand-edited plan is not the plan."""
     from iasync.accounts.model import body_hash, identity_of
 
-    for change in plan.to_send:
+    for change in [*plan.to_send, *plan.to_delete]:
         try:
             same = body_hash(change.body) == change.body_hash
         except (TypeError, ValueError):  # not JSON (a NaN) or an integer too long to write

@@ -206,11 +206,14 @@ def report(output: Output, plan: Plan, result: ApplyResult) -> None:
         click.echo(json.dumps(_result_json(result, plan), indent=2))
         return
     moved = f"{len(result.moved):,} moved, " if result.moved else ""
+    gone = result.deleted + result.already_absent
+    deleted = f"{len(gone):,} deleted, " if plan.to_delete else ""
     output.say(
         f"Apply {'complete' if result.ok else 'finished with failures'}: "
         f"{len(result.created):,} created, {len(result.updated):,} updated, {moved}"
-        f"{len(result.failures):,} failed."
+        f"{deleted}{len(result.failures):,} failed."
     )
+    _report_deleted(output, result)
     _report_existing(output, result)
     _report_failures(output, result)
     _report_orphans(output, plan)
@@ -244,6 +247,22 @@ def report_error_json(error: IasyncError) -> None:
     click.echo(json.dumps(document, indent=2))
 
 
+def warn_pending(output: Output, plan: Plan) -> None:
+    """A subset (--target/--exclude) leaves the rest pending: say so, whatever the output."""
+    from iasync.views.plan import pending_text
+
+    pending = pending_text(plan)
+    if pending:
+        output.warn(pending)
+
+
+def _report_deleted(output: Output, result: ApplyResult) -> None:
+    for path in sorted(result.deleted):
+        output.say(f"  - {path}: deleted from LUSID and forgotten in the state")
+    for path in sorted(result.already_absent):
+        output.say(f"  - {path}: LUSID no longer had it; forgotten in the state")
+
+
 def _report_existing(output: Output, result: ApplyResult) -> None:
     """Creates that LUSID matched to an account it had already: say so, it was overwritten."""
     if not result.existing:
@@ -274,7 +293,7 @@ def _report_failures(output: Output, result: ApplyResult) -> None:
 
 
 def _orphans(plan: Plan) -> list[str]:
-    return sorted(change.path for change in plan.changes if change.action == "orphaned")
+    return sorted(c.path for c in plan.changes if c.action == "orphaned" and not c.delete)
 
 
 def _report_orphans(output: Output, plan: Plan) -> None:
@@ -283,7 +302,8 @@ def _report_orphans(output: Output, plan: Plan) -> None:
         one = len(orphans) == 1
         output.say(
             f"{len(orphans)} orphaned account{'' if one else 's'} (in the state, no longer in "
-            f"the files) left as {'it is' if one else 'they are'} in LUSID; iasync never deletes:"
+            f"the files) left as {'it is' if one else 'they are'} in LUSID "
+            "(`iasync apply --prune` deletes orphans):"
         )
         for path in orphans:
             output.say(f"  - {path}")
