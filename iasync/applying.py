@@ -78,6 +78,9 @@ class ApplyResult:
     # made outside this state: it now holds the file's body, at a version above 1.
     existing: list[str] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    # Orphans LUSID confirmed deleted (`--prune`), and those it no longer had: both forgotten.
+    deleted: list[str] = field(default_factory=list)
+    already_absent: list[str] = field(default_factory=list)
     batches: int = 0
     bytes_sent: int = 0
 
@@ -90,6 +93,8 @@ class ApplyResult:
             "created": len(self.created),
             "updated": len(self.updated),
             "moved": len(self.moved),
+            "deleted": len(self.deleted),
+            "already_absent": sorted(self.already_absent),
             "failed": len(self.failures),
             "already_in_lusid": sorted(self.existing),
             "batches": self.batches,
@@ -130,6 +135,7 @@ def apply_changes(
     record. On Ctrl-C no new batch is sent; `on_interrupt(n)` is told how many batches are still
     in flight before they are waited for and recorded, then the KeyboardInterrupt goes on.
     """
+    api = client.api  # the generation the bodies were made for: see `_stamp_format`
     batches = cut_batches(changes_to_send(changes), batch_size)
     result = ApplyResult(batches=len(batches), moved=record_moves(changes, state))
     # Records known to hold what this iasync makes of their files: see `_stamp_format`.
@@ -140,7 +146,7 @@ def apply_changes(
         nonlocal written
         current.update(_record_outcome(outcome, state, commit, result))
         if outcome.accepted:
-            _stamp_format(state, current)
+            _stamp_format(state, current, api)
             backend.write(state)
             written = True
         if on_batch is not None:
@@ -149,9 +155,67 @@ def apply_changes(
     if batches:
         _run_batches(batches, client, success_mode, concurrency, record, on_interrupt)
     if result.moved and not written:
-        _stamp_format(state, current)
+        _stamp_format(state, current, api)
         backend.write(state)
     return result
+
+
+def refuse_deletes_without_endpoint(deletes: Sequence[AccountChange], client: LusidClient) -> None:
+    """A plan that deletes needs an API that can: say so before anything is sent."""
+    from iasync.lusid import LusidApiError
+
+    if deletes and client.api != "scoped":
+        raise LusidApiError(
+            f"the plan deletes {len(deletes):,} orphaned account"
+            f"{'s' if len(deletes) != 1 else ''}, but the reference-page LUSID API "
+            '(api = "unscoped") has no delete endpoint; nothing was sent. Set api = "scoped" '
+            "for today's LUSID, or plan without --prune (and delete them in LUSID's web app, "
+            "then `iasync state rm` them)"
+        )
+
+
+def delete_orphans(
+    orphans: Sequence[AccountChange],
+    *,
+    client: LusidClient,
+    backend: StateBackend,
+    state: State,
+    result: ApplyResult,
+) -> None:
+    """Delete the orphans, one request each, forgetting in the state only those LUSID confirmed
+    deleted (or no longer had); the state is written once, after the last answer. A failure is
+    reported and its record kept, so the next plan shows it again."""
+    forgotten = False
+    try:
+        for orphan in orphans:
+            outcome = _delete_one(orphan, client)
+            if isinstance(outcome, Failure):
+                result.failures.append(outcome)
+                continue
+            (result.deleted if outcome else result.already_absent).append(orphan.path)
+            if orphan.lusid_id is not None:
+                state.forget(orphan.lusid_id)
+                forgotten = True
+    finally:
+        if forgotten:  # even on Ctrl-C or a fatal answer: what LUSID deleted is forgotten
+            backend.write(state)
+
+
+def _delete_one(orphan: AccountChange, client: LusidClient) -> bool | Failure:
+    """True: LUSID deleted it; False: LUSID had no such account; else why it failed."""
+    if not orphan.identifiers:
+        return Failure(orphan.path, "NoIdentifier", "the state holds no identifier for it")
+    key, value = orphan.identifiers[0]
+    scope = orphan.body.get("scope")
+    if not isinstance(scope, str) or not scope:
+        return Failure(orphan.path, "NoScope", "the state holds no scope for it")
+    try:
+        return client.delete_investment_account(key, value, scope=scope)
+    except IasyncError as exc:
+        if _is_fatal(exc):
+            raise
+        problem = getattr(exc, "problem", None) or {}
+        return Failure(orphan.path, str(problem.get("name") or "DeleteFailed"), str(exc))
 
 
 def record_moves(changes: Sequence[AccountChange], state: State) -> list[str]:
@@ -175,8 +239,9 @@ def record_moves(changes: Sequence[AccountChange], state: State) -> list[str]:
     return moved
 
 
-def _stamp_format(state: State, current: set[str]) -> None:
-    """Mark the state's bodies as made under this iasync's CANONICAL_FORMAT, before a write.
+def _stamp_format(state: State, current: set[str], api: str) -> None:
+    """Mark the state's bodies as made under this iasync's canonical format for `api`, before a
+    write.
 
     A record is current when this run recorded it or it matched an unchanged account (its body
     equals what this iasync made of its file, now the record's source). The others (orphans,
@@ -184,14 +249,15 @@ def _stamp_format(state: State, current: set[str]) -> None:
     `source_hash` (no file's bytes have an empty hash), so the loader never takes one of them
     for a file; their files are read until a later apply records them again.
     """
-    from iasync.accounts.model import CANONICAL_FORMAT
+    from iasync.accounts.model import canonical_format_for
 
-    if state.canonical_format == CANONICAL_FORMAT:
+    stamp = canonical_format_for(api)
+    if state.canonical_format == stamp:
         return
     for lusid_id, record in list(state.accounts.items()):
         if lusid_id not in current and record.source_hash:
             state.record(replace(record, source_hash=""))
-    state.canonical_format = CANONICAL_FORMAT
+    state.canonical_format = stamp
 
 
 def _run_batches(

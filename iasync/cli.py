@@ -22,10 +22,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("iasync.commands.schema", "Write the JSON Schema of the account file format."),
     "plan": ("iasync.commands.plan", "Show what apply would change in LUSID."),
     "apply": ("iasync.commands.apply", "Send the changed accounts to LUSID and record them."),
+    "import": (
+        "iasync.commands.import_",
+        "Write files for accounts in LUSID no file manages, or from a $batchUpsert request body.",
+    ),
     "state": ("iasync.commands.state", "Inspect the last-applied state."),
     "force-unlock": ("iasync.commands.force_unlock", "Release a stuck state lock by its id."),
     "emulator": ("iasync.commands.emulator", "Run a local LUSID Investment Accounts emulator."),
-    "import": ("iasync.commands.import_", "Write account files from a $batchUpsert request body."),
 }
 
 

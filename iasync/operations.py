@@ -8,6 +8,7 @@ same way (files as applied are not read again) and so always agree.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,25 @@ class InvalidAccountFiles(IasyncError):
         count = len(load.problems)
         super().__init__(f"{count} problem{'s' if count != 1 else ''} in the account files")
         self.load = load
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """How a plan is made beyond its paths: the subset (`--target`, `--exclude`), what is read
+    from LUSID (`--offline`, `--refresh`) and whether orphans are deleted (`--prune`)."""
+
+    targets: Sequence[str] = ()
+    excludes: Sequence[str] = ()
+    offline: bool = False
+    refresh: bool = False
+    prune: bool = False
+    max_deletes: int = 10
+
+    def __post_init__(self) -> None:
+        if self.offline and self.refresh:
+            raise IasyncError("--offline reads nothing from LUSID, --refresh reads it: choose one")
+        if self.max_deletes < 0:
+            raise IasyncError("--max-deletes must be 0 or more")
 
 
 def state_backend(
@@ -55,21 +75,130 @@ def load_for_plan(settings: Settings, state: State, paths: Sequence[Path] = ()) 
     return load_accounts(list(paths), settings, reuse=reuse)
 
 
-def plan_now(settings: Settings, state: State, paths: Sequence[Path] = ()) -> Plan:
-    """The plan of the files under `paths` against `state`; `InvalidAccountFiles` if any is bad."""
+def plan_now(
+    settings: Settings,
+    state: State,
+    paths: Sequence[Path] = (),
+    options: PlanOptions | None = None,
+    *,
+    client: LusidClient | None = None,
+    unread: str = "LUSID was not asked",
+) -> Plan:
+    """The plan of the files under `paths` against `state`; `InvalidAccountFiles` if any is bad.
+
+    With a `client` (and not `options.offline`) LUSID is read: do the accounts to create exist
+    there already, and with `options.refresh`, did the managed ones change outside iasync.
+    Without one, the plan says it did not read LUSID, and why (`unread`).
+    """
     from iasync.accounts.loader import display_path
     from iasync.plans.plan import make_plan
+    from iasync.plans.pruning import mark_deletions
+    from iasync.plans.subset import select
 
+    options = options or PlanOptions()
     load = load_for_plan(settings, state, paths)
     if not load.ok:
         raise InvalidAccountFiles(load)
-    return make_plan(
+    _refuse_files_outside(settings, [account.path for account in load.accounts])
+    plan = make_plan(
         load,
         state,
         success_mode=settings.success_mode,
         batch_size=settings.batch_size,
         paths=[display_path(path, settings) for path in paths],
     )
+    select(plan, options.targets, options.excludes)
+    if options.prune:
+        mark_deletions(
+            plan,
+            managed=len(state.accounts),
+            max_deletes=options.max_deletes,
+            protected=settings.protected,
+        )
+    read_lusid_for(plan, load, state, options, client, unread)
+    return plan
+
+
+def read_lusid_for(
+    plan: Plan,
+    load: LoadResult,
+    state: State,
+    options: PlanOptions,
+    client: LusidClient | None,
+    unread: str,
+) -> None:
+    """Ask LUSID what the plan needs to know (see `plans.remote`), or say why it was not."""
+    from iasync.plans.remote import managed_property_keys, read_lusid
+
+    plan.offline = options.offline
+    if options.offline:
+        plan.lusid_skipped = "--offline"
+        return
+    if not plan.of("create") and not options.refresh:
+        return
+    if client is None:
+        if options.refresh:
+            raise IasyncError(f"--refresh reads LUSID, but {unread}")
+        plan.lusid_skipped = unread
+        return
+    keys = managed_property_keys(
+        (account.body for account in load.accounts), state.accounts.values()
+    )
+    plan.lusid_read = read_lusid(plan, client, keys, refresh=options.refresh).reads
+    plan.refreshed = options.refresh
+
+
+def lusid_client(settings: Settings) -> tuple[LusidClient | None, str]:
+    """A client for LUSID as configured, or None and why there is none (for a plan, which goes
+    on without reading LUSID, saying so)."""
+    from iasync.lusid import LusidClient, LusidConfigError, as_api, load_lusid_config
+
+    try:
+        config = load_lusid_config(root=settings.root)
+        return LusidClient(config, api=as_api(settings.api)), ""
+    except LusidConfigError:
+        # Not the error's words: they name the credentials file, which a plan must not carry.
+        return None, "LUSID is not configured (FBN_LUSID_URL and credentials; --offline to skip)"
+
+
+def check_unseen_creates(plan: Plan, state: State, client: LusidClient) -> None:
+    """Refuse a saved plan whose accounts to create were not checked against LUSID (made
+    `--offline` or without credentials) when LUSID holds any of them: applying it would
+    overwrite them unseen."""
+    from iasync.plans.remote import MAX_GETS, get_each, list_all, managed_property_keys
+
+    unchecked = [c for c in plan.of("create") if c.remote is None]
+    if not unchecked:
+        return
+    keys = managed_property_keys((c.body for c in unchecked), state.accounts.values())
+    if len(unchecked) > MAX_GETS:
+        index = list_all(client, keys)
+    else:
+        index = get_each(client, [(c.identity, c.scope) for c in unchecked], keys)
+    existing = [c.path for c in unchecked if index.find(c.identity, scope=c.scope)]
+    if existing:
+        more = len(existing) - 5
+        shown = ", ".join(existing[:5]) + (f" and {more} more" if more > 0 else "")
+        raise IasyncError(
+            f"{shown} exist{'s' if len(existing) == 1 else ''} in LUSID, not in the state, and "
+            "the plan did not show it (it was made without reading LUSID): applying it would "
+            "overwrite them unseen. Nothing was sent. Run `iasync plan` with LUSID's "
+            "credentials, review what it shows, and apply that plan"
+        )
+
+
+def _refuse_files_outside(settings: Settings, shown: Sequence[str]) -> None:
+    """Plans and the state name account files by their path in the repository: a file outside
+    it (named on the command line) could be applied from, and recorded, anywhere."""
+    from iasync.accounts.finding import in_repository
+
+    outside = [path for path in shown if not in_repository(path)]
+    if outside:
+        more = f" (and {len(outside) - 1} more)" if len(outside) > 1 else ""
+        raise IasyncError(
+            f"{outside[0]}{more} is outside the repository ({settings.root}); plan and apply "
+            "account files kept in the repository (iasync validate checks any file)"
+        )
 
 
 def load_saved_plan(settings: Settings, state: State, planfile: Path) -> Plan:
@@ -106,10 +235,14 @@ def _nothing_left(plan: Plan, state: State, load: LoadResult) -> bool:
 
     if not load.ok:
         return False
+    from iasync.plans.subset import select
+
     try:
-        return not make_plan(load, state, paths=plan.paths).has_changes
+        again = make_plan(load, state, paths=plan.paths)
     except PlanError:
         return False
+    select(again, plan.targets, plan.excludes)
+    return not again.has_changes and not (plan.prune and again.of("orphaned"))
 
 
 def apply_plan(
@@ -123,11 +256,12 @@ def apply_plan(
     on_interrupt: Callable[[int], None] | None = None,
 ) -> ApplyResult:
     """Send the plan's creates and updates, record what LUSID accepted (and the moves) in the
-    state. The caller holds the state lock."""
-    from iasync.applying import apply_changes
+    state, then delete the orphans the plan prunes. The caller holds the state lock."""
+    from iasync.applying import apply_changes, delete_orphans, refuse_deletes_without_endpoint
     from iasync.gitinfo import current_commit
 
-    return apply_changes(
+    refuse_deletes_without_endpoint(plan.to_delete, client)  # before anything is sent
+    result = apply_changes(
         plan.changes,
         client=client,
         backend=backend,
@@ -139,3 +273,16 @@ def apply_plan(
         on_batch=on_batch,
         on_interrupt=on_interrupt,
     )
+    if plan.to_delete:
+        delete_orphans(plan.to_delete, client=client, backend=backend, state=state, result=result)
+    record_apply(settings, plan, result, state, backend)
+    return result
+
+
+def record_apply(
+    settings: Settings, plan: Plan, result: ApplyResult, state: State, backend: StateBackend
+) -> None:
+    """The audit entry of this apply: commit, CI run and actor, the plan's hash, the counts."""
+    from iasync.audit import apply_entry
+
+    backend.record_apply(apply_entry(plan, result, state, settings.root))

@@ -42,6 +42,9 @@ class Settings:
     api: str = "unscoped"
     # Under api = "scoped": the scope of every account whose file has no top-level `scope:`.
     scope: str | None = None
+    # Accounts `apply --prune` never deletes (iasync.plans.pruning): identifier values,
+    # KEY=VALUE, LUSID ids, files or globs of them.
+    protected: tuple[str, ...] = ()
 
     def resolve(self, path: Path) -> Path:
         """A configured path, relative to the project root unless absolute."""
@@ -200,6 +203,8 @@ def _closest(word: str, choices: list[str]) -> str | None:
 
 def _coerce(name: str, value: Any, source: str) -> Any:
     try:
+        if name in ("accounts_dir", "state") and isinstance(value, str) and "\0" in value:
+            raise ValueError  # the OS refuses a NUL in any path
         if name == "accounts_dir":
             return Path(value)
         if name == "state":
@@ -211,7 +216,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             if isinstance(value, bool | float):
                 raise ValueError
             return int(value)
-        if name == "account_types":
+        if name in ("account_types", "protected"):
             items = value.split(",") if isinstance(value, str) else list(value)
             if not all(isinstance(item, str) for item in items):
                 raise TypeError
@@ -235,6 +240,8 @@ _EXPECTED = {
     "success_mode": "Partial or Atomic",
     "api": "unscoped or scoped",
     "scope": "a scope: 1 to 64 letters, digits, '-' or '_'",
+    "protected": "a list of identifiers, LUSID ids or files (or, in the environment, "
+    "separated by commas)",
 }
 
 
@@ -265,4 +272,17 @@ def _checked(settings: Settings, source: str) -> Settings:
             f"{source}: scope = {settings.scope!r} is not a LUSID scope; "
             "use 1 to 64 letters, digits, '-' or '_'"
         )
+    _check_inside_root(settings, source)
     return settings
+
+
+def _check_inside_root(settings: Settings, source: str) -> None:
+    """The accounts directory is part of the repository: the state and saved plans name each
+    file by its path in it, and GitOps means the files are the ones reviewed in it."""
+    root = os.path.normpath(os.path.abspath(settings.root))
+    accounts = os.path.normpath(os.path.join(root, settings.accounts_dir))
+    if os.path.commonpath([root, accounts]) != root:
+        raise SettingsError(
+            f"{source}: accounts_dir = {str(settings.accounts_dir)!r} is outside the repository "
+            f"({root}); keep the account files in it"
+        )

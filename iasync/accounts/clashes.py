@@ -79,10 +79,13 @@ def claimed_by_others(
     claimed = {claim.identity for outcome in outcomes for claim in outcome.claims}
     if not claimed:
         return []
+    # Identifiers first, scopes only for those sharing one: a scope is in the body, which a
+    # reused account fetches (from a database state) only when used.
+    unscoped_claims = {(key, value) for _, key, value in claimed}
     return [
         Found(file, os.path.abspath(file), None)
         for file, account in reused.items()
-        if account.scoped_identity & claimed
+        if unscoped_claims.intersection(account.identity) and account.scoped_identity & claimed
     ]
 
 

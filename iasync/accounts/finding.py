@@ -1,7 +1,9 @@
 """Finding account files: the directories searched, the files named, the paths shown.
 
-Hidden directories (.git, .iasync, ...) are skipped and symlinked directories not followed; a
-directory of 10,000 files is listed with one `os.scandir` a directory and no `Path` a file.
+Account files end in .yaml or .yml, in any case. Hidden directories (.git, .iasync, ...) are
+skipped and symlinked directories not followed; hidden files (`.x.yaml`) are not account files,
+but `find` names them, for the loader to refuse rather than skip without a word. A directory of
+10,000 files is listed with one `os.scandir` a directory and no `Path` a file.
 """
 
 from __future__ import annotations
@@ -17,11 +19,37 @@ ACCOUNT_SUFFIXES = (".yaml", ".yml")
 
 
 def display_path(path: Path, settings: Settings) -> str:
-    """The path as problems and correlation ids show it: relative to the project root, POSIX."""
+    """The path as problems and correlation ids show it: relative to the project root, POSIX.
+
+    Always printable text: bytes of a name that are not UTF-8 are shown as `\\xff` escapes
+    (see `undecodable_name`), so that JSON output and saved plans stay valid UTF-8.
+    """
     absolute, root = os.path.abspath(path), os.path.abspath(settings.root)
-    if within(absolute, root) and absolute != root:
-        return absolute[len(root.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
-    return path.as_posix()
+    if absolute == root:
+        return "."
+    if within(absolute, root):
+        shown = absolute[len(root.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
+    else:
+        shown = path.as_posix()
+    return _escaped(shown) if undecodable_name(shown) else shown
+
+
+def in_repository(shown: str) -> bool:
+    """Whether a path as `display_path` shows it lies inside the project root."""
+    return not shown.startswith("/") and ".." not in shown.split("/")
+
+
+def undecodable_name(name: str) -> bool:
+    """Whether a file name holds bytes that are not UTF-8 (Python keeps them as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _escaped(name: str) -> str:
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def find_account_files(paths: Sequence[Path], settings: Settings) -> list[Path]:
@@ -43,12 +71,16 @@ class Found(NamedTuple):  # a tuple: built 10,000 times a run, in a fraction of 
     path: Path | None  # the argument itself, when the file was named rather than found
 
 
-def find(paths: Sequence[Path], settings: Settings) -> list[Found]:
-    """`find_account_files` as strings, in the order `Path`s sort (by their parts)."""
+def find(paths: Sequence[Path], settings: Settings, hidden: list[str] | None = None) -> list[Found]:
+    """`find_account_files` as strings, in the order `Path`s sort (by their parts).
+
+    Hidden files named like account files (`.x.yaml`) are not among them: `hidden`, when given,
+    gets their paths, as named.
+    """
     found: dict[str, tuple[tuple[str, ...], Found]] = {}  # by absolute path: read once
     for path in paths or [settings.accounts_path]:
         if path.is_dir():
-            for key, given, absolute in _walk(path):
+            for key, given, absolute in _walk(path, hidden):
                 found.setdefault(absolute, (key, Found(given, absolute, None)))
         else:
             absolute = os.path.abspath(path)
@@ -61,7 +93,9 @@ def _first(pair: tuple[tuple[str, ...], Found]) -> tuple[str, ...]:
     return pair[0]
 
 
-def _walk(directory: Path) -> Iterator[tuple[tuple[str, ...], str, str]]:
+def _walk(
+    directory: Path, hidden: list[str] | None = None
+) -> Iterator[tuple[tuple[str, ...], str, str]]:
     """(parts, path as `Path(parent, name)` would spell it, absolute path) of each account file.
 
     As `os.walk` would find them (a symlinked directory is listed but not entered; an unreadable
@@ -83,6 +117,9 @@ def _walk(directory: Path) -> Iterator[tuple[tuple[str, ...], str, str]]:
         for entry in entries:
             name = entry.name
             if name.startswith("."):
+                account_like = name.lower().endswith(ACCOUNT_SUFFIXES)
+                if hidden is not None and account_like and not _is_dir(entry):
+                    hidden.append(shown + name)
                 continue
             if _is_dir(entry):
                 if not _is_symlink(entry):
@@ -94,7 +131,7 @@ def _walk(directory: Path) -> Iterator[tuple[tuple[str, ...], str, str]]:
                             entry.path,
                         )
                     )
-            elif name.endswith(ACCOUNT_SUFFIXES):
+            elif name.lower().endswith(ACCOUNT_SUFFIXES):  # `x.YAML` is an account file too
                 yield (*parts, name), shown + name, absolute + name
 
 

@@ -31,6 +31,7 @@ from iasync.accounts.loaded import (
 )
 from iasync.accounts.pool import load_all
 from iasync.accounts.reading import HASH_BUFFER_BYTES, same_bytes
+from iasync.errors import Problem
 from iasync.lazybody import is_fetched
 from iasync.settings import Settings
 
@@ -64,7 +65,8 @@ def load_accounts(
     reported in both files, located, as without reuse. The trade-off: an unchanged file is not
     validated again, so a stricter setting (fewer `account_types`) shows up in `iasync validate`.
     """
-    found = find(paths, settings)
+    hidden: list[str] = []
+    found = find(paths, settings, hidden)
     reused = _reusable(found, settings, reuse) if canonical and reuse is not None else {}
     to_read = [file for file in found if file.given not in reused]
     # Thousands of small trees stay alive while loading: the cyclic GC would rescan them over
@@ -90,8 +92,24 @@ def load_accounts(
         result.problems.extend(outcome.problems)
         if outcome.account is not None and not outcome.problems:
             result.accounts.append(outcome.account)
+    result.problems.extend(_hidden_files(hidden, settings))
     result.problems.sort()
     return result
+
+
+def _hidden_files(hidden: list[str], settings: Settings) -> list[Problem]:
+    """A hidden file named like an account file is refused, not skipped without a word: it is
+    a leftover or a mistake (an editor's file, `.x.yaml` for `x.yaml`), never an account."""
+    return [
+        Problem(
+            display_path(Path(given), settings),
+            1,
+            1,
+            "a hidden file (its name starts with '.'): iasync does not apply hidden files; "
+            "rename it to apply it, or move it out of the accounts directory",
+        )
+        for given in hidden
+    ]
 
 
 def _reusable(

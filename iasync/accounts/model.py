@@ -448,6 +448,13 @@ def _properties_json(mapping: dict[str, Any]) -> dict[str, Any]:
 CANONICAL_FORMAT = 2
 
 
+def canonical_format_for(api: str) -> int:
+    """The format a state's bodies are stamped with: the scoped API's bodies (with `scope`) are
+    another format than the reference page's, so a state made under one `api` is never taken for
+    the other without reading a body (a database state reads bodies only when used)."""
+    return CANONICAL_FORMAT if api != "scoped" else CANONICAL_FORMAT + 1000
+
+
 class MissingScopeError(ValueError):
     """A scoped account with no scope of its own and no `scope` setting."""
 

@@ -242,6 +242,8 @@ def _check_value(
     path: Path, key: str, value: Any, identifier: bool, where: Where
 ) -> Iterator[Finding]:
     yield from _check_labels(path, value, where)
+    if identifier:
+        yield from _check_identifier_text(path, value, where)
     if not isinstance(value, dict):
         return
     yield from _check_effective(path, value, where)
@@ -337,6 +339,27 @@ def _check_labels(path: Path, value: Any, where: Where) -> Iterator[Finding]:
                 "value",
                 f"{where(label_path)}: a label value is {len(label)} characters long; "
                 f"the limit is {MAX_LABEL_LENGTH}",
+            )
+
+
+def _check_identifier_text(path: Path, value: Any, where: Where) -> Iterator[Finding]:
+    """An identifier is matched by its exact text: one that is blank, or that spaces, tabs or
+    line breaks make look like another, would name another account than the reader sees."""
+    for label_path, label in _labels(path, value):
+        if not label.strip():
+            what = "empty" if not label else "blank (only spaces)"
+            yield Finding(
+                label_path,
+                "value",
+                f"{where(label_path)}: an identifier's value is {what}; write the identifier",
+            )
+        elif label != label.strip() or any(char in label for char in "\t\n\r"):
+            yield Finding(
+                label_path,
+                "value",
+                f"{where(label_path)}: an identifier's value {label!r} has spaces around it, or "
+                "a tab or line break in it; LUSID matches identifiers by their exact text: "
+                "remove them",
             )
 
 

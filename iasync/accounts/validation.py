@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from iasync.accounts.batch_request import describe_request, is_batch_request
 from iasync.accounts.clashes import claims_of
-from iasync.accounts.finding import display_path
+from iasync.accounts.finding import display_path, undecodable_name
 from iasync.accounts.loaded import FileOutcome, LoadedAccount
 from iasync.accounts.reading import decode, file_hash, read_bytes
 from iasync.errors import Problem
@@ -29,11 +29,41 @@ if TYPE_CHECKING:
     from iasync.accounts.yaml import Document
 
 
+#: Past this many problems in one file the rest are counted, not shown: thousands of faults in
+#: one file are one mistake repeated (a wrong indent, a pasted list), and a screenful says so.
+MAX_PROBLEMS_SHOWN = 50
+
+
 def load_file(path: Path, settings: Settings, *, canonical: bool = True) -> FileOutcome:
     """Read, parse, validate and (with `canonical`) canonicalise one account file."""
+    outcome = _load_file(path, settings, canonical)
+    outcome.problems = capped(outcome.path, outcome.problems)
+    return outcome
+
+
+def capped(shown: str, problems: list[Problem]) -> list[Problem]:
+    """The first `MAX_PROBLEMS_SHOWN` problems, then one line saying how many more there are."""
+    if len(problems) <= MAX_PROBLEMS_SHOWN:
+        return problems
+    ordered = sorted(problems)
+    rest = ordered[MAX_PROBLEMS_SHOWN:]
+    more = Problem(
+        shown,
+        rest[0].line,
+        rest[0].column,
+        f"and {len(rest):,} more problems in this file from here on, not shown; "
+        "fix those above and run again",
+    )
+    return [*ordered[:MAX_PROBLEMS_SHOWN], more]
+
+
+def _load_file(path: Path, settings: Settings, canonical: bool) -> FileOutcome:
     from iasync.accounts import yaml
 
     shown = display_path(path, settings)
+    if undecodable_name(str(path)):
+        # Its name could not be written to a plan, the state or JSON output as it is.
+        return FileOutcome(shown, None, [Problem(shown, 1, 1, _UNDECODABLE_NAME)], [])
     raw, problem = read_bytes(path, settings)
     if problem is not None:
         return FileOutcome(shown, None, [Problem(shown, 1, 1, problem)], [])
@@ -60,6 +90,10 @@ def load_file(path: Path, settings: Settings, *, canonical: bool = True) -> File
     return FileOutcome(shown, LoadedAccount(shown, file_hash(raw), body), [], claims)
 
 
+_UNDECODABLE_NAME = (
+    "the file name is not UTF-8 (shown here with \\x escapes for the bytes that are not); "
+    "rename the file"
+)
 _FAST_VALIDATORS: dict[str, Any] = {}
 
 

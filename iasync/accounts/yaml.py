@@ -18,14 +18,16 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from iasync.accounts.format import KEYED_LISTS, KEYED_MAPS
+from iasync.accounts.format import KEYED_LISTS, KEYED_MAPS, MAX_PROPERTIES
 
 Path = tuple[str | int, ...]
 
@@ -36,6 +38,17 @@ TIMESTAMP, MAP, SEQ, MERGE, VALUE = (
 )
 #: Past this nesting the file cannot be an account (it nests five levels at most).
 MAX_DEPTH = 32
+#: LUSID holds a metric value as a decimal (28 significant digits, below about 7.9e28): a number
+#: this large or larger cannot be what is meant, and one of more than `MAX_NUMBER_TEXT`
+#: characters is refused before it is even read (Python refuses integers of 4,300+ digits).
+MAX_NUMBER = 10**28
+MAX_NUMBER_TEXT = 64
+#: An account holds at most 100 properties (LUSID's limit) and a handful of identifiers, holders
+#: and portfolios: a mapping or list of more entries, or a file of more values, is not an
+#: account, and judging each of 20,000 entries (1 MiB holds that many) takes seconds. Such a
+#: file is refused, unread past the first value over the limit, with one located problem.
+MAX_ENTRIES = 1000
+MAX_VALUES = 10_000
 # YAML 1.1 integers and floats whose value is not what a reader sees: octal with a leading zero
 # (0012 is 10) and base-60 (1:30 is 90).
 _MISREAD_NUMBER = re.compile(r"[-+]?(0[0-9_]+|0o[0-7_]+|[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?)")
@@ -45,6 +58,13 @@ _BOOL_TRUE = {"yes", "true", "on"}
 # which was meant cannot be told: refused, plain.
 _EXPONENT_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
 _ALIAS = re.compile(r"\*[^\s,\[\]{}]+")
+# Characters that are invisible or that make text read otherwise than it is: controls (reachable
+# only through escapes like "\x00" or "\e": the YAML reader refuses them raw), the bidirectional
+# embeddings, overrides, isolates and marks ("Trojan Source"), and zero-width spaces. Tab and
+# line break are layout, not hidden (an identifier may hold neither: `rules` says so).
+_HIDDEN = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
+)
 # A constructor with no state, for the core schema's number rules (0x.., 1_000, .inf).
 _NUMBERS = yaml.constructor.SafeConstructor()
 
@@ -137,7 +157,11 @@ def parse(text: str) -> Document:
             "(identifiers:, displayName:, accountType:, ...)",
         )
     builder = _Builder(document, anchors="&" in text)
-    document.data = builder.build(root, (), None, 0)
+    try:
+        document.data = builder.build(root, (), None, 0)
+    except _TooLarge as too_large:
+        mark = too_large.node.start_mark
+        return _fatal(document, mark.line + 1, mark.column + 1, too_large.message)
     builder.report_numbers_without_unit(document.data)
     for line, column, path, message in builder.about_paths:  # now that items' keys are known
         document.errors.append((line, column, f"{render_path(path, document.data)}: {message}"))
@@ -287,6 +311,14 @@ def display_tag(tag: str) -> str:
     return "!!" + tag.removeprefix(_CORE) if tag.startswith(_CORE) else tag
 
 
+class _TooLarge(Exception):
+    """More entries or values than any account holds: building stops at `node`."""
+
+    def __init__(self, node: Node, message: str) -> None:
+        super().__init__(message)
+        self.node, self.message = node, message
+
+
 class _Builder:
     """Builds plain data from nodes, recording nodes by path and YAML-stage problems."""
 
@@ -297,6 +329,7 @@ class _Builder:
         self.anchors = anchors
         self.visited: set[int] = set()
         self.aliases = 0
+        self.values = 0
         # Problems whose message starts with the path: rendered once the data is whole, as an
         # item of accountHolders is named by its key, which may come after the problem.
         self.about_paths: list[tuple[int, int, Path, str]] = []
@@ -314,7 +347,16 @@ class _Builder:
         self.document.blocked_paths.add(path)
 
     def build(self, node: Node, path: Path, key_node: Node | None, depth: int) -> Any:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise _TooLarge(
+                node,
+                f"more than {MAX_VALUES:,} values in one file; an account file holds a few "
+                "hundred at most: is it really an account?",
+            )
         self.document.nodes[path] = (key_node, node)
+        if isinstance(node, MappingNode | SequenceNode) and len(node.value) > MAX_ENTRIES:
+            self.too_many_entries(node, path)
         if self.anchors:
             if id(node) in self.visited:
                 # The composer hands back the anchored node for an alias: refuse it, unexpanded.
@@ -337,6 +379,17 @@ class _Builder:
                 for index, item in enumerate(node.value)
             ]
         return self.bad_tag(node, path)
+
+    def too_many_entries(self, node: MappingNode | SequenceNode, path: Path) -> None:
+        # A list's item may be an alias, whose node is the anchored one, elsewhere: the list.
+        where = node.value[MAX_ENTRIES][0] if isinstance(node, MappingNode) else node
+        what = "entries" if isinstance(node, MappingNode) else "items"
+        raise _TooLarge(
+            where,
+            f"{render_path(path)}: {len(node.value):,} {what}; an account holds at most "
+            f"{MAX_PROPERTIES} properties and a handful of anything else (iasync reads at most "
+            f"{MAX_ENTRIES:,} in one place): is it really an account?",
+        )
 
     def bad_tag(self, node: Node, path: Path) -> None:
         self.problem(
@@ -397,6 +450,10 @@ class _Builder:
         if tag == PLAIN:
             tag = resolve_plain(node)
         if tag in (STR, TIMESTAMP, VALUE):
+            hidden = _HIDDEN.search(node.value)
+            if hidden:
+                self.path_problem(node, path, _hidden_character(node.value, hidden.start()))
+                return None
             if node.tag == STR and not node.style and _ambiguous_property(node.value, path):
                 self.path_problem(
                     node,
@@ -423,6 +480,10 @@ class _Builder:
 
     def number(self, node: ScalarNode, path: Path) -> int | float | None:
         text = node.value
+        if len(text) > MAX_NUMBER_TEXT and node.tag == INT:
+            # Not even read: Python refuses to read integers of more than 4,300 digits.
+            self.path_problem(node, path, _too_large(text))
+            return None
         value = (
             _NUMBERS.construct_yaml_int(node)
             if node.tag == INT
@@ -434,7 +495,13 @@ class _Builder:
             )
             return None
         if isinstance(value, float) and not math.isfinite(value):
-            self.path_problem(node, path, f"{text} is not a finite number")
+            self.path_problem(node, path, f"{_shortened(text)} is not a finite number")
+            return None
+        if abs(value) >= MAX_NUMBER:
+            self.path_problem(node, path, _too_large(text))
+            return None
+        if isinstance(value, float) and not _exact(text, value):
+            self.path_problem(node, path, _inexact(text, value))
             return None
         written = None if node.style or _metric_only(path) else _lost_text(text, value)
         if written is None:
@@ -459,6 +526,52 @@ class _Builder:
             self.path_problem(node, path, message)
             if isinstance(holder, dict):
                 holder[path[2]] = None
+
+
+def _hidden_character(text: str, index: int) -> str:
+    char = text[index]
+    name = unicodedata.name(char, "a control character")
+    return (
+        f"character {index + 1} is U+{ord(char):04X} ({name}), which is invisible or makes text "
+        "read otherwise than it is; remove it"
+    )
+
+
+def _exact(text: str, value: float) -> bool:
+    """Whether the float read from `text` is the number written (`0.1` is; `0.1000000000000000001`
+    and `3.14159265358979323846` are not: a float keeps about 17 significant digits)."""
+    try:
+        written = Decimal(text.replace("_", ""))
+    except InvalidOperation:  # a spelling Decimal cannot read: nothing to compare
+        return True
+    return written == Decimal(repr(value))
+
+
+def _inexact(text: str, value: float) -> str:
+    return (
+        f"{_shortened(text)} has more significant digits than a number sent to LUSID keeps "
+        f"(17); it would be sent as {value!r}. Write {value!r} (or fewer digits), or "
+        f"{_quote_it(text)}"
+    )
+
+
+def _too_large(text: str) -> str:
+    return (
+        f"{_shortened(text)} is too large: LUSID holds a number as a decimal of at most 28 "
+        f"digits (below 1e28); write a smaller number, or {_quote_it(text)}"
+    )
+
+
+def _quote_it(text: str) -> str:
+    short = _shortened(text)
+    return "quote it if it is a label" + (f": {quote(text)}" if short == text else "")
+
+
+def _shortened(text: str) -> str:
+    """A number as a message shows it: a 5,000-digit one by its first digits and its length."""
+    if len(text) <= 40:
+        return text
+    return f"{text[:20]}... ({len(text):,} characters)"
 
 
 _SCALAR_TAGS = frozenset({PLAIN, STR, INT, FLOAT, BOOL, NULL, TIMESTAMP, VALUE})

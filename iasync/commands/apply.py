@@ -13,16 +13,22 @@ from typing import TYPE_CHECKING
 import click
 
 from iasync.commands.options import (
+    exclude_option,
     lock_timeout_option,
+    max_deletes_option,
     no_color_option,
+    prune_option,
+    refresh_option,
     state_option,
+    target_option,
     workspace_option,
 )
 from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
     from iasync.applying import ApplyResult
-    from iasync.lusid import LusidConfig
+    from iasync.lusid import LusidClient
+    from iasync.operations import PlanOptions
     from iasync.plans.plan import Plan
     from iasync.settings import Settings
     from iasync.states import State, StateBackend
@@ -50,6 +56,11 @@ if TYPE_CHECKING:
 @state_option
 @workspace_option
 @click.option("-json", "--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@target_option
+@exclude_option
+@refresh_option
+@prune_option
+@max_deletes_option
 @no_color_option
 def command(
     planfile: Path | None,
@@ -61,6 +72,11 @@ def command(
     state_file: str | None,
     workspace: str | None,
     as_json: bool,
+    targets: tuple[str, ...],
+    excludes: tuple[str, ...],
+    refresh: bool,
+    prune: bool,
+    max_deletes: int,
     no_color: bool,
 ) -> int:
     """Send the changed accounts to LUSID and record them in the state.
@@ -82,8 +98,9 @@ def command(
         output = Output.for_terminal(as_json, no_color)
         if planfile is None and not auto_approve:
             require_terminal(as_json)
+        options = _plan_options(planfile, targets, excludes, refresh, prune, max_deletes)
         try:
-            return _run(settings, output, planfile, auto_approve, lock_timeout)
+            return _run(settings, output, planfile, auto_approve, lock_timeout, options)
         except KeyboardInterrupt:  # before any batch was sent (once sending, `_send` says more)
             raise Interrupted("interrupted; nothing was sent to LUSID") from None
     except IasyncError as error:
@@ -92,11 +109,37 @@ def command(
         raise
 
 
+def _plan_options(
+    planfile: Path | None,
+    targets: tuple[str, ...],
+    excludes: tuple[str, ...],
+    refresh: bool,
+    prune: bool,
+    max_deletes: int,
+) -> PlanOptions:
+    """The options of the plan apply makes; refused with a saved plan, which has its own."""
+    from iasync.operations import PlanOptions
+
+    given = _given("targets", "excludes", "refresh", "prune", "max_deletes")
+    if planfile is not None and given:
+        shown = ", ".join("--" + name.rstrip("s").replace("_", "-") for name in sorted(given))
+        raise IasyncError(
+            f"{shown}: a saved plan is applied as it was made (its subset, refresh and prune "
+            "are in it); give them to `iasync plan -out FILE` instead"
+        )
+    return PlanOptions(targets, excludes, refresh=refresh, prune=prune, max_deletes=max_deletes)
+
+
 def _run(
-    settings: Settings, output: Output, planfile: Path | None, auto_approve: bool, timeout: float
+    settings: Settings,
+    output: Output,
+    planfile: Path | None,
+    auto_approve: bool,
+    timeout: float,
+    options: PlanOptions,
 ) -> int:
-    from iasync.lusid import load_lusid_config
-    from iasync.operations import load_saved_plan, settings_of_plan
+    from iasync.lusid import LusidClient, as_api, load_lusid_config
+    from iasync.operations import check_unseen_creates, load_saved_plan, settings_of_plan
     from iasync.states import open_backend
     from iasync.views import apply as view
 
@@ -104,17 +147,21 @@ def _run(
     # project root, where the settings are, whichever directory apply runs from.
     config = load_lusid_config(root=settings.root)
     backend = open_backend(settings)
-    with backend.lock("apply", timeout=timeout):
+    client = LusidClient(config, on_retry=output.retrying, api=as_api(settings.api))
+    with client, backend.lock("apply", timeout=timeout):
         state = backend.read()
         if planfile is None:
-            plan = _plan_now(settings, output, state, config.describe_target())
+            plan = _plan_now(settings, output, state, options, client, config.describe_target())
         else:
             plan = load_saved_plan(settings, state, planfile)
             settings = settings_of_plan(
                 settings, plan, overridden=_given("success_mode", "batch_size")
             )
+            check_unseen_creates(plan, state, client)
             if plan.has_changes:
                 view.say_target(output, config.describe_target())
+        if planfile is not None or output.as_json:  # a plan shown says it already
+            view.warn_pending(output, plan)
         if not plan.has_changes:
             view.report_no_changes(output, plan, shown=planfile is None)
             return 0
@@ -122,19 +169,26 @@ def _run(
             output.say("Apply cancelled.")
             return 1
         view.warn_atomic_batches(settings, output, len(plan.to_send))
-        result = _send(settings, output, plan, state, backend, config)
+        result = _send(settings, output, plan, state, backend, client)
     view.report(output, plan, result)
     return 0 if result.ok else 1
 
 
-def _plan_now(settings: Settings, output: Output, state: State, target: str) -> Plan:
+def _plan_now(
+    settings: Settings,
+    output: Output,
+    state: State,
+    options: PlanOptions,
+    client: LusidClient,
+    target: str,
+) -> Plan:
     from iasync.operations import InvalidAccountFiles, plan_now
     from iasync.views.apply import show_plan
     from iasync.views.problems import report_problems
 
     settings.require_accounts_dir(to="plan (`iasync plan PATH... -out FILE`, then apply FILE)")
     try:
-        plan = plan_now(settings, state)
+        plan = plan_now(settings, state, options=options, client=client)
     except InvalidAccountFiles as invalid:
         report_problems(invalid.load, as_json=False, then="apply again")
         raise
@@ -148,28 +202,25 @@ def _send(
     plan: Plan,
     state: State,
     backend: StateBackend,
-    config: LusidConfig,
+    client: LusidClient,
 ) -> ApplyResult:
-    from iasync.lusid import LusidClient, as_api
     from iasync.operations import apply_plan
     from iasync.views.apply import Progress
 
     progress = Progress(output, plan, settings)
-    api = as_api(settings.api)
-    with LusidClient(config, on_retry=output.retrying, api=api) as client:
-        try:
-            with progress:
-                return apply_plan(
-                    settings,
-                    plan,
-                    state,
-                    backend,
-                    client,
-                    on_batch=progress.on_batch,
-                    on_interrupt=progress.on_interrupt,
-                )
-        except KeyboardInterrupt:
-            raise progress.interrupted() from None
+    try:
+        with progress:
+            return apply_plan(
+                settings,
+                plan,
+                state,
+                backend,
+                client,
+                on_batch=progress.on_batch,
+                on_interrupt=progress.on_interrupt,
+            )
+    except KeyboardInterrupt:
+        raise progress.interrupted() from None
 
 
 def _given(*names: str) -> set[str]:

@@ -34,3 +34,41 @@ lock_timeout_option = click.option(
     metavar="SECONDS",
     help="How long to wait for the state lock held by another run.",
 )
+
+target_option = click.option(
+    "--target",
+    "-target",
+    "targets",
+    multiple=True,
+    metavar="PATH|GLOB|IDENTIFIER",
+    help="Only this account (a file, a directory, a glob, an identifier value, KEY=VALUE or a "
+    "LUSID id); repeatable. The rest stays pending.",
+)
+exclude_option = click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    metavar="PATH|GLOB|IDENTIFIER",
+    help="Leave this account out (named as for --target); repeatable. It stays pending.",
+)
+refresh_option = click.option(
+    "--refresh",
+    "-refresh",
+    "refresh",
+    is_flag=True,
+    help="Read the managed accounts from LUSID and report those changed or deleted outside "
+    "iasync; apply then restores the files' version.",
+)
+prune_option = click.option(
+    "--prune",
+    is_flag=True,
+    help="Delete orphaned accounts from LUSID (at most --max-deletes, never every managed "
+    "account, never a `protected` one).",
+)
+max_deletes_option = click.option(
+    "--max-deletes",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="With --prune: refuse to delete more accounts than this.",
+)

@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from iasync.commands.options import no_color_option, state_option, workspace_option
+from iasync.commands.options import (
+    exclude_option,
+    max_deletes_option,
+    no_color_option,
+    prune_option,
+    refresh_option,
+    state_option,
+    target_option,
+    workspace_option,
+)
 from iasync.errors import IasyncError
 
 if TYPE_CHECKING:
@@ -41,6 +50,17 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Exit 0 when there is nothing to apply, 1 on error, 2 when there are changes.",
 )
+@target_option
+@exclude_option
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Read nothing from LUSID (no credentials needed): accounts to create are not checked "
+    "against it, and the plan says so.",
+)
+@refresh_option
+@prune_option
+@max_deletes_option
 @no_color_option
 def command(
     paths: tuple[Path, ...],
@@ -50,6 +70,12 @@ def command(
     as_json: bool,
     markdown: bool,
     detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    excludes: tuple[str, ...],
+    offline: bool,
+    refresh: bool,
+    prune: bool,
+    max_deletes: int,
     no_color: bool,
 ) -> int:
     """Show what `iasync apply` would change in LUSID.
@@ -57,10 +83,13 @@ def command(
     Compares the account files (all under the accounts directory, or those under PATH) with the
     last-applied state: accounts to create, to update (with each changed attribute), moved to
     another file (recorded in the state, not sent), unchanged, and orphaned (in the state, no
-    longer in the files).
+    longer in the files; deleted with --prune).
+
+    Accounts to create are looked up in LUSID (unless --offline): one that exists there
+    already is shown with what apply would overwrite.
     """
     from iasync.lusid import lusid_target
-    from iasync.operations import InvalidAccountFiles, plan_now
+    from iasync.operations import InvalidAccountFiles, PlanOptions, lusid_client, plan_now
     from iasync.settings import load_settings
     from iasync.states import open_backend
     from iasync.views.problems import report_problems
@@ -74,11 +103,16 @@ def command(
     settings = load_settings(state=state_file, workspace=workspace)
     if not paths:
         settings.require_accounts_dir(to="plan")
+    options = PlanOptions(targets, excludes, offline, refresh, prune, max_deletes)
     state = open_backend(settings).read()
+    client, unread = (None, "--offline") if offline else lusid_client(settings)
     try:
-        plan = plan_now(settings, state, paths)
+        plan = plan_now(settings, state, paths, options, client=client, unread=unread)
     except InvalidAccountFiles as invalid:
         return report_problems(invalid.load, as_json, "run iasync plan again")
+    finally:
+        if client is not None:
+            client.close()
     if out is not None:
         from iasync.plans.planfile import save_plan
 

@@ -40,6 +40,27 @@ def list_command(state_file: str | None, workspace: str | None, as_json: bool) -
     return 0
 
 
+@command.command("history")
+@state_option
+@_json_option
+def history_command(state_file: Path | None, as_json: bool) -> int:
+    """List every apply: when, the git commit, the CI run and who ran it, the plan's hash and
+    what came of it (oldest first)."""
+    from iasync.operations import state_backend
+    from iasync.views.state import history_json, history_lines
+
+    backend = state_backend(state_file)
+    entries = backend.applies()
+    if as_json:
+        click.echo(history_json(backend.describe(), entries))
+    elif not entries:
+        click.echo(f"No apply is recorded for the state {backend.describe()}.")
+    else:
+        for line in history_lines(entries):
+            click.echo(line)
+    return 0
+
+
 @command.command("show")
 @click.argument("account")
 @state_option

@@ -1,2 +1,2 @@
-"""Writing account files from what exists elsewhere: a `$batchUpsert` request body
-(`from_request`); LUSID itself is to come (`iasync import` without `--from-request`)."""
+"""Writing account files from what exists elsewhere: LUSID itself (`from_lusid`, `iasync import`)
+or a `$batchUpsert` request body (`from_request`, `iasync import --from-request FILE`)."""

@@ -293,6 +293,8 @@ def _from_secrets_file(path: Path) -> dict[str, Any]:
         raise LusidConfigError(
             f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})"
         ) from None
+    except (ValueError, RecursionError):  # a 4,300-digit number, or nesting without end
+        raise LusidConfigError(f"{path}: not a JSON object iasync can read") from None
     if not isinstance(doc, dict):
         raise LusidConfigError(f"{path}: expected a JSON object with an `api` section")
     values: dict[str, Any] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -125,6 +126,14 @@ def unless_retried(send: Callable[[], httpx.Response]) -> httpx.Response:
     try:
         response = send()
     except httpx.TransportError as exc:
+        refused = _certificate_refusal(exc)
+        if refused is not None:  # no retry makes a certificate trusted
+            raise LusidApiError(
+                f"the server's TLS certificate could not be verified ({refused}); nothing was "
+                "sent. iasync always verifies certificates: if your organisation signs its own, "
+                "point SSL_CERT_FILE at its CA bundle",
+                unreachable=True,
+            ) from None
         unreachable = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
         raise Retryable(transport_reason(exc), None, None, None, unreachable) from None
     if response.status_code in RETRIED_STATUSES:
@@ -135,6 +144,16 @@ def unless_retried(send: Callable[[], httpx.Response]) -> httpx.Response:
             request_id(response),
         )
     return response
+
+
+def _certificate_refusal(exc: BaseException) -> str | None:
+    """The reason, when `exc` comes of a TLS certificate that could not be verified."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return str(cause.verify_message or cause.reason or "certificate verify failed")
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def with_retries(

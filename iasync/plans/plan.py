@@ -8,12 +8,15 @@ one `AccountChange`:
 * ``create``    no state record shares an identifier with it;
 * ``update``    one record does and its body hash differs (with per-attribute `differences`);
 * ``unchanged`` one record does and the body hash is the same;
-* ``orphaned``  a state record that no file matches any more (reported, never sent or deleted).
+* ``orphaned``  a state record that no file matches any more: reported, and deleted from LUSID
+                only when the plan prunes (`delete`, `apply --prune`, within its guard rails).
 
 An unchanged account whose file was renamed or moved (`moved_from`) is a move: nothing is sent,
 but apply records the new file in the state, as Terraform records a moved resource.
 
-How two bodies differ is `diff`; how a plan is saved, read back and found stale is `planfile`.
+How two bodies differ is `diff`; how a plan is saved, read back and found stale is `planfile`;
+what LUSID itself holds (accounts to create that exist there, drift) is read by `remote`; which
+changes a plan keeps (`--target`, `--exclude`) is `subset`; deletion's guard rails are `pruning`.
 """
 
 from __future__ import annotations
@@ -34,12 +37,15 @@ if TYPE_CHECKING:
     from iasync.states import AccountRecord, State
 
 #: The version of the saved plan's format (`planfile`).
-PLAN_FORMAT_VERSION = 1
+PLAN_FORMAT_VERSION = 2
 ACTIONS = ("create", "update", "unchanged", "orphaned")
 SENT_ACTIONS = ("create", "update")
 
 Action = Literal["create", "update", "unchanged", "orphaned"]
 Identity = frozenset[tuple[str, str]]
+#: What LUSID said of an account when the plan read it (None: not read):
+#: "absent"/"exists" for a create; "same"/"changed"/"deleted" for a managed account (refresh).
+Remote = Literal["absent", "exists", "same", "changed", "deleted"]
 
 
 class PlanError(IasyncError):
@@ -61,10 +67,23 @@ class AccountChange:
     lusid_id: str | None = None
     version: int | None = None
     moved_from: str | None = None  # the file it was last applied from, when that differs
+    remote: Remote | None = None
+    remote_id: str | None = None  # LUSID's id of an account to create that exists already
+    remote_version: int | None = None  # LUSID's version, when it read the account
+    # Refresh: the state's version to LUSID's, for an account changed outside iasync.
+    drift: list[Difference] = field(default_factory=list)
+    delete: bool = False  # an orphan that apply deletes from LUSID (the plan prunes)
 
     @property
     def sent(self) -> bool:
         return self.action in SENT_ACTIONS
+
+    @property
+    def restore_only(self) -> bool:
+        """Sent only to undo a change made outside iasync: the file is as last applied."""
+        return self.remote in ("changed", "deleted") and (
+            self.record is None or self.record.body_hash == self.body_hash
+        )
 
     @property
     def identifiers(self) -> list[tuple[str, str]]:
@@ -87,6 +106,17 @@ class Plan:
     success_mode: str = "Partial"
     batch_size: int = 500
     paths: list[str] = field(default_factory=list)  # PATH arguments, relative to the root
+    # --target / --exclude: the changes kept; `pending` counts, by action, those left out.
+    targets: list[str] = field(default_factory=list)
+    excludes: list[str] = field(default_factory=list)
+    pending: dict[str, int] = field(default_factory=dict)
+    # What LUSID was asked: None offline; else how it was read and what it said (`remote`).
+    lusid_read: str | None = None
+    lusid_skipped: str | None = None  # why LUSID was not read when the plan needed it
+    offline: bool = False
+    refreshed: bool = False
+    prune: bool = False
+    max_deletes: int | None = None
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     iasync_version: str = __version__
     format_version: int = PLAN_FORMAT_VERSION
@@ -109,9 +139,29 @@ class Plan:
         return [c for c in self.changes if c.action == "unchanged" and c.moved_from]
 
     @property
+    def to_delete(self) -> list[AccountChange]:
+        """Orphans the plan deletes from LUSID (it prunes)."""
+        return [change for change in self.changes if change.delete]
+
+    @property
+    def existing(self) -> list[AccountChange]:
+        """Accounts to create that LUSID already holds: apply overwrites them with the file."""
+        return [c for c in self.changes if c.action == "create" and c.remote == "exists"]
+
+    @property
+    def drifted(self) -> list[AccountChange]:
+        """Managed accounts changed or deleted outside iasync (found by a refresh)."""
+        return [c for c in self.changes if c.remote in ("changed", "deleted")]
+
+    @property
+    def checked_creates(self) -> bool:
+        """True when LUSID was asked about every account to create."""
+        return all(c.remote is not None for c in self.of("create"))
+
+    @property
     def has_changes(self) -> bool:
-        """True when apply would send or record anything (`-detailed-exitcode` says 2)."""
-        return any(change.sent or change.moved_from for change in self.changes)
+        """True when apply would send, delete or record anything (`-detailed-exitcode` says 2)."""
+        return any(change.sent or change.moved_from or change.delete for change in self.changes)
 
     @property
     def batches(self) -> int:
@@ -138,9 +188,14 @@ def make_plan(
     empty for the whole accounts directory). When given, only state records last applied from
     under them can be orphaned: a plan of one folder says nothing about the others.
     """
+    from iasync.accounts.model import canonical_format_for
+
     records = list(state.accounts.values())
-    index = _index_by_identifier(records)
-    matches = {account.path: _match(account, index) for account in load.accounts}
+    # A state stamped with the reference page's format holds no scope: its bodies (read from a
+    # database only when used) need not be read to match, nor those of accounts reused from it.
+    unscoped = state.canonical_format == canonical_format_for("unscoped")
+    index = _index_by_identifier(records, unscoped)
+    matches = {account.path: _match(account, index, unscoped) for account in load.accounts}
     _check_unambiguous(load.accounts, matches)
 
     changes = [_change_for(account, matches[account.path]) for account in load.accounts]
@@ -180,15 +235,16 @@ def reusable_files(
     when its scope is the one the file would now get from the setting (under `unscoped`: no
     scope). A file whose own `scope:` differs from the setting is simply read again.
     """
-    from iasync.accounts.model import CANONICAL_FORMAT, scope_of
+    from iasync.accounts.model import canonical_format_for, scope_of
 
-    if state.canonical_format != CANONICAL_FORMAT:
+    if state.canonical_format != canonical_format_for(api):
         return {}
-    wanted = scope if api == "scoped" else None
+    if api != "scoped":  # the stamp says no body has a scope: no body need be read
+        return {record.source: (record.source_hash, record) for record in state.accounts.values()}
     return {
         record.source: (record.source_hash, record)
         for record in state.accounts.values()
-        if scope_of(record.body) == wanted and (api == "scoped") == ("scope" in record.body)
+        if scope_of(record.body) == scope
     }
 
 
@@ -200,19 +256,30 @@ def scoped_pairs(identity: Iterable[tuple[str, str]], body: dict[str, Any]) -> s
     return {(scope, key, value) for key, value in identity}
 
 
-def _index_by_identifier(records: Iterable[AccountRecord]) -> RecordIndex:
+def _scope_of(entity: AccountRecord | LoadedAccount, unscoped: bool) -> str | None:
+    """The scope of a record or account; None, without reading its body, where the state says
+    no body has one and the body is not at hand."""
+    from iasync.accounts.model import scope_of
+
+    return None if unscoped and not is_fetched(entity) else scope_of(entity.body)
+
+
+def _index_by_identifier(records: Iterable[AccountRecord], unscoped: bool) -> RecordIndex:
     """(scope, identifier key, value) -> the records holding it: one lookup per identifier."""
     index: RecordIndex = {}
     for record in records:
-        for pair in scoped_pairs(record.identity, record.body):
-            index.setdefault(pair, []).append(record)
+        scope = _scope_of(record, unscoped)
+        for key, value in record.identity:
+            index.setdefault((scope, key, value), []).append(record)
     return index
 
 
-def _match(account: LoadedAccount, index: RecordIndex) -> list[AccountRecord]:
+def _match(account: LoadedAccount, index: RecordIndex, unscoped: bool) -> list[AccountRecord]:
     """The distinct state records sharing any identifier (in the same scope) with the account."""
     found: dict[str, AccountRecord] = {}
-    for pair in sorted(account.scoped_identity, key=lambda p: (p[0] or "", p[1], p[2])):
+    scope = _scope_of(account, unscoped)
+    pairs = {(scope, key, value) for key, value in account.identity}
+    for pair in sorted(pairs, key=lambda p: (p[0] or "", p[1], p[2])):
         for record in index.get(pair, ()):
             found.setdefault(record.lusid_id, record)
     return list(found.values())

@@ -4,8 +4,10 @@ corrupt or altered one, and checked fresh (`check_fresh`) before it is applied."
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,17 +56,36 @@ def save_plan(plan: Plan, path: Path | str) -> None:
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:
-    return {
+    """The saved plan's JSON document, its `checksum` covering every other field."""
+    doc: dict[str, Any] = {
         "format_version": plan.format_version,
         "iasync_version": plan.iasync_version,
         "created_at": plan.created_at,
         "state": {"lineage": plan.lineage, "serial": plan.serial},
         "settings": {"success_mode": plan.success_mode, "batch_size": plan.batch_size},
         "paths": plan.paths,
+        "subset": {"targets": plan.targets, "excludes": plan.excludes, "pending": plan.pending},
+        "lusid": {
+            "read": plan.lusid_read,
+            "skipped": plan.lusid_skipped,
+            "offline": plan.offline,
+            "refreshed": plan.refreshed,
+        },
+        "prune": {"enabled": plan.prune, "max_deletes": plan.max_deletes},
         "file_hashes": dict(sorted(plan.file_hashes.items())),
         "counts": plan.counts,
         "changes": [_change_document(change) for change in plan.changes],
     }
+    doc["checksum"] = document_checksum(doc)
+    return doc
+
+
+def document_checksum(doc: dict[str, Any]) -> str:
+    """The hash of every field but `checksum`: an edit anywhere (a path, a serial, a count, a
+    LUSID id) makes the plan another plan, and apply refuses it."""
+    fields = {key: value for key, value in doc.items() if key != "checksum"}
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _change_document(change: AccountChange) -> dict[str, Any]:
@@ -78,16 +99,30 @@ def _change_document(change: AccountChange) -> dict[str, Any]:
         "body_hash": change.body_hash,
         "file_hash": change.file_hash,
     }
-    if change.sent:
-        # The exact request to send; canonical_json(body) gives back the hashed bytes.
+    if change.sent or change.delete:
+        # The exact request to send (or the record of what to delete: its scope);
+        # canonical_json(body) gives back the hashed bytes.
         doc["body"] = change.body
     if change.differences:
         doc["differences"] = [d.as_json() for d in change.differences]
+    if change.remote is not None:
+        doc["remote"] = change.remote
+        doc["remote_id"] = change.remote_id
+        doc["remote_version"] = change.remote_version
+    if change.drift:
+        doc["drift"] = [d.as_json() for d in change.drift]
+    if change.delete:
+        doc["delete"] = True
     return doc
 
 
 def load_plan(path: Path | str) -> Plan:
-    """Read a saved plan; refuse a corrupt one or one written by a newer iasync."""
+    """Read a saved plan; refuse a corrupt or altered one, or one written by a newer iasync.
+
+    Every field apply uses is checked: its type, that the paths stay inside the repository,
+    that the counts are the changes', that each body hashes to its `body_hash` and that the
+    `checksum` covers the whole document as written.
+    """
     source = Path(path)
     try:
         doc = json.loads(source.read_bytes())
@@ -95,76 +130,307 @@ def load_plan(path: Path | str) -> Plan:
         raise PlanFileError(
             f"{source}: no such plan file; make one with iasync plan -out"
         ) from None
+    except RecursionError:
+        raise PlanFileError(
+            f"{source}: not a readable plan file (nested too deeply); run iasync plan again"
+        ) from None
     except (OSError, ValueError) as exc:
         raise PlanFileError(
             f"{source}: not a readable plan file ({exc}); run iasync plan again"
         ) from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("format_version"), int):
+    if not isinstance(doc, dict) or not _is_int(doc.get("format_version")):
         raise PlanFileError(f"{source}: not an iasync plan file (no format_version)")
     if doc["format_version"] > PLAN_FORMAT_VERSION:
         raise PlanFileError(
             f"{source}: plan format {doc['format_version']} was written by a newer iasync "
-            f"({doc.get('iasync_version', '?')}); this iasync {__version__} reads format "
-            f"{PLAN_FORMAT_VERSION}. Upgrade iasync or run iasync plan again"
+            f"({str(doc.get('iasync_version', '?'))[:40]}); this iasync {__version__} reads "
+            f"format {PLAN_FORMAT_VERSION}. Upgrade iasync or run iasync plan again"
         )
     try:
         plan = _plan_from_document(doc)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PlanFileError(
-            f"{source}: the plan file is corrupt ({type(exc).__name__}: {exc}); "
-            "run iasync plan again"
+            f"{source}: the plan file is corrupt ({_reason(exc)}); run iasync plan again"
         ) from None
     _check_bodies(plan, source)
+    if doc.get("checksum") != document_checksum(doc):
+        raise PlanFileError(
+            f"{source}: the plan file does not match its checksum: it was altered since "
+            "iasync plan wrote it. Run iasync plan again"
+        )
     return plan
 
 
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, _Corrupt):
+        return str(exc)
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+class _Corrupt(ValueError):
+    """A field of the plan document that is missing, of the wrong kind or out of bounds."""
+
+
 def _plan_from_document(doc: dict[str, Any]) -> Plan:
-    return Plan(
-        changes=[_change_from_document(item) for item in doc["changes"]],
-        lineage=str(doc["state"]["lineage"]),
-        serial=int(doc["state"]["serial"]),
-        file_hashes={str(k): str(v) for k, v in doc["file_hashes"].items()},
-        success_mode=str(doc["settings"]["success_mode"]),
-        batch_size=int(doc["settings"]["batch_size"]),
-        paths=[str(p) for p in doc.get("paths", [])],
-        created_at=str(doc["created_at"]),
-        iasync_version=str(doc["iasync_version"]),
-        format_version=int(doc["format_version"]),
+    state = _field(doc, "state", dict)
+    settings = _field(doc, "settings", dict)
+    subset = _field(doc, "subset", dict, default={})
+    lusid = _field(doc, "lusid", dict, default={})
+    prune = _field(doc, "prune", dict, default={})
+    changes = [
+        _change_from_document(item, f"changes[{index}]")
+        for index, item in enumerate(_field(doc, "changes", list))
+    ]
+    plan = Plan(
+        changes=changes,
+        lineage=_field(state, "lineage", str, "state."),
+        serial=_count(state, "serial", "state."),
+        file_hashes=_file_hashes(_field(doc, "file_hashes", dict)),
+        success_mode=_success_mode(_field(settings, "success_mode", str, "settings.")),
+        batch_size=_batch_size(_count(settings, "batch_size", "settings.")),
+        paths=[
+            _repo_path(item, f"paths[{index}]", root_ok=True)
+            for index, item in enumerate(_field(doc, "paths", list))
+        ],
+        targets=_strings(_field(subset, "targets", list, "subset.", default=[]), "subset.targets"),
+        excludes=_strings(
+            _field(subset, "excludes", list, "subset.", default=[]), "subset.excludes"
+        ),
+        pending={
+            str(k): _count(pending, str(k), "subset.pending.")
+            for pending in [_field(subset, "pending", dict, "subset.", default={})]
+            for k in pending
+        },
+        lusid_read=_field(lusid, "read", int, "lusid.", optional=True, default=None),
+        lusid_skipped=_field(lusid, "skipped", str, "lusid.", optional=True, default=None),
+        offline=_field(lusid, "offline", bool, "lusid.", default=False),
+        refreshed=_field(lusid, "refreshed", bool, "lusid.", default=False),
+        prune=_field(prune, "enabled", bool, "prune.", default=False),
+        max_deletes=_count(prune, "max_deletes", "prune.", optional=True)
+        if "max_deletes" in prune
+        else None,
+        created_at=_field(doc, "created_at", str),
+        iasync_version=_field(doc, "iasync_version", str),
+        format_version=doc["format_version"],
     )
+    _check_consistent(plan, _field(doc, "counts", dict))
+    return plan
 
 
-def _change_from_document(item: dict[str, Any]) -> AccountChange:
-    action = item["action"]
+def _change_from_document(item: Any, where: str) -> AccountChange:
+    if not isinstance(item, dict):
+        raise _Corrupt(f"{where} is not a JSON object")
+    prefix = where + "."
+    action = _field(item, "action", str, prefix)
     if action not in ACTIONS:
-        raise ValueError(f"unknown action {action!r}")
-    body = item["body"] if action in SENT_ACTIONS else {}
-    if not isinstance(body, dict):
-        raise TypeError("a request body is not an object")
+        raise _Corrupt(f"{prefix}action: unknown action {action[:40]!r}")
+    delete = _field(item, "delete", bool, prefix, default=False)
+    if delete and action != "orphaned":
+        raise _Corrupt(f"{prefix}delete: a {action} cannot be deleted")
+    body = _field(item, "body", dict, prefix) if action in SENT_ACTIONS or delete else {}
+    lusid_id = _field(item, "lusid_id", str, prefix, optional=True)
+    if action == "create" and lusid_id is not None:
+        raise _Corrupt(f"{prefix}lusid_id: a create names no LUSID account yet")
+    if action != "create" and lusid_id is None:
+        raise _Corrupt(f"{prefix}lusid_id is null; an {action} change names its LUSID account")
+    orphan = action == "orphaned"
+    path = _field(item, "path", str, prefix)
     return AccountChange(
         action=action,
-        path=str(item["path"]),
-        identity=frozenset((str(k), str(v)) for k, v in item["identity"]),
+        # An orphan's path is where the state says it was last applied from: shown, never used.
+        path=path if orphan else _repo_path(path, prefix + "path"),
+        identity=_identity(_field(item, "identity", list, prefix), prefix + "identity"),
         body=body,
-        body_hash=str(item["body_hash"]),
-        file_hash=item["file_hash"],
+        body_hash=_hash(_field(item, "body_hash", str, prefix), prefix + "body_hash"),
+        file_hash=None
+        if orphan
+        else _hash(_field(item, "file_hash", str, prefix), prefix + "file_hash"),
         differences=[
-            Difference(d["path"], d["action"], d.get("before"), d.get("after"))
-            for d in item.get("differences", [])
+            _difference(d, f"{prefix}differences[{index}]")
+            for index, d in enumerate(_field(item, "differences", list, prefix, default=[]))
         ],
-        lusid_id=item.get("lusid_id"),
-        version=item.get("version"),
-        moved_from=item.get("moved_from"),
+        lusid_id=lusid_id,
+        version=_count(item, "version", prefix, optional=True),
+        moved_from=_field(item, "moved_from", str, prefix, optional=True),  # shown, never used
+        remote=_field(item, "remote", dict, prefix, optional=True, default=None),
+        remote_id=_field(item, "remote_id", str, prefix, optional=True, default=None),
+        remote_version=_count(item, "remote_version", prefix, optional=True)
+        if "remote_version" in item
+        else None,
+        drift=[
+            _difference(d, f"{prefix}drift[{index}]")
+            for index, d in enumerate(_field(item, "drift", list, prefix, default=[]))
+        ],
+        delete=delete,
     )
+
+
+def _strings(items: list[Any], where: str) -> list[str]:
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise _Corrupt(f"{where}[{index}] is not a string")
+    return list(items)
+
+
+_MISSING = object()
+
+
+def _field(
+    doc: dict[str, Any],
+    key: str,
+    kind: type,
+    prefix: str = "",
+    *,
+    optional: bool = False,
+    default: Any = _MISSING,
+) -> Any:
+    """`doc[key]`, which must be a `kind` (or null, when `optional`)."""
+    if key not in doc:
+        if default is not _MISSING:
+            return default
+        raise _Corrupt(f"{prefix}{key} is missing")
+    value = doc[key]
+    if value is None and optional:
+        return None
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        shown = repr(value)[:60]
+        raise _Corrupt(f"{prefix}{key} should be {_KINDS[kind]}, not {shown}")
+    return value
+
+
+_KINDS = {
+    str: "a string",
+    int: "a whole number",
+    bool: "true or false",
+    dict: "a JSON object",
+    list: "a list",
+}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _count(doc: dict[str, Any], key: str, prefix: str, *, optional: bool = False) -> Any:
+    value = _field(doc, key, int, prefix, optional=optional)
+    if value is not None and value < 0:
+        raise _Corrupt(f"{prefix}{key} is negative")
+    return value
+
+
+def _success_mode(value: str) -> str:
+    from iasync.settings import SUCCESS_MODES
+
+    if value not in SUCCESS_MODES:
+        raise _Corrupt(f"settings.success_mode is {value[:40]!r}, not Partial or Atomic")
+    return value
+
+
+def _batch_size(value: int) -> int:
+    from iasync.settings import MAX_BATCH_SIZE
+
+    if not 1 <= value <= MAX_BATCH_SIZE:
+        raise _Corrupt(f"settings.batch_size {value} is not between 1 and {MAX_BATCH_SIZE}")
+    return value
+
+
+_HASH = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _hash(value: str, where: str) -> str:
+    if not _HASH.fullmatch(value):
+        raise _Corrupt(f"{where} is not a sha256 hash")
+    return value
+
+
+def _repo_path(value: Any, where: str, *, root_ok: bool = False) -> str:
+    """A path as the plan holds it: relative to the repository root, and inside it."""
+    if not isinstance(value, str):
+        raise _Corrupt(f"{where} should be a string, not {repr(value)[:60]}")
+    if root_ok and value == ".":
+        return value
+    parts = value.split("/")
+    if (
+        not value
+        or value.startswith("/")
+        or any(part in ("", ".", "..") for part in parts)
+        or any(ord(char) < 0x20 or char in "\\\x7f" for char in value)
+    ):
+        raise _Corrupt(
+            f"{where} {value[:80]!r} is not a path inside the repository (relative, with no '..')"
+        )
+    return value
+
+
+def _file_hashes(doc: dict[str, Any]) -> dict[str, str]:
+    return {
+        _repo_path(path, "file_hashes"): _hash(_checked_str(value, path), f"file_hashes[{path!r}]")
+        for path, value in doc.items()
+    }
+
+
+def _checked_str(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise _Corrupt(f"{where} should be a string, not {repr(value)[:60]}")
+    return value
+
+
+def _identity(items: list[Any], where: str) -> frozenset[tuple[str, str]]:
+    pairs = []
+    for item in items:
+        if not (
+            isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)
+        ):
+            raise _Corrupt(f"{where}: each item should be [key, value], not {repr(item)[:60]}")
+        pairs.append((item[0], item[1]))
+    return frozenset(pairs)
+
+
+def _difference(item: Any, where: str) -> Difference:
+    if not isinstance(item, dict):
+        raise _Corrupt(f"{where} is not a JSON object")
+    return Difference(
+        _field(item, "path", str, where + "."),
+        _field(item, "action", str, where + "."),
+        item.get("before"),
+        item.get("after"),
+    )
+
+
+def _check_consistent(plan: Plan, counts: dict[str, Any]) -> None:
+    """What the plan says of itself must agree: its counts, and each file's hash."""
+    if counts != plan.counts:
+        raise _Corrupt(f"counts {counts} are not the changes' ({plan.counts})")
+    for index, change in enumerate(plan.changes):
+        if change.file_hash is not None and plan.file_hashes.get(change.path) != change.file_hash:
+            raise _Corrupt(
+                f"changes[{index}].path {change.path!r} is not a file the plan read "
+                "(not in file_hashes with that hash)"
+            )
 
 
 def _check_bodies(plan: Plan, source: Path) -> None:
-    """Each body must still hash to what was reviewed: a hand-edited plan is not the plan."""
-    from iasync.accounts.model import body_hash
+    """Each body must still hash to what was reviewed, and hold the identifiers the change
+    names: a hand-edited plan is not the plan."""
+    from iasync.accounts.model import body_hash, identity_of
 
-    for change in plan.to_send:
-        if body_hash(change.body) != change.body_hash:
+    for change in [*plan.to_send, *plan.to_delete]:
+        try:
+            same = body_hash(change.body) == change.body_hash
+        except (TypeError, ValueError):  # not JSON (a NaN) or an integer too long to write
+            same = False
+        if not same:
             raise PlanFileError(
                 f"{source}: the request body for {change.path} does not match its hash; "
+                "the plan file was altered. Run iasync plan again"
+            )
+        try:
+            identity = identity_of(change.body)
+        except (AttributeError, TypeError):  # not a request body's shape
+            identity = frozenset()
+        if identity != change.identity:
+            raise PlanFileError(
+                f"{source}: the identity of {change.path} is not its request body's; "
                 "the plan file was altered. Run iasync plan again"
             )
 

@@ -6,9 +6,10 @@ take the place of `LocalStateBackend` without its callers changing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from iasync.settings import Settings
@@ -45,6 +46,14 @@ class StateBackend(Protocol):
 
     def describe(self) -> str:
         """Where the state is, in words for messages."""
+        ...
+
+    def record_apply(self, entry: Mapping[str, Any]) -> None:
+        """Keep one apply's audit entry (`iasync.audit.apply_entry`) beside the state."""
+        ...
+
+    def applies(self) -> list[dict[str, Any]]:
+        """Every apply's audit entry, oldest first (`iasync state history`)."""
         ...
 
 

@@ -10,6 +10,8 @@ by workspace. The tables:
     iasync_lock_holders  who holds the workspace's lock (the lock itself is the OS's or the
                          server's, and dies with its process; this row only names the holder)
     iasync_history       one row per write: serial, when, what, by whom
+    iasync_applies       the audit trail: one row per apply (commit, CI run, actor, plan hash,
+                         counts; the whole entry as JSON too), never changed once written
 
 A write is one transaction holding only what changed since this backend last read or wrote the
 state: the records added, replaced or removed, the serial bumped (compare-and-set on the serial it
@@ -23,7 +25,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -40,7 +42,7 @@ from iasync.states.model import (
 )
 from iasync.states.statefile import gc_paused
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _LOCK_POLL_SECONDS = 0.1
 _BRIEF_LOCK_WAIT_SECONDS = 2.0  # a write outside a held lock waits this long for one in progress
 
@@ -100,6 +102,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             applied_commit TEXT,
             iasync_version TEXT NOT NULL,
             PRIMARY KEY (workspace, lineage, serial)
+        )""",
+    ),
+    # 2: the audit trail (`record_apply`, `applies`). Not `iasync_history`, which has one row per
+    # write (an apply writes once per batch) and only what the state itself knows.
+    (
+        """CREATE TABLE iasync_applies (
+            workspace TEXT NOT NULL,
+            number BIGINT NOT NULL,
+            applied_at TEXT NOT NULL,
+            lineage TEXT,
+            serial BIGINT,
+            applied_commit TEXT,
+            ci_run_url TEXT,
+            actor TEXT,
+            plan_hash TEXT,
+            counts TEXT NOT NULL,
+            entry TEXT NOT NULL,
+            PRIMARY KEY (workspace, number)
         )""",
     ),
 )
@@ -560,6 +580,47 @@ class DatabaseStateBackend:
             ).fetchall()
         names = ("serial", "written_at", "operation", "who", "host", "written", "removed")
         return [dict(zip((*names, "commit"), row, strict=True)) for row in rows]
+
+    # the audit trail
+
+    def record_apply(self, entry: Mapping[str, Any]) -> None:
+        """Keep one apply's audit entry (`iasync.audit.apply_entry`): a row of its own, numbered
+        after the last in one transaction (applies hold the state's lock, so none race)."""
+        with self._mutex, self._transaction():
+            row = self._execute(
+                "SELECT max(number) FROM iasync_applies WHERE workspace = ?", (self.workspace,)
+            ).fetchone()
+            number = (row[0] if row and row[0] is not None else 0) + 1
+            self._execute(
+                "INSERT INTO iasync_applies (workspace, number, applied_at, lineage, serial, "
+                "applied_commit, ci_run_url, actor, plan_hash, counts, entry) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self.workspace,
+                    number,
+                    str(entry.get("applied_at") or LockInfo.mine("apply").created),
+                    entry.get("lineage"),
+                    entry.get("serial"),
+                    entry.get("commit"),
+                    entry.get("ci_run_url"),
+                    entry.get("actor"),
+                    entry.get("plan_hash"),
+                    _json_text(entry.get("counts") or {}),
+                    _json_text(dict(entry)),
+                ),
+            )
+
+    def applies(self) -> list[dict[str, Any]]:
+        """Every apply's audit entry in this workspace, oldest first (`iasync state history`)."""
+        with self._mutex:
+            if not self._exists():
+                return []
+            rows = self._execute(
+                "SELECT entry FROM iasync_applies WHERE workspace = ? ORDER BY number",
+                (self.workspace,),
+            ).fetchall()
+        entries = [_from_json(row[0]) for row in rows]
+        return [entry for entry in entries if isinstance(entry, dict)]
 
     # locking
 

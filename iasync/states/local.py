@@ -14,9 +14,10 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 from iasync.files import fsync_directory, new_temporary, write_synced, write_temporary
 from iasync.states.locking import LockInfo, locked_message
@@ -35,6 +36,8 @@ class LocalStateBackend:
         self.path = Path(path)
         self.backup_path = self.path.with_name(self.path.name + ".backup")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        # The audit trail: one JSON line per apply, only ever appended to.
+        self.history_path = self.path.with_name(self.path.name + ".history")
         self._held: set[str] = set()  # ids of locks this backend holds
         self._write_mutex = threading.Lock()
         # (file signature, lineage, serial) of the state this backend last read or wrote.
@@ -186,6 +189,38 @@ class LocalStateBackend:
             temporary.unlink(missing_ok=True)
             raise
 
+    # the audit trail
+
+    def record_apply(self, entry: Mapping[str, Any]) -> None:
+        line = json.dumps(dict(entry), ensure_ascii=False, sort_keys=True).encode() + b"\n"
+        try:
+            self.history_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.history_path.open("ab") as out:
+                out.write(line)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            raise StateError(
+                f"cannot record the apply in {self.history_path}: {_os_reason(exc, self.path)}"
+            ) from None
+
+    def applies(self) -> list[dict[str, Any]]:
+        try:
+            lines = self.history_path.read_bytes().splitlines()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StateError(f"cannot read {self.history_path}: {exc.strerror}") from None
+        entries = []
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a crash mid-append: the others stand
+            if isinstance(entry, dict):
+                entries.append(entry)
+        return entries
+
     # locking
 
     @contextlib.contextmanager
@@ -252,7 +287,7 @@ class LocalStateBackend:
             ):
                 return info
             raise ValueError("not a lock iasync wrote")
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):
             # Not written by iasync (the lock file is always complete): still a lock.
             return LockInfo.unknown()
 

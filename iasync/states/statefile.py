@@ -71,9 +71,19 @@ def parse_state(data: bytes, where: str) -> State:
     try:
         with gc_paused():
             doc = json.loads(data)
-            return _state_from_json(doc, where)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StateCorruptError(_corrupt_message(where, f"it is not valid JSON ({exc})")) from None
+    except ValueError:  # an integer of 4,300+ digits, which Python refuses to read
+        raise StateCorruptError(
+            _corrupt_message(where, "it holds a number too long to read")
+        ) from None
+    except RecursionError:
+        raise StateCorruptError(
+            _corrupt_message(where, "it is nested too deeply to be a state")
+        ) from None
+    try:
+        with gc_paused():
+            return _state_from_json(doc, where)
     except _ShapeError as exc:
         raise StateCorruptError(_corrupt_message(where, str(exc))) from None
 

@@ -126,7 +126,9 @@ class Progress:
         self.output, self.plan, self.settings = output, plan, settings
         self.accounts = len(plan.to_send)
         self.batches = -(-self.accounts // settings.batch_size)
-        self.accepted = 0  # accounts recorded so far, for the message of a Ctrl-C
+        # Accounts recorded so far by batch number, for the message of a Ctrl-C. By number: a
+        # Ctrl-C just after a batch was recorded has it recorded (and reported) once more.
+        self.recorded: dict[int, int] = {}
         self.bar: Any = None
         self.task: Any = None
 
@@ -154,7 +156,9 @@ class Progress:
         return self
 
     def on_batch(self, outcome: BatchOutcome) -> None:
-        self.accepted += len(outcome.accepted)
+        if outcome.number in self.recorded:
+            return  # recorded again after a Ctrl-C: counted and shown already
+        self.recorded[outcome.number] = len(outcome.accepted)
         if self.bar is not None:
             self.bar.advance(self.task, len(outcome.changes))
             return
@@ -173,7 +177,7 @@ class Progress:
 
     def interrupted(self) -> Interrupted:
         """The error that ends an apply stopped by Ctrl-C, saying what was recorded."""
-        accepted = self.accepted
+        accepted = sum(self.recorded.values())
         return Interrupted(
             f"interrupted: no new batch was sent; {plural(accepted, 'account')} of "
             f"{self.accounts:,} {'was' if accepted == 1 else 'were'} applied and recorded in "
@@ -202,11 +206,14 @@ def report(output: Output, plan: Plan, result: ApplyResult) -> None:
         click.echo(json.dumps(_result_json(result, plan), indent=2))
         return
     moved = f"{len(result.moved):,} moved, " if result.moved else ""
+    gone = result.deleted + result.already_absent
+    deleted = f"{len(gone):,} deleted, " if plan.to_delete else ""
     output.say(
         f"Apply {'complete' if result.ok else 'finished with failures'}: "
         f"{len(result.created):,} created, {len(result.updated):,} updated, {moved}"
-        f"{len(result.failures):,} failed."
+        f"{deleted}{len(result.failures):,} failed."
     )
+    _report_deleted(output, result)
     _report_existing(output, result)
     _report_failures(output, result)
     _report_orphans(output, plan)
@@ -240,6 +247,22 @@ def report_error_json(error: IasyncError) -> None:
     click.echo(json.dumps(document, indent=2))
 
 
+def warn_pending(output: Output, plan: Plan) -> None:
+    """A subset (--target/--exclude) leaves the rest pending: say so, whatever the output."""
+    from iasync.views.plan import pending_text
+
+    pending = pending_text(plan)
+    if pending:
+        output.warn(pending)
+
+
+def _report_deleted(output: Output, result: ApplyResult) -> None:
+    for path in sorted(result.deleted):
+        output.say(f"  - {path}: deleted from LUSID and forgotten in the state")
+    for path in sorted(result.already_absent):
+        output.say(f"  - {path}: LUSID no longer had it; forgotten in the state")
+
+
 def _report_existing(output: Output, result: ApplyResult) -> None:
     """Creates that LUSID matched to an account it had already: say so, it was overwritten."""
     if not result.existing:
@@ -270,7 +293,7 @@ def _report_failures(output: Output, result: ApplyResult) -> None:
 
 
 def _orphans(plan: Plan) -> list[str]:
-    return sorted(change.path for change in plan.changes if change.action == "orphaned")
+    return sorted(c.path for c in plan.changes if c.action == "orphaned" and not c.delete)
 
 
 def _report_orphans(output: Output, plan: Plan) -> None:
@@ -279,7 +302,8 @@ def _report_orphans(output: Output, plan: Plan) -> None:
         one = len(orphans) == 1
         output.say(
             f"{len(orphans)} orphaned account{'' if one else 's'} (in the state, no longer in "
-            f"the files) left as {'it is' if one else 'they are'} in LUSID; iasync never deletes:"
+            f"the files) left as {'it is' if one else 'they are'} in LUSID "
+            "(`iasync apply --prune` deletes orphans):"
         )
         for path in orphans:
             output.say(f"  - {path}")

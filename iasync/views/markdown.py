@@ -7,10 +7,15 @@ from collections.abc import Sequence
 
 from iasync.plans.plan import AccountChange, Plan
 from iasync.views.plan import (
+    DELETE_TITLE,
     DIFF_MARKERS,
+    DRIFT_NOTE,
+    DRIFT_TITLE,
     MARKERS,
     change_lines,
+    drift_lines,
     next_step_line,
+    notes,
     summary_line,
     target_line,
 )
@@ -37,13 +42,16 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT, target: str | None 
     head = ["### iasync plan", "", f"**{summary_line(plan)}**", ""]
     if target is not None:
         head += [target_line(target).replace(" at ", " at `", 1) + "`", ""]
+    head += [line for note in notes(plan) for line in (f"> {note}", "")]
+    head += _deletions(plan) + _drift(plan)
     tail = [next_step_line(plan)]
     # Room for the closing fence and tags and the "... and N more" line.
     budget = limit - _length(head) - _length(tail) - 200
     body: list[str] = []
     left_out = 0
-    sections = {"create": plan.of("create"), "update": plan.of("update")}
-    sections |= {"moved": plan.moves, "orphaned": plan.of("orphaned")}
+    updates = [change for change in plan.of("update") if not change.restore_only]
+    sections = {"create": plan.of("create"), "update": updates}
+    sections |= {"moved": plan.moves, "orphaned": [c for c in plan.of("orphaned") if not c.delete]}
     for kind, changes in sections.items():
         if not changes:
             continue
@@ -56,6 +64,25 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT, target: str | None 
     if left_out:
         body.append(f"... and {left_out:,} more changes (run `iasync plan` to see them all).")
     return "\n".join(head + body + tail) + "\n"
+
+
+def _deletions(plan: Plan) -> list[str]:
+    """Deletions stand open above everything else, never folded away."""
+    if not plan.to_delete:
+        return []
+    count = len(plan.to_delete)
+    lines = [f"#### :warning: {DELETE_TITLE}: {count:,} account{'s' if count != 1 else ''}"]
+    lines += ["", "```diff"]
+    lines += [_markdown_line(line) for c in plan.to_delete for line in change_lines(c)]
+    return [*lines, "```", ""]
+
+
+def _drift(plan: Plan) -> list[str]:
+    if not plan.drifted:
+        return []
+    lines = [f"#### {DRIFT_TITLE}: {len(plan.drifted):,}", "", DRIFT_NOTE, "", "```diff"]
+    lines += [_markdown_line(line) for c in plan.drifted for line in drift_lines(c)]
+    return [*lines, "```", ""]
 
 
 def _markdown_section(

@@ -26,7 +26,14 @@ MAX_TEXT_WIDTH = 200
 #: Attribute names are padded to line their values up, but never beyond this.
 MAX_LABEL_WIDTH = 32
 
-MARKERS = {"create": "+", "update": "~", "orphaned": "!", "moved": ">", "unchanged": "="}
+MARKERS = {
+    "create": "+",
+    "update": "~",
+    "orphaned": "!",
+    "moved": ">",
+    "unchanged": "=",
+    "delete": "-",
+}
 DIFF_MARKERS = {"add": "+", "remove": "-", "change": "~"}
 _COLOURS = {"+": "green", "~": "yellow", "-": "red", "!": "magenta", ">": "blue", "=": "cyan"}
 
@@ -50,10 +57,52 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
 
 def summary_line(plan: Plan) -> str:
     counts = plan.counts
-    moved = f" ({len(plan.moves):,} moved)" if plan.moves else ""
+    extras = [f"{len(plan.moves):,} moved"] if plan.moves else []
+    if plan.existing:
+        extras.append(f"{len(plan.existing):,} to create already in LUSID")
+    if plan.drifted:
+        extras.append(f"{len(plan.drifted):,} changed outside iasync")
+    if plan.to_delete:
+        extras.append(f"{len(plan.to_delete):,} to DELETE")
+    shown = f" ({', '.join(extras)})" if extras else ""
     return (
         f"Plan: {counts['create']:,} to create, {counts['update']:,} to update, "
-        f"{counts['orphaned']:,} orphaned, {counts['unchanged']:,} unchanged{moved}."
+        f"{counts['orphaned']:,} orphaned, {counts['unchanged']:,} unchanged{shown}."
+    )
+
+
+def notes(plan: Plan) -> list[str]:
+    """What the plan read of LUSID (or why it did not), and what it leaves pending."""
+    lines = []
+    if plan.offline:
+        lines.append(
+            "LUSID was not read (--offline): the accounts to create were not checked against "
+            "it; apply checks them before sending anything."
+        )
+    elif plan.lusid_skipped:
+        lines.append(
+            f"LUSID was not read: {plan.lusid_skipped}. The accounts to create were not checked "
+            "against it; apply checks them before sending anything."
+        )
+    elif plan.lusid_read:
+        what = "drift and accounts to create" if plan.refreshed else "accounts to create"
+        lines.append(f"LUSID was read for {what}: {plan.lusid_read}.")
+    pending = pending_text(plan)
+    if pending:
+        lines.append(f"Warning: {pending}.")
+    return lines
+
+
+def pending_text(plan: Plan) -> str | None:
+    """The warning that changes outside `--target`/`--exclude` stay pending, or None."""
+    if not plan.pending:
+        return None
+    names = {"create": "to create", "update": "to update", "orphaned": "orphaned"}
+    parts = [f"{n:,} {names.get(action, 'moved')}" for action, n in sorted(plan.pending.items())]
+    count = sum(plan.pending.values())
+    return (
+        f"this plan is a subset (--target/--exclude): {plural(count, 'other change')} "
+        f"({', '.join(parts)}) stay pending; a plan without them shows them again"
     )
 
 
@@ -80,8 +129,8 @@ def next_step_line(plan: Plan, saved_to: str | None = None) -> str:
         saved = f" Saved the plan to {saved_to} (applying it does nothing)." if saved_to else ""
         if plan.counts["orphaned"]:
             return (
-                "No changes to send. Orphaned accounts stay in LUSID as they are "
-                "(iasync does not delete); remove them there, or restore their files. "
+                "No changes to send. Orphaned accounts stay in LUSID as they are unless "
+                "`iasync apply --prune` deletes them; or restore their files. "
                 f"`iasync state rm PATH` forgets one in the state.{saved}"
             )
         return f"{NO_CHANGES}{saved}"
@@ -94,7 +143,10 @@ def next_step_line(plan: Plan, saved_to: str | None = None) -> str:
         )
     if plan.moves:
         steps.append(f"record {plural(len(plan.moves), 'moved file')} in the state")
-    sending = " and ".join(steps) + ("" if plan.to_send else " (nothing is sent to LUSID)")
+    if plan.to_delete:
+        steps.append(f"DELETE {plural(len(plan.to_delete), 'account')} from LUSID")
+    quiet = not plan.to_send and not plan.to_delete
+    sending = " and ".join(steps) + (" (nothing is sent to LUSID)" if quiet else "")
     if saved_to:
         return f"Saved the plan to {saved_to}. Run `{command}` to {sending}."
     return f"Run `{command}` to {sending}."
@@ -188,16 +240,54 @@ def change_lines(change: AccountChange, style: Style = _plain) -> list[str]:
     marker = _marker(change)
     header = f"  {style(marker, marker)} {style(change.path or '(no file)', marker)}"
     lines = [f"{header}  {identity_text(change)}"]
-    if change.action == "create":
+    if change.action == "create" and change.remote == "exists":
+        lines.append(f"      {existing_text(change)}")
+        lines += _difference_lines(change.differences, style)
+    elif change.action == "create":
         lines += _create_lines(change.body)
+    elif change.action == "update" and change.remote == "deleted":
+        lines.append("      deleted in LUSID outside iasync; apply creates it again from the file")
+        lines += _difference_lines(change.differences, style)
     elif change.action == "update":
         lines += _difference_lines(change.differences, style)
+    elif change.delete:
+        lines.append("      no account file has its identifiers any more: DELETED from LUSID")
     elif change.action == "orphaned":
         lines.append("      in the state, but no account file has its identifiers; left in LUSID")
     return lines  # a move is its header alone: the same account, now in another file
 
 
+def existing_text(change: AccountChange) -> str:
+    """What the plan says of an account to create that LUSID already holds."""
+    version = f", version {change.remote_version}" if change.remote_version is not None else ""
+    return (
+        f"exists in LUSID, not in the state ({change.remote_id}{version}): apply overwrites "
+        "it with the file; what LUSID holds now -> the file:"
+        if change.differences
+        else f"exists in LUSID, not in the state ({change.remote_id}{version}), the same as "
+        "the file: apply records it"
+    )
+
+
+def drift_lines(change: AccountChange, style: Style = _plain) -> list[str]:
+    """A managed account changed or deleted outside iasync: what changed, the state's version
+    (as last applied) -> LUSID's now."""
+    header = f"  {style('~', '~')} {style(change.path, '~')}  {identity_text(change)}"
+    if change.remote == "deleted":
+        return [header, "      deleted in LUSID outside iasync"]
+    return [header, *_difference_lines(change.drift, style)]
+
+
+DRIFT_TITLE = "Changed outside iasync (as last applied -> LUSID now)"
+DELETE_TITLE = "TO DELETE from LUSID (--prune)"
+
+
+DRIFT_NOTE = "Apply sends each again, restoring the file's version."
+
+
 def _marker(change: AccountChange) -> str:
+    if change.delete:
+        return MARKERS["delete"]
     return MARKERS["moved" if change.action == "unchanged" and change.moved_from else change.action]
 
 
@@ -279,6 +369,18 @@ def render_plan(
     if target is not None:
         out.append(target_line(target))
     out.append("")
+    if notes(plan):
+        out += [*notes(plan), ""]
+    if plan.to_delete:
+        title = f"!! {DELETE_TITLE}: {plural(len(plan.to_delete), 'account')}"
+        out += [click.style(title, fg="red", bold=True) if color else title, ""]
+        for change in plan.to_delete:
+            out += [*change_lines(change, style), ""]
+    if plan.drifted:
+        out += [f"{DRIFT_TITLE}: {plural(len(plan.drifted), 'account')}", ""]
+        for change in plan.drifted:
+            out += [*drift_lines(change, style), ""]
+        out += [DRIFT_NOTE, ""]
     after_move = False
     for change in _shown_changes(plan):
         move = change.action == "unchanged" and bool(change.moved_from)
@@ -294,5 +396,8 @@ render_text = render_plan
 
 
 def _shown_changes(plan: Plan) -> list[AccountChange]:
-    """Creates, updates, moves, then orphans: what the plan does, then what it leaves alone."""
-    return [*plan.of("create"), *plan.of("update"), *plan.moves, *plan.of("orphaned")]
+    """Creates, updates, moves, then orphans: what the plan does, then what it leaves alone.
+    Deletions and restores of drift have their own sections."""
+    updates = [change for change in plan.of("update") if not change.restore_only]
+    orphans = [change for change in plan.of("orphaned") if not change.delete]
+    return [*plan.of("create"), *updates, *plan.moves, *orphans]

@@ -7,7 +7,7 @@ from typing import Any
 
 from iasync.plans.plan import AccountChange, Plan
 from iasync.views.documents import JSON_FORMAT_VERSION, render_json
-from iasync.views.plan import COMPARED
+from iasync.views.plan import COMPARED, pending_text
 
 __all__ = ["JSON_FORMAT_VERSION", "PLAN_JSON_SCHEMA", "plan_json", "render_json"]
 
@@ -60,6 +60,40 @@ PLAN_JSON_SCHEMA: dict[str, Any] = {
                 "moved": _COUNT,  # unchanged accounts whose file moved: recorded, not sent
             },
         },
+        "lusid": {
+            "type": "object",
+            "description": "What the plan read of LUSID: how (read), or why not (skipped).",
+            "properties": {
+                "read": {"type": ["string", "null"]},
+                "skipped": {"type": ["string", "null"]},
+                "offline": {"type": "boolean"},
+                "refreshed": {"type": "boolean"},
+                "existing": _COUNT,
+            },
+        },
+        "subset": {
+            "type": "object",
+            "properties": {
+                "targets": {"type": "array", "items": {"type": "string"}},
+                "excludes": {"type": "array", "items": {"type": "string"}},
+                "pending": {"type": "object", "additionalProperties": _COUNT},
+                "warning": {"type": ["string", "null"]},
+            },
+        },
+        "deletions": {
+            "type": "object",
+            "description": "Orphans apply deletes from LUSID (--prune).",
+            "properties": {
+                "prune": {"type": "boolean"},
+                "max_deletes": {"type": ["integer", "null"]},
+                "accounts": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+        "drift": {
+            "type": "array",
+            "description": "Managed accounts changed or deleted outside iasync (--refresh).",
+            "items": {"type": "object"},
+        },
         "changes": {
             "type": "array",
             "items": {
@@ -82,6 +116,10 @@ PLAN_JSON_SCHEMA: dict[str, Any] = {
                     "version": {"type": ["integer", "null"]},
                     "moved_from": {"type": ["string", "null"]},
                     "body": {"type": "object"},
+                    "remote": {"enum": ["absent", "exists", "same", "changed", "deleted"]},
+                    "remote_id": {"type": ["string", "null"]},
+                    "remote_version": {"type": ["integer", "null"]},
+                    "delete": {"type": "boolean"},
                     "differences": {
                         "type": "array",
                         "items": {
@@ -118,7 +156,43 @@ def plan_json(plan: Plan, target: str | None = None) -> dict[str, Any]:
             "success_mode": plan.success_mode,
             "moved": len(plan.moves),
         },
+        "lusid": {
+            "read": plan.lusid_read,
+            "skipped": plan.lusid_skipped,
+            "offline": plan.offline,
+            "refreshed": plan.refreshed,
+            "existing": len(plan.existing),
+        },
+        "subset": {
+            "targets": plan.targets,
+            "excludes": plan.excludes,
+            "pending": plan.pending,
+            "warning": pending_text(plan),
+        },
+        "deletions": {
+            "prune": plan.prune,
+            "max_deletes": plan.max_deletes,
+            "accounts": [_identity_json(change) for change in plan.to_delete],
+        },
+        "drift": [_drift_json(change) for change in plan.drifted],
         "changes": [_change_json(change) for change in shown],
+    }
+
+
+def _identity_json(change: AccountChange) -> dict[str, Any]:
+    return {
+        "path": change.path,
+        "identity": [{"key": key, "value": value} for key, value in change.identifiers],
+        "lusid_id": change.lusid_id,
+        "version": change.version,
+    }
+
+
+def _drift_json(change: AccountChange) -> dict[str, Any]:
+    """What changed outside iasync: the state's version (before) -> LUSID's (after)."""
+    return _identity_json(change) | {
+        "remote": change.remote,
+        "differences": [d.as_json() for d in change.drift],
     }
 
 
@@ -136,4 +210,10 @@ def _change_json(change: AccountChange) -> dict[str, Any]:
         doc["scope"] = change.scope
     if change.action == "create":
         doc["body"] = change.body
+    if change.remote is not None:
+        doc["remote"] = change.remote
+        doc["remote_id"] = change.remote_id
+        doc["remote_version"] = change.remote_version
+    if change.delete:
+        doc["delete"] = True
     return doc

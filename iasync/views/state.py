@@ -1,4 +1,5 @@
-"""The state as `iasync state list` and `iasync state show` print it: a table or JSON."""
+"""The state as `iasync state list`, `state show` and `state history` print it: a table or
+JSON."""
 
 from __future__ import annotations
 
@@ -32,6 +33,33 @@ def record_json(rec: AccountRecord) -> str:
     """`iasync state show`: the whole record."""
     document = rec.to_json() | {"source_hash": _source_hash(rec)}
     return _dumps({"format_version": JSON_FORMAT_VERSION} | document)
+
+
+def history_json(where: str, entries: list[dict[str, Any]]) -> str:
+    """`iasync state history -json`: every apply's audit entry, oldest first."""
+    return _dumps({"format_version": JSON_FORMAT_VERSION, "state": where, "applies": entries})
+
+
+def history_lines(entries: list[dict[str, Any]]) -> list[str]:
+    """One line an apply: when, serial, by whom, commit, counts, plan hash, CI run."""
+    rows = []
+    for entry in entries:
+        counts = entry.get("counts") or {}
+        done = ", ".join(f"{n} {name}" for name, n in counts.items() if n) or "nothing"
+        commit = entry.get("commit")
+        plan = str(entry.get("plan_hash") or "-")
+        rows.append(
+            [
+                str(entry.get("applied_at", "?")),
+                f"serial {entry.get('serial', '?')}",
+                f"by {entry.get('actor') or '?'}",
+                f"commit {commit[:12]}" if isinstance(commit, str) else "no commit",
+                done,
+                f"plan {plan.removeprefix('sha256:')[:12]}",
+                str(entry.get("ci_run_url") or ""),
+            ]
+        )
+    return _table(rows)
 
 
 def main_identifier(rec: AccountRecord) -> str:

@@ -673,6 +673,11 @@ class RandomAccount:
     def label(self) -> str:
         return json.dumps(self.rng.choice(TRICKY_LABELS), ensure_ascii=False)
 
+    def identifier(self) -> str:
+        # An identifier is its exact text: blank, padded or multi-line ones are refused.
+        labels = [label for label in TRICKY_LABELS if label.strip() == label and "\n" not in label]
+        return json.dumps(self.rng.choice([label for label in labels if label]), ensure_ascii=False)
+
     def value(self, kind: str) -> str:
         if kind == "set":
             return f"{{labelValueSet: {{values: [{', '.join(self.label() for _ in range(2))}]}}}}"
@@ -711,7 +716,7 @@ class RandomAccount:
             "accountHolders": "accountHolders:\n"
             + "".join(
                 f"{self.comment('  ', True)}  - identifiers:\n      InvestorRecord/A/B: "
-                f"{self.label()}{self.comment()}\n    key: H{holder}{self.comment()}\n"
+                f"{self.identifier()}{self.comment()}\n    key: H{holder}{self.comment()}\n"
                 for holder in range(self.rng.randint(0, 2))
             ),
             "investmentPortfolios": "investmentPortfolios:\n"

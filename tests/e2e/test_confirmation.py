@@ -90,7 +90,7 @@ def test_the_plan_is_coloured_on_a_terminal_unless_no_color(
 def test_on_a_terminal_a_retry_is_told_on_its_own_line_above_the_progress_bar(
     project: Project, emulator: Any
 ) -> None:
-    emulator.add_fault(kind="status", status=503, count=1, retryAfter=0)
+    emulator.add_fault(kind="status", status=503, count=1, retryAfter=0, method="POST")
     code, output = run_on_terminal(project, "yes")
     assert code == 0, output
     retry = "Warning: the batch upsert of 3 accounts at "

@@ -67,8 +67,8 @@ def test_atomic_over_several_batches_warns(project: Project, emulator: Any) -> N
 
 
 def test_429_and_503_bursts_are_retried_to_success(project: Project, emulator: Any) -> None:
-    emulator.add_fault(kind="status", status=429, count=2, retryAfter=0)
-    emulator.add_fault(kind="status", status=503, count=2, retryAfter=0)
+    emulator.add_fault(kind="status", status=429, count=2, retryAfter=0, method="POST")
+    emulator.add_fault(kind="status", status=503, count=2, retryAfter=0, method="POST")
     done = project.iasync("apply", "--auto-approve")
     assert done.returncode == 0, done.stdout + done.stderr
     statuses = [r["status"] for r in project.upserts()]
@@ -87,7 +87,7 @@ def test_429_and_503_bursts_are_retried_to_success(project: Project, emulator: A
 def test_a_dropped_connection_is_retried_and_ends_right(
     project: Project, emulator: Any, committed: bool
 ) -> None:
-    emulator.add_fault(kind="drop", commit=committed, count=1)
+    emulator.add_fault(kind="drop", commit=committed, count=1, method="POST")
     done = project.iasync("apply", "--auto-approve")
     assert done.returncode == 0, done.stdout + done.stderr
     assert project.recorded_sources() == ALL
@@ -135,7 +135,7 @@ def _signal_a_slow_apply(
     for n in range(3, 8):
         project.write(n)
     # Every batch hangs a while before LUSID commits it: time to signal between two batches.
-    emulator.add_fault(kind="hang", seconds=1.5, count=100, commit=True)
+    emulator.add_fault(kind="hang", seconds=1.5, count=100, commit=True, method="POST")
     args = ("apply", "--auto-approve", "--batch-size", "2", "--concurrency", "1")
     process = project.popen(*args)
     try:

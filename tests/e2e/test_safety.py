@@ -94,7 +94,7 @@ def test_lock_timeout_waits_for_the_lock_to_be_released(project: Project, emulat
 
 
 def test_a_hanging_apply_locks_out_a_second_one(project: Project, emulator: Any) -> None:
-    emulator.add_fault(kind="hang", seconds=30, count=1, commit=False)
+    emulator.add_fault(kind="hang", seconds=30, count=1, commit=False, method="POST")
     first = project.popen("apply", "--auto-approve")
     try:
         _wait_for(lambda: (project.state_path.parent / "state.json.lock").exists())

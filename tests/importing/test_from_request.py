@@ -109,8 +109,8 @@ def test_a_file_that_is_not_a_request_body_is_refused_plainly(project: Path) -> 
     assert list((project / "accounts").iterdir()) == []
 
 
-def test_without_a_mode_it_says_importing_from_lusid_is_not_there_yet(project: Path) -> None:
+def test_without_a_mode_or_lusid_configured_it_names_from_request(project: Path) -> None:
     done = iasync(project, "import")
     assert done.returncode == 1
-    assert "importing from LUSID is not available yet" in done.stderr
+    assert "Importing from LUSID needs its URL and credentials" in done.stderr
     assert "--from-request FILE" in done.stderr

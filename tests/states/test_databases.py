@@ -459,6 +459,80 @@ def test_racing_writers_without_the_lock_are_refused_never_lost(location: str) -
 # --- workspaces (PostgreSQL) ------------------------------------------------------------------
 
 
+# --- the audit trail (`iasync state history`) ---------------------------------------------------
+
+
+def _entry(serial: int, actor: str) -> dict[str, Any]:
+    return {
+        "applied_at": f"2026-01-0{serial}T00:00:00Z",
+        "lineage": "L",
+        "serial": serial,
+        "commit": f"c{serial}",
+        "ci_run_url": f"https://ci.example.com/runs/{serial}",
+        "actor": actor,
+        "plan_hash": f"sha256:{serial}",
+        "counts": {"created": serial, "updated": 0, "moved": 0, "deleted": 0, "failed": 0},
+        "iasync_version": "0",
+    }
+
+
+def test_applies_are_kept_one_row_each_oldest_first(location: str) -> None:
+    backend = open_at(location)
+    assert backend.applies() == []
+    backend.record_apply(_entry(1, "alice"))
+    backend.record_apply(_entry(2, "bob"))
+
+    again = open_at(location)  # another process's view: what was committed
+    assert again.applies() == [_entry(1, "alice"), _entry(2, "bob")]
+    columns = again._execute(
+        "SELECT number, applied_commit, ci_run_url, actor, plan_hash, counts "
+        "FROM iasync_applies ORDER BY number"
+    ).fetchall()
+    assert [tuple(row[:5]) for row in columns] == [
+        (1, "c1", "https://ci.example.com/runs/1", "alice", "sha256:1"),
+        (2, "c2", "https://ci.example.com/runs/2", "bob", "sha256:2"),
+    ]
+    assert json.loads(columns[1][5])["created"] == 2
+
+
+def test_a_read_of_a_missing_sqlite_state_has_no_applies_and_creates_no_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / ".iasync" / "state.db"
+    assert open_at(str(path)).applies() == []
+    assert not path.exists()
+
+
+def test_a_version_1_database_gains_the_audit_table_and_keeps_its_state(tmp_path: Path) -> None:
+    import sqlite3
+
+    from iasync.states.database import MIGRATIONS
+
+    path = tmp_path / "state.db"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE iasync_schema (version BIGINT NOT NULL)")
+    for statement in MIGRATIONS[0]:
+        old.execute(statement)
+    old.execute("INSERT INTO iasync_schema (version) VALUES (1)")
+    old.commit()
+    old.close()
+
+    backend = open_at(str(path))
+    written_state(backend, make_record())
+    backend.record_apply(_entry(1, "alice"))
+
+    assert open_at(str(path)).applies() == [_entry(1, "alice")]
+    assert list(open_at(str(path)).read().accounts) == ["LUID_00000001"]
+
+
+def test_workspaces_keep_their_own_applies(postgres_dsn: str) -> None:
+    open_at(postgres_dsn, "staging").record_apply(_entry(1, "alice"))
+    open_at(postgres_dsn, "production").record_apply(_entry(2, "bob"))
+    assert open_at(postgres_dsn, "staging").applies() == [_entry(1, "alice")]
+    assert open_at(postgres_dsn, "production").applies() == [_entry(2, "bob")]
+    assert open_at(postgres_dsn).applies() == []
+
+
 def test_workspaces_in_one_database_are_separate_states(postgres_dsn: str) -> None:
     staging, production = open_at(postgres_dsn, "staging"), open_at(postgres_dsn, "production")
     written_state(staging, make_record("LUID_S"))

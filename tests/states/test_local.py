@@ -624,3 +624,17 @@ def test_a_foreign_lock_file_still_locks(backend: LocalStateBackend, content: st
     with pytest.raises(StateError, match="delete it by hand"):
         backend.force_unlock("unknown")
     assert backend.lock_path.read_text() == content
+
+
+def test_the_audit_trail_is_appended_and_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
+    from iasync.states import LocalStateBackend
+
+    backend = LocalStateBackend(tmp_path / "state.json")
+    assert backend.applies() == []
+    backend.record_apply({"serial": 1, "actor": "alice"})
+    backend.record_apply({"serial": 2, "actor": "bob"})
+    with backend.history_path.open("ab") as out:
+        out.write(b'{"serial": 3, "act')  # killed mid-append
+
+    assert backend.applies() == [{"actor": "alice", "serial": 1}, {"actor": "bob", "serial": 2}]
+    assert backend.history_path == tmp_path / "state.json.history"
