@@ -402,10 +402,12 @@ def test_the_models_own_complaint_is_located_at_the_deepest_node_it_names() -> N
 
 
 def applied_state(settings: Settings, canonical_format: int | None = None) -> State:
-    """The state apply would leave after sending every file as it is now."""
-    from iasync.accounts.model import CANONICAL_FORMAT
+    """The state apply would leave after sending every file as it is now (stamped as apply
+    stamps it under the settings' API generation)."""
+    from iasync.accounts.model import canonical_format_for
 
-    state = State("lineage", 1, canonical_format=canonical_format or CANONICAL_FORMAT)
+    stamp = canonical_format or canonical_format_for(settings.api)
+    state = State("lineage", 1, canonical_format=stamp)
     for n, account_ in enumerate(load_accounts([], settings).accounts):
         state.record(
             AccountRecord(
