@@ -192,9 +192,11 @@ def test_the_command_line_overrides_a_saved_plans_batch_size(
 
 
 def test_after_a_change_of_canonical_bodies_plan_and_apply_agree(
-    project: Project, emulator: Any
+    project: Project, emulator: Any, api: str
 ) -> None:
-    from iasync.accounts.model import CANONICAL_FORMAT, body_hash
+    from iasync.accounts.model import body_hash, canonical_format_for
+
+    CANONICAL_FORMAT = canonical_format_for(api)  # the stamp of this API generation
 
     assert project.iasync("apply", "--auto-approve").returncode == 0
     # The state as an iasync with other canonical bodies would have left it.
@@ -232,8 +234,12 @@ def test_a_saved_plan_of_a_move_records_it_without_a_request(
     assert project.plan_json()["apply"]["moved"] == 0
 
 
-def test_state_list_and_show_describe_what_apply_recorded(project: Project, emulator: Any) -> None:
-    from iasync.accounts.model import CANONICAL_FORMAT
+def test_state_list_and_show_describe_what_apply_recorded(
+    project: Project, emulator: Any, api: str
+) -> None:
+    from iasync.accounts.model import canonical_format_for
+
+    CANONICAL_FORMAT = canonical_format_for(api)  # the stamp of this API generation
 
     assert project.iasync("apply", "--auto-approve").returncode == 0
     listed = project.iasync("state", "list", "-json")
