@@ -79,8 +79,11 @@ def other_generation(problem: Mapping[str, Any], api: str) -> str | None:
     return None
 
 
-def wrong_generation(api: str, doing: str, response: httpx.Response) -> ApiGenerationError:
-    """The one error for a LUSID of the other generation than the `api` setting says."""
+def wrong_generation(
+    api: str, doing: str, response: httpx.Response, hint: str = ""
+) -> ApiGenerationError:
+    """The one error for a LUSID of the other generation than the `api` setting says; `hint`
+    adds what else the answer may mean."""
     if api == "unscoped":
         message = (
             f"LUSID refused {doing}: this LUSID speaks today's scoped API, and iasync spoke the "
@@ -96,7 +99,7 @@ def wrong_generation(api: str, doing: str, response: httpx.Response) -> ApiGener
         )
     problem = json_or_none(response)
     return ApiGenerationError(
-        with_request_id(message, request_id(response)),
+        with_request_id(message + hint, request_id(response)),
         status=response.status_code,
         problem=problem if isinstance(problem, dict) else {},
         request_id=request_id(response),

@@ -236,7 +236,13 @@ class LusidClient:
         generation (`InvestmentAccountNotFound` is an account that does not exist)."""
         problem = json_or_none(response)
         if isinstance(problem, dict) and problem.get("name") == NO_ENDPOINT:
-            raise wrong_generation(self._api, doing, response)
+            # A wrong base URL is answered the same way: say that too (a plan's read of LUSID
+            # is often the first request, so this is where a mistyped URL shows).
+            hint = (
+                f". Or, if the api setting is right, LUSID answered 404 for the path: is the "
+                f"LUSID URL {self._base!r} right? It usually ends in /api"
+            )
+            raise wrong_generation(self._api, doing, response, hint)
 
     # one request: auth, retries
 

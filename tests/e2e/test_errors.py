@@ -100,8 +100,9 @@ def test_the_reference_pages_api_against_todays_lusid_is_one_error_naming_the_se
     assert "this LUSID speaks today's scoped API" in done.stderr
     assert 'Set api = "scoped" and scope = "<scope>" in iasync.toml' in done.stderr
     assert "account-0001" not in done.stderr  # one error, not one per account
-    # Stopped at the first request LUSID refused (an existence check's read, or the first batch).
-    assert len(project.upserts()) <= 1
+    # Stopped at the first request: the plan's read of LUSID (do the accounts exist there?).
+    assert len([r for r in scoped_emulator.requests() if r["path"].startswith("/api/")]) == 1
+    assert project.upserts() == []
     assert not project.state_path.exists()
 
 
