@@ -445,3 +445,25 @@ def test_replacing_every_member_names_each_one_not_the_whole_field() -> None:
         Difference(f'properties["{COUNTRY}"]', "remove", {"value": "UK"}, None),
         Difference('properties["InvestmentAccount/Details/Name"]', "add", None, {"value": "Jo"}),
     ]
+
+
+def test_a_saved_plan_that_read_lusid_loads_back_with_what_lusid_said(tmp_path: Path) -> None:
+    # What the plan's read of LUSID found is text (`remote`, `lusid_read`): a saved plan holding
+    # it must load back, not be called corrupt.
+    load, state = _mixed_plan()
+    plan = make_plan(load, state)
+    plan.lusid_read = "a GET for each of 1 account"
+    created = plan.of("create")[0]
+    created.remote, created.remote_id, created.remote_version = "exists", "LUID_X", 4
+    target = tmp_path / "read.plan"
+
+    save_plan(plan, target)
+    again = load_plan(target)
+
+    assert again.lusid_read == "a GET for each of 1 account"
+    (loaded,) = again.of("create")
+    assert (loaded.remote, loaded.remote_id, loaded.remote_version) == ("exists", "LUID_X", 4)
+    text = target.read_text().replace('"remote": "exists"', '"remote": "elsewhere"')
+    target.write_text(text)
+    with pytest.raises(PlanFileError, match="remote should be one of absent, exists"):
+        load_plan(target)
