@@ -201,7 +201,7 @@ def _plan_from_document(doc: dict[str, Any]) -> Plan:
             for pending in [_field(subset, "pending", dict, "subset.", default={})]
             for k in pending
         },
-        lusid_read=_field(lusid, "read", int, "lusid.", optional=True, default=None),
+        lusid_read=_field(lusid, "read", str, "lusid.", optional=True, default=None),
         lusid_skipped=_field(lusid, "skipped", str, "lusid.", optional=True, default=None),
         offline=_field(lusid, "offline", bool, "lusid.", default=False),
         refreshed=_field(lusid, "refreshed", bool, "lusid.", default=False),
@@ -252,7 +252,7 @@ def _change_from_document(item: Any, where: str) -> AccountChange:
         lusid_id=lusid_id,
         version=_count(item, "version", prefix, optional=True),
         moved_from=_field(item, "moved_from", str, prefix, optional=True),  # shown, never used
-        remote=_field(item, "remote", dict, prefix, optional=True, default=None),
+        remote=_remote(_field(item, "remote", str, prefix, optional=True, default=None), prefix),
         remote_id=_field(item, "remote_id", str, prefix, optional=True, default=None),
         remote_version=_count(item, "remote_version", prefix, optional=True)
         if "remote_version" in item
@@ -263,6 +263,16 @@ def _change_from_document(item: Any, where: str) -> AccountChange:
         ],
         delete=delete,
     )
+
+
+def _remote(value: str | None, prefix: str) -> Any:
+    from typing import get_args
+
+    from iasync.plans.plan import Remote
+
+    if value is not None and value not in get_args(Remote):
+        raise _Corrupt(f"{prefix}remote: unknown answer {value[:40]!r}")
+    return value
 
 
 def _strings(items: list[Any], where: str) -> list[str]:
