@@ -252,7 +252,7 @@ def _change_from_document(item: Any, where: str) -> AccountChange:
         lusid_id=lusid_id,
         version=_count(item, "version", prefix, optional=True),
         moved_from=_field(item, "moved_from", str, prefix, optional=True),  # shown, never used
-        remote=_remote(item, prefix),
+        remote=_remote(_field(item, "remote", str, prefix, optional=True, default=None), prefix),
         remote_id=_field(item, "remote_id", str, prefix, optional=True, default=None),
         remote_version=_count(item, "remote_version", prefix, optional=True)
         if "remote_version" in item
@@ -265,6 +265,16 @@ def _change_from_document(item: Any, where: str) -> AccountChange:
     )
 
 
+def _remote(value: str | None, prefix: str) -> Any:
+    from typing import get_args
+
+    from iasync.plans.plan import Remote
+
+    if value is not None and value not in get_args(Remote):
+        raise _Corrupt(f"{prefix}remote: unknown answer {value[:40]!r}")
+    return value
+
+
 def _strings(items: list[Any], where: str) -> list[str]:
     for index, item in enumerate(items):
         if not isinstance(item, str):
@@ -273,18 +283,6 @@ def _strings(items: list[Any], where: str) -> list[str]:
 
 
 _MISSING = object()
-
-
-def _remote(item: dict[str, Any], prefix: str) -> Any:
-    """What LUSID said of the account when the plan read it: one of `Remote`'s words, or null."""
-    from typing import get_args
-
-    from iasync.plans.plan import Remote
-
-    remote = _field(item, "remote", str, prefix, optional=True, default=None)
-    if remote is not None and remote not in get_args(Remote):
-        raise _Corrupt(f"{prefix}remote should be one of {', '.join(get_args(Remote))}")
-    return remote
 
 
 def _field(
