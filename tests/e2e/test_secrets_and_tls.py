@@ -233,12 +233,13 @@ def test_a_certificate_that_cannot_be_verified_stops_apply_at_once(
 # --- the emulator ------------------------------------------------------------------------------
 
 
-def api_routes() -> list[tuple[str, str]]:
-    """(method, path) of every route of the emulator under /api, with made-up path values."""
+def api_routes(api: str) -> list[tuple[str, str]]:
+    """(method, path) of every route under /api of the emulator serving the `api` generation,
+    with made-up path values."""
     from iasync.emulator.app import build_app
 
     routes = []
-    for route in build_app(tokens=["unused"]).app.routes:
+    for route in build_app(tokens=["unused"], api=api).app.routes:
         path = getattr(route, "path", "")
         if path.startswith("/api/"):
             concrete = re.sub(r"\{[^}]*\}", "X", path)
@@ -247,9 +248,16 @@ def api_routes() -> list[tuple[str, str]]:
     return routes
 
 
-def test_every_api_route_needs_a_valid_token(emulator: EmulatorProcess) -> None:
-    routes = api_routes()
-    assert {method for method, _ in routes} >= {"GET", "POST", "DELETE"}
+@pytest.mark.parametrize(
+    ("api", "methods"),
+    [("unscoped", {"GET", "POST"}), ("scoped", {"GET", "POST", "DELETE"})],  # no delete unscoped
+)
+def test_every_api_route_needs_a_valid_token(
+    api: str, methods: set[str], emulator: EmulatorProcess, scoped_emulator: EmulatorProcess
+) -> None:
+    emulator = scoped_emulator if api == "scoped" else emulator
+    routes = api_routes(api)
+    assert {method for method, _ in routes} >= methods
     body = {"a.yaml": {"identifiers": {}, "displayName": "x", "accountType": "Personal"}}
     for method, path in routes:
         for authorization in (None, "Bearer", f"Bearer {WRONG_TOKEN}", "test-token", "Basic eA=="):
