@@ -169,17 +169,19 @@ def test_a_number_that_would_not_be_sent_as_written_is_refused(written: str, mes
 @pytest.mark.parametrize(
     ("written", "value"),
     [
-        ("1.50", 1.5),
+        ("1.5", 1.5),
         ("0.1", 0.1),
         ("1.0e+3", 1000.0),
         ("-0.0", -0.0),
         ("3.141592653589793", 3.141592653589793),
-        ("1_000.25", 1000.25),
+        ("1000.25", 1000.25),
         ("9999999999999999999999999999", 9999999999999999999999999999),  # 28 digits: exact
-        ("0x1f", 31),
+        ("-31", -31),
     ],
 )
 def test_a_number_sent_exactly_as_written_is_read(written: str, value: float) -> None:
+    # `1.50`, `1_000.25` and `0x1f` are read exactly too, but their text is lost: issue 8's trap
+    # (tests/accounts/test_yaml_numbers.py) asks for them to be quoted.
     document = parse(f"v: {written}\n")
 
     assert document.errors == []

@@ -3,7 +3,7 @@
 
 Which spellings: an integer must read as it is written (`12`, `-5`; not `+5`, `0x1F`, `0o17`,
 `0b101`, `1_000`, `-0`); a decimal number too (`1.5`, `100.0`; not `1.10`, `.5`, `5.`, `+1.5`,
-`1_000.5`, or more digits than a double keeps). Exponent notation (`1.0e+3`) is exempt: nobody
+`1_000.5`; more digits than a double keeps is refused by tests/accounts/test_hostile_yaml.py). Exponent notation (`1.0e+3`) is exempt: nobody
 writes it meaning text, and `1e3`, which YAML 1.1 and 1.2 read differently, has its own rule.
 """
 
@@ -20,7 +20,6 @@ TRAPS = [
     ("5.", "5.0"),
     ("+1.5", "1.5"),
     ("1_000.5", "1000.5"),
-    ("0.12345678901234567890", "0.12345678901234568"),
     ("+5", "5"),
     ("0x1F", "31"),
     ("0b101", "5"),
