@@ -3,8 +3,9 @@
 
 Which spellings: an integer must read as it is written (`12`, `-5`; not `+5`, `0x1F`, `0o17`,
 `0b101`, `1_000`, `-0`); a decimal number too (`1.5`, `100.0`; not `1.10`, `.5`, `5.`, `+1.5`,
-`1_000.5`; more digits than a double keeps is refused by tests/accounts/test_hostile_yaml.py). Exponent notation (`1.0e+3`) is exempt: nobody
-writes it meaning text, and `1e3`, which YAML 1.1 and 1.2 read differently, has its own rule.
+`1_000.5`; more digits than a double keeps is refused, see test_hostile_yaml.py). Exponent
+notation (`1.0e+3`) is exempt: nobody writes it meaning text, and `1e3`, which YAML 1.1 and
+1.2 read differently, has its own rule.
 """
 
 from __future__ import annotations
