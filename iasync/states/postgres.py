@@ -139,8 +139,11 @@ class PostgresStateBackend(DatabaseStateBackend):
 
     def _sessions_holding_lock(self) -> list[int]:
         # A bigint advisory key is shown in pg_locks as classid (high half), objid (low half).
+        # Advisory locks belong to a database: the same workspace's lock in another database on
+        # the server (another team's state) is not this one, and its session is left alone.
         rows = self._execute(
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
             "AND classid::bigint = ? AND objid::bigint = ? AND objsubid = 1",
             ((self._key >> 32) & 0xFFFFFFFF, self._key & 0xFFFFFFFF),
         ).fetchall()

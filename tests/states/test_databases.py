@@ -23,6 +23,7 @@ from iasync.states import (
     backend_for,
 )
 from iasync.states.database import DatabaseStateBackend
+from tests.pg import PostgresServer
 
 EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
 
@@ -386,6 +387,26 @@ def test_force_unlock_in_postgres_ends_the_holders_session(postgres_dsn: str) ->
         if holder.process.poll() is None:
             holder.kill()
     assert open_at(postgres_dsn).read().serial == 1
+
+
+def test_force_unlock_leaves_the_same_workspace_of_another_database_alone(
+    postgres_server: PostgresServer, postgres_dsn: str
+) -> None:
+    # The same advisory key is held in another database on the server: another team's state
+    # (and, in this suite, another test's). Ending its session would break that team's apply.
+    with postgres_server.database() as other_dsn:
+        elsewhere = LockHolder(other_dsn)
+        here = LockHolder(postgres_dsn)
+        try:
+            open_at(postgres_dsn).force_unlock(here.info["id"])
+            with pytest.raises(StateLockedError):
+                open_at(other_dsn).write(State.new())  # still held there
+            elsewhere.release()
+            assert elsewhere.process.returncode == 0  # its session was never ended
+        finally:
+            for held in (elsewhere, here):
+                if held.process.poll() is None:
+                    held.kill()
 
 
 def test_force_unlock_in_sqlite_names_the_running_process_to_stop(tmp_path: Path) -> None:
