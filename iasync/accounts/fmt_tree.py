@@ -48,6 +48,7 @@ def round_trip_yaml() -> YAML:
 
     yaml = YAML(typ="rt")
     yaml.Constructor = _constructor()
+    yaml.Representer = _representer()
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 1 << 16  # never fold a long label or description across lines
     yaml.preserve_quotes = False  # quotes are decided afresh: only where YAML would misread
@@ -61,8 +62,11 @@ def _constructor() -> type:
     A date that is no date (2016-13-01) makes ruamel raise, and a fraction finer than a
     microsecond (.1234567) it rounds; the loader reads both as the text written (a label, say).
     Read as text, they are written back quoted: text to every reader.
+
+    A float keeps the text it was read from, which `_representer` writes back.
     """
     from ruamel.yaml.constructor import RoundTripConstructor
+    from ruamel.yaml.scalarfloat import ScalarFloat
 
     class Constructor(RoundTripConstructor):
         def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
@@ -73,8 +77,51 @@ def _constructor() -> type:
             except ValueError:
                 return self.construct_scalar(node)
 
+        def construct_yaml_float(self, node: Any) -> Any:
+            value = super().construct_yaml_float(node)
+            # .inf, .nan (and YAML 1.1's 1:30.5) come as plain floats: written as ruamel does.
+            if not isinstance(value, ScalarFloat):
+                return value
+            written = _written_float()(value, anchor=node.anchor)
+            written.text = node.value
+            return written
+
     Constructor.add_constructor("tag:yaml.org,2002:timestamp", Constructor.construct_yaml_timestamp)
+    Constructor.add_constructor("tag:yaml.org,2002:float", Constructor.construct_yaml_float)
     return Constructor
+
+
+@cache
+def _written_float() -> type:
+    """A float read from a file, with the text it was written as (`text`)."""
+    from ruamel.yaml.scalarfloat import ScalarFloat
+
+    class WrittenFloat(ScalarFloat):
+        text: str
+
+    return WrittenFloat
+
+
+@cache
+def _representer() -> type:
+    """ruamel's round-trip representer, writing a float back as the text it was read from.
+
+    ruamel rebuilds a float's text from its binary value and the shape of the text read: in
+    exponent notation it truncates the value's decimal expansion to the digits written instead
+    of rounding it, so `-4.23668156677053e-218` (the double -4.2366815667705299...e-218) came
+    back as `-4.23668156677052e-218`, another number, and lower again each round; `5.0e-324`
+    became `4.9e-324`, `1_000.5` `01000.5`. The text read is the number the loader accepted, in
+    the spelling the loader judged: written back unchanged, it means the same to every reader.
+    """
+    from ruamel.yaml.representer import RoundTripRepresenter
+
+    class Representer(RoundTripRepresenter):
+        def represent_written_float(self, data: Any) -> Any:
+            anchor = data.yaml_anchor(any=True)
+            return self.represent_scalar("tag:yaml.org,2002:float", data.text, anchor=anchor)
+
+    Representer.add_representer(_written_float(), Representer.represent_written_float)
+    return Representer
 
 
 def order_of(mapping: Any, order: Sequence[str]) -> list[Any]:

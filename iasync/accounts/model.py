@@ -25,7 +25,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Generic, Literal, Protocol, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -213,12 +213,29 @@ class _Keyed(Protocol):
     def key(self) -> str: ...
 
 
-class AccountHolder(_Strict):
-    """An investor record that holds the account, named by its identifiers."""
+class _Holder(_Strict):
+    """What every API generation's account holder has: its key in the account."""
 
     key: StrictStr = Field(
         min_length=1, description="Names this holder within the account (unique in it)."
     )
+
+
+class _Portfolio(_Strict):
+    """What every API generation's investment portfolio has: its key in the account."""
+
+    key: StrictStr = Field(
+        min_length=1, description="Names this portfolio within the account (unique in it)."
+    )
+
+
+HolderT = TypeVar("HolderT", bound=_Holder)
+PortfolioT = TypeVar("PortfolioT", bound=_Portfolio)
+
+
+class AccountHolder(_Holder):
+    """An investor record that holds the account, named by its identifiers."""
+
     identifiers: dict[InvestorKey, IdentifierInput] = Field(
         min_length=1,
         description="The investor record's identifiers: InvestorRecord/{scope}/{code} -> value.",
@@ -230,12 +247,9 @@ class AccountHolder(_Strict):
         return self
 
 
-class InvestmentPortfolio(_Strict):
+class InvestmentPortfolio(_Portfolio):
     """A LUSID portfolio the account invests through."""
 
-    key: StrictStr = Field(
-        min_length=1, description="Names this portfolio within the account (unique in it)."
-    )
     portfolioScope: StrictStr = Field(min_length=1, description="The portfolio's scope.")
     portfolioCode: StrictStr = Field(min_length=1, description="The portfolio's code.")
 
@@ -276,30 +290,37 @@ class _AccountBase(_Strict):
         return self
 
 
-class AccountFile(_AccountBase):
+class _Parts(_Strict, Generic[HolderT, PortfolioT]):
+    """An account's holders and portfolios: each API generation names their models.
+
+    An account file names this as its first base: pydantic orders fields base first along the
+    MRO, so the holders and portfolios come after the other fields, as the committed schemas
+    have them.
+    """
+
+    accountHolders: list[HolderT] = Field(
+        default_factory=list, description="The investor records that hold the account."
+    )
+    investmentPortfolios: list[PortfolioT] = Field(
+        default_factory=list, description="The portfolios the account invests through."
+    )
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> Self:
+        _check_unique_keys("accountHolders", self.accountHolders)
+        _check_unique_keys("investmentPortfolios", self.investmentPortfolios)
+        return self
+
+
+class AccountFile(_Parts[AccountHolder, InvestmentPortfolio], _AccountBase):
     """One account file for the reference page's API (`api = "unscoped"`), in either form."""
 
     model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
         title="LUSID Investment Account",
         json_schema_extra={
             "description": "One LUSID Investment Account, as kept in git and applied by iasync."
         },
     )
-
-    accountHolders: list[AccountHolder] = Field(
-        default_factory=list, description="The investor records that hold the account."
-    )
-    investmentPortfolios: list[InvestmentPortfolio] = Field(
-        default_factory=list, description="The portfolios the account invests through."
-    )
-
-    @model_validator(mode="after")
-    def _unique_keys(self) -> AccountFile:
-        _check_unique_keys("accountHolders", self.accountHolders)
-        _check_unique_keys("investmentPortfolios", self.investmentPortfolios)
-        return self
 
     @property
     def identity(self) -> frozenset[tuple[str, str]]:
@@ -307,12 +328,9 @@ class AccountFile(_AccountBase):
         return identity_of(canonical_body(self))
 
 
-class ScopedAccountHolder(_Strict):
+class ScopedAccountHolder(_Holder):
     """An investor record that holds the account (today's API): its scope and identifiers."""
 
-    key: StrictStr = Field(
-        min_length=1, description="Names this holder within the account (unique in it)."
-    )
     scope: Scope | None = Field(
         None, description="The investor record's scope; by default the account's own."
     )
@@ -322,12 +340,9 @@ class ScopedAccountHolder(_Strict):
     )
 
 
-class ScopedInvestmentPortfolio(_Strict):
+class ScopedInvestmentPortfolio(_Portfolio):
     """A LUSID portfolio the account invests through (today's API): its scope and identifiers."""
 
-    key: StrictStr = Field(
-        min_length=1, description="Names this portfolio within the account (unique in it)."
-    )
     scope: Scope | None = Field(
         None, description="The portfolio's scope; by default the account's own."
     )
@@ -336,36 +351,27 @@ class ScopedInvestmentPortfolio(_Strict):
     )
 
 
-class ScopedAccountFile(_AccountBase):
-    """One account file for today's LUSID API (`api = "scoped"`), in either form."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        title="LUSID Investment Account (scoped API)",
-        json_schema_extra={
-            "description": "One LUSID Investment Account for today's scoped API "
-            '(iasync setting api = "scoped"), as kept in git and applied by iasync.'
-        },
-    )
+class _ScopedAccountBase(_AccountBase):
+    """What an account file holds under today's API besides its holders and portfolios: its
+    scope (a base of its own so that `scope` comes before them, as in the committed schema)."""
 
     scope: Scope | None = Field(
         None,
         description="The account's scope in LUSID; by default the `scope` setting. Identity is "
         "(scope, identifier): the same identifier in two scopes is two accounts.",
     )
-    accountHolders: list[ScopedAccountHolder] = Field(
-        default_factory=list, description="The investor records that hold the account."
-    )
-    investmentPortfolios: list[ScopedInvestmentPortfolio] = Field(
-        default_factory=list, description="The portfolios the account invests through."
-    )
 
-    @model_validator(mode="after")
-    def _unique_keys(self) -> ScopedAccountFile:
-        _check_unique_keys("accountHolders", self.accountHolders)
-        _check_unique_keys("investmentPortfolios", self.investmentPortfolios)
-        return self
+
+class ScopedAccountFile(_Parts[ScopedAccountHolder, ScopedInvestmentPortfolio], _ScopedAccountBase):
+    """One account file for today's LUSID API (`api = "scoped"`), in either form."""
+
+    model_config = ConfigDict(
+        title="LUSID Investment Account (scoped API)",
+        json_schema_extra={
+            "description": "One LUSID Investment Account for today's scoped API "
+            '(iasync setting api = "scoped"), as kept in git and applied by iasync.'
+        },
+    )
 
 
 def model_for(api: str) -> type[AccountFile] | type[ScopedAccountFile]:

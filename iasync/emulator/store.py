@@ -65,18 +65,24 @@ def entity_unique_id(entity_type: str, *names: str) -> str:
     return "LUID_" + "".join(chars)
 
 
+def _scoped_part(entity_type: str, part: Mapping[str, Any]) -> dict[str, Any]:
+    """A scoped holder or portfolio `{key, scope, identifiers: {k: str}}`, with the
+    entityUniqueId of the entity its scope and identifiers name."""
+    scope, ids = part["scope"], part["identifiers"]
+    return {
+        "key": part["key"],
+        "scope": scope,
+        "identifiers": ids,
+        "entityUniqueId": entity_unique_id(
+            entity_type, scope, *sorted(f"{k}={v}" for k, v in ids.items())
+        ),
+    }
+
+
 def _holder(holder: Mapping[str, Any]) -> dict[str, Any]:
     """An AccountHolder, with the entityUniqueId of the investor record its identifiers name."""
     if "scope" in holder:  # scoped: {key, scope, identifiers: {k: str}}
-        scope, ids = holder["scope"], holder["identifiers"]
-        return {
-            "key": holder["key"],
-            "scope": scope,
-            "identifiers": ids,
-            "entityUniqueId": entity_unique_id(
-                "InvestorRecord", scope, *sorted(f"{k}={v}" for k, v in ids.items())
-            ),
-        }
+        return _scoped_part("InvestorRecord", holder)
     names = sorted(
         f"{key}={orjson.dumps(prop['value'], option=orjson.OPT_SORT_KEYS).decode()}"
         for key, prop in holder["identifiers"].items()
@@ -90,15 +96,7 @@ def _holder(holder: Mapping[str, Any]) -> dict[str, Any]:
 
 def _portfolio(portfolio: Mapping[str, Any]) -> dict[str, Any]:
     if "identifiers" in portfolio:  # scoped: {key, scope, identifiers: {k: str}}
-        scope, ids = portfolio["scope"], portfolio["identifiers"]
-        return {
-            "key": portfolio["key"],
-            "scope": scope,
-            "identifiers": ids,
-            "entityUniqueId": entity_unique_id(
-                "Portfolio", scope, *sorted(f"{k}={v}" for k, v in ids.items())
-            ),
-        }
+        return _scoped_part("Portfolio", portfolio)
     scope, code = portfolio["portfolioScope"], portfolio["portfolioCode"]
     return {
         "key": portfolio["key"],

@@ -317,6 +317,41 @@ def test_crlf_and_bom_become_plain_lf() -> None:
     assert format_text(text) == MINIMAL_HEAD + "# end\n"
 
 
+# ruamel.yaml rebuilt a float's text from its binary value, truncating where it should round:
+# -4.23668156677053e-218 (the double -4.23668156677052992...e-218) became ...052e-218, another
+# number, and fmt's meaning check refused the file; 5.0e-324 became 4.9e-324, 1_000.5 01000.5.
+WRITTEN_NUMBERS = ["-4.23668156677053e-218", "-4.2366815667705264e-218", "5.0e-324", "6.02E+23"]
+
+
+@pytest.mark.parametrize("number", WRITTEN_NUMBERS)
+def test_a_number_in_exponent_notation_is_kept_as_written(number: str) -> None:
+    text = MINIMAL_HEAD + f"properties:\n  InvestmentAccount/D/Rate: {number}\n"
+    assert format_text(text) == text
+
+
+@pytest.mark.parametrize("number", [*WRITTEN_NUMBERS, "1_000.5", "0.10000000000000000"])
+def test_a_file_rewritten_around_a_number_keeps_it_and_its_meaning(
+    project: Path, number: str
+) -> None:
+    # With a unit a number may be spelt freely; the flow mapping makes fmt rewrite the file, so
+    # the number goes through the meaning check.
+    path = project / "accounts" / "a.yaml"
+    path.write_text(
+        MINIMAL_HEAD + f"properties:\n  InvestmentAccount/D/Rate: {{value: {number}, unit: GBP}}\n",
+        encoding="utf-8",
+    )
+    before = meaning(path, project)
+
+    [result] = format_files([path], load_settings(project, env={}), check=False)
+
+    assert result.problems == []
+    assert result.changed
+    assert path.read_text(encoding="utf-8") == MINIMAL_HEAD + (
+        f"properties:\n  InvestmentAccount/D/Rate:\n    value: {number}\n    unit: GBP\n"
+    )
+    assert meaning(path, project) == before
+
+
 # --- comments -----------------------------------------------------------------------------------
 
 
