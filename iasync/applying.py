@@ -15,8 +15,10 @@ the file again.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -286,7 +288,8 @@ def _run_batches(
                     done.add(future)
                     _finish_in_flight(futures, done, record)
                     raise
-                record(outcome)  # a Ctrl-C within: `_finish_in_flight` records it again
+                with _ctrl_c_after_the_write():
+                    record(outcome)
                 done.add(future)
         except KeyboardInterrupt:
             stop.set()
@@ -319,7 +322,28 @@ def _finish_in_flight(
         except IasyncError:
             continue  # it failed as a whole: nothing to record, and the interrupt goes on
         if outcome.accepted or outcome.failures:  # not a batch that saw the stop and sent nothing
-            record(outcome)
+            with _ctrl_c_after_the_write(again=False):
+                record(outcome)
+
+
+@contextlib.contextmanager
+def _ctrl_c_after_the_write(again: bool = True) -> Iterator[None]:
+    """Recording a batch is never cut short by Ctrl-C: a KeyboardInterrupt raised midway (the
+    state file replaced, the backend not yet holding its new serial) would leave the state and
+    what this run believes of it apart, and the next write refused. A Ctrl-C pressed meanwhile
+    is raised once the write is whole (`again`), or dropped when the run is already stopping.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread hears signals
+        return
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: pressed.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed and again:
+        raise KeyboardInterrupt
 
 
 def _result_despite_interrupts(future: Future[BatchOutcome]) -> BatchOutcome:

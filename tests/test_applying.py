@@ -7,7 +7,10 @@ real LusidClient talking HTTP to the emulator, recording into a real state file.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -403,3 +406,29 @@ def test_a_state_of_another_canonical_format_is_marked_and_its_stale_records_not
     assert hashes["accounts/account-0000.yaml"].startswith("sha256:")
     assert hashes["accounts/account-0001.yaml"].startswith("sha256:")
     assert hashes["accounts/account-0002.yaml"] == ""
+
+
+def test_a_ctrl_c_during_a_state_write_is_raised_once_the_write_is_whole() -> None:
+    # The flaky Ctrl-C e2e test's cause: an interrupt landing between the state file's
+    # replacement and the backend noting its serial left the next write refused.
+    from iasync.applying import _ctrl_c_after_the_write
+
+    before = signal.getsignal(signal.SIGINT)
+    steps: list[str] = []
+    with pytest.raises(KeyboardInterrupt), _ctrl_c_after_the_write():
+        steps.append("file replaced")
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)  # the signal is handled here, by the deferring handler
+        steps.append("serial noted")
+    assert steps == ["file replaced", "serial noted"]
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_ctrl_c_while_the_run_already_stops_is_dropped() -> None:
+    from iasync.applying import _ctrl_c_after_the_write
+
+    before = signal.getsignal(signal.SIGINT)
+    with _ctrl_c_after_the_write(again=False):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)
+    assert signal.getsignal(signal.SIGINT) is before
