@@ -70,5 +70,5 @@ def claimed_by_others(
     return [
         Found(file, os.path.abspath(file), None)
         for file, account in reused.items()
-        if account.identity & claimed
+        if not claimed.isdisjoint(account.identity)
     ]

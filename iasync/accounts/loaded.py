@@ -20,6 +20,10 @@ class LoadedAccount:
     path: str  # relative to the project root, POSIX separators: the correlation id in LUSID
     file_hash: str  # "sha256:<hex>" of the file's bytes
     body: dict[str, Any]  # canonical UpsertInvestmentAccountRequest
+    # The git blob id of the file's bytes (git's own for a file it reports clean, else of the
+    # bytes read), for apply to record: the next plan then trusts git instead of reading the file.
+    # Not compared: the same account read or reused is equal, whichever way its blob was known.
+    file_blob: str | None = field(default=None, compare=False)
 
     @cached_property
     def body_json(self) -> bytes:
@@ -40,6 +44,10 @@ class LoadedAccount:
 
 class ReusedAccount(LazyBody, LoadedAccount):
     """An account reused from a state record not yet holding its body: fetched on first use."""
+
+    def _fetch_body(self) -> dict[str, Any]:
+        applied: Applied = self.__dict__["_applied"]
+        return applied.body
 
 
 @dataclass
@@ -82,6 +90,9 @@ class Applied(Protocol):
 
     @property
     def body_hash(self) -> str: ...
+
+    @property
+    def source_blob(self) -> str | None: ...
 
     @property
     def identity(self) -> frozenset[tuple[str, str]]: ...

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from iasync.accounts.clashes import claims_of
 from iasync.accounts.finding import display_path
+from iasync.accounts.gitblobs import blob_id
 from iasync.accounts.loaded import FileOutcome, LoadedAccount
 from iasync.accounts.reading import decode, file_hash, read_bytes
 from iasync.errors import Problem
@@ -52,7 +53,8 @@ def load_file(path: Path, settings: Settings, *, canonical: bool = True) -> File
     body, model_problems = _canonical(shown, document)
     if body is None:
         return FileOutcome(shown, None, model_problems, claims)
-    return FileOutcome(shown, LoadedAccount(shown, file_hash(raw), body), [], claims)
+    account = LoadedAccount(shown, file_hash(raw), body, blob_id(raw))
+    return FileOutcome(shown, account, [], claims)
 
 
 _FAST_VALIDATOR: Any = None

@@ -60,6 +60,9 @@ class AccountChange:
     lusid_id: str | None = None
     version: int | None = None
     moved_from: str | None = None  # the file it was last applied from, when that differs
+    # The git blob id of the file's bytes (`LoadedAccount.file_blob`), for apply to record. Not
+    # in a saved plan: `check_fresh` takes it from the files, found the same as planned.
+    file_blob: str | None = field(default=None, compare=False)
 
     @property
     def sent(self) -> bool:
@@ -239,6 +242,7 @@ def _change_for(account: LoadedAccount, found: list[AccountRecord]) -> AccountCh
         identity=account.identity,
         body_hash=record.body_hash if unchanged and record else account.body_hash,
         file_hash=account.file_hash,
+        file_blob=account.file_blob,
     )
     if record is None:
         return change

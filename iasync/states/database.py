@@ -40,7 +40,7 @@ from iasync.states.model import (
 )
 from iasync.states.statefile import gc_paused
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _LOCK_POLL_SECONDS = 0.1
 _BRIEF_LOCK_WAIT_SECONDS = 2.0  # a write outside a held lock waits this long for one in progress
 
@@ -102,10 +102,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (workspace, lineage, serial)
         )""",
     ),
+    # 2: the git blob id of the file's bytes as applied (NULL: not known; such a file is hashed).
+    ("ALTER TABLE iasync_accounts ADD COLUMN source_blob TEXT",),
 )
 
 _INDEX_COLUMNS = (
-    "lusid_id, version, identifiers, body_hash, source, source_hash, applied_at, applied_commit"
+    "lusid_id, version, identifiers, body_hash, source, source_hash, applied_at, applied_commit, "
+    "source_blob"
 )
 
 
@@ -172,7 +175,17 @@ def _lazy_records(rows: Sequence[Sequence[Any]], backend: DatabaseStateBackend) 
     new = _LazyRecord.__new__
     loads = orjson.loads  # identifiers hold strings only: orjson is exact for them
     records = _TrackedAccounts()
-    for lusid_id, version, identifiers, body_hash, source, source_hash, applied, commit in rows:
+    for (
+        lusid_id,
+        version,
+        identifiers,
+        body_hash,
+        source,
+        source_hash,
+        applied,
+        commit,
+        blob,
+    ) in rows:
         rec = new(_LazyRecord)
         rec.__dict__.update(
             lusid_id=lusid_id,
@@ -183,6 +196,7 @@ def _lazy_records(rows: Sequence[Sequence[Any]], backend: DatabaseStateBackend) 
             source_hash=source_hash,
             applied_at=applied,
             commit=commit,
+            source_blob=blob,
             _backend=backend,
         )
         dict.__setitem__(records, lusid_id, rec)  # read, not set: not noted as touched
@@ -480,13 +494,13 @@ class DatabaseStateBackend:
         ws = self.workspace
         self._executemany(
             "INSERT INTO iasync_accounts (workspace, lusid_id, version, identifiers, body, "
-            "body_hash, source, source_hash, applied_at, applied_commit) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "body_hash, source, source_hash, applied_at, applied_commit, source_blob) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (workspace, lusid_id) DO UPDATE SET version = excluded.version, "
             "identifiers = excluded.identifiers, body = excluded.body, "
             "body_hash = excluded.body_hash, source = excluded.source, "
             "source_hash = excluded.source_hash, applied_at = excluded.applied_at, "
-            "applied_commit = excluded.applied_commit",
+            "applied_commit = excluded.applied_commit, source_blob = excluded.source_blob",
             [
                 (
                     ws,
@@ -499,6 +513,7 @@ class DatabaseStateBackend:
                     rec.source_hash,
                     rec.applied_at,
                     rec.commit,
+                    rec.source_blob,
                 )
                 for rec in records
             ],

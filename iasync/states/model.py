@@ -52,6 +52,24 @@ class AccountRecord:
     def identity(self) -> frozenset[tuple[str, str]]:
         return frozenset(self.identifiers.items())
 
+    # The git blob id of the bytes of `source_hash`, when known. Not a dataclass field: a
+    # record's fields are its document in the first format (`to_json`, `state show`), which
+    # stays as it was; the JSON backend keeps the blob id only when there is one, the databases
+    # in a column. `dataclasses.replace` does not carry it over: give it to the new record.
+    @property
+    def source_blob(self) -> str | None:
+        blob: str | None = self.__dict__.get("source_blob")
+        return blob
+
+    @source_blob.setter
+    def source_blob(self, blob: str | None) -> None:
+        self.__dict__["source_blob"] = blob
+
+    def with_blob(self, blob: str | None) -> AccountRecord:
+        """This record, its `source_blob` set; for chaining after a constructor."""
+        self.source_blob = blob
+        return self
+
     def to_json(self) -> dict[str, Any]:
         # Not dataclasses.asdict, which deep-copies every body (seconds for 5,000 accounts), and
         # not fields(self) each time, which costs as much again as building the dict.
