@@ -37,6 +37,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 from validate import account_yaml  # noqa: E402  (bench/validate.py: varied, valid accounts)
 
 FILES_PER_DIRECTORY = 1000
+#: Every process runs this checkout's iasync, with no state named from outside.
+ENV = {key: value for key, value in os.environ.items() if key != "IASYNC_STATE"}
+ENV["PYTHONPATH"] = str(ROOT)
 
 #: The floor: find every account file and read and hash its bytes, nothing else.
 FLOOR = """\
@@ -115,8 +118,8 @@ def make_origin(origin: Path, size: int, fraction: float) -> int:
     git("commit", "-q", "-m", "accounts", cwd=origin)
     print(f"  applying {size:,} accounts to the emulator ...", flush=True)
     with EmulatorProcess(secrets.token_urlsafe(24)) as emulator:
-        env = {**os.environ, **emulator.env(), "PYTHONPATH": str(ROOT)}
-        env.pop("IASYNC_STATE", None)
+        env = {**ENV, **emulator.env()}
+        started = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-m", "iasync", "apply", "--auto-approve"],
             cwd=origin,
@@ -127,6 +130,7 @@ def make_origin(origin: Path, size: int, fraction: float) -> int:
         )
     if done.returncode != 0:
         sys.exit(f"iasync apply failed:\n{(done.stdout + done.stderr)[-3000:]}")
+    print(f"  applied in {time.perf_counter() - started:.1f} s", flush=True)
     step = max(1, round(1 / fraction))
     edited = range(0, size, step)
     for number in edited:
@@ -166,7 +170,9 @@ def run(command: list[str], cwd: Path, expect: tuple[int, ...] = (0,)) -> Measur
     """Wall-clock seconds and peak RSS of one process (and the children it waited for)."""
     with tempfile.TemporaryFile() as output:
         started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=cwd, env=ENV, stdout=output, stderr=subprocess.STDOUT
+        )
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
