@@ -4,7 +4,7 @@ so each is a problem in both files, naming the other."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING
 
 from iasync.accounts.finding import Found
@@ -59,16 +59,23 @@ def report_shared_identifiers(outcomes: list[FileOutcome]) -> None:
 
 
 def claimed_by_others(
-    outcomes: Iterable[FileOutcome], reused: dict[str, LoadedAccount]
+    outcomes: Iterable[FileOutcome],
+    reused: dict[str, LoadedAccount],
+    claiming: Callable[[Collection[tuple[str, str]]], Collection[str]] | None = None,
 ) -> list[Found]:
-    """The reused files holding an identifier that a file read now claims too (rare)."""
+    """The reused files holding an identifier that a file read now claims too (rare).
+
+    `claiming` names the files (as applied from) whose records hold any of some identifiers:
+    then only those reused files are looked at, not the identifiers of every one.
+    """
     if not reused:
         return []
     claimed = {(claim.key, claim.value) for outcome in outcomes for claim in outcome.claims}
     if not claimed:
         return []
+    sources = None if claiming is None else set(claiming(claimed))
     return [
         Found(file, os.path.abspath(file), None)
         for file, account in reused.items()
-        if not claimed.isdisjoint(account.identity)
+        if (sources is None or account.path in sources) and not claimed.isdisjoint(account.identity)
     ]

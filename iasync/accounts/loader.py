@@ -30,6 +30,7 @@ from iasync.accounts.loaded import (
     LoadedAccount,
     LoadResult,
     Reusable,
+    ReusableFiles,
     ReusedAccount,
 )
 from iasync.accounts.pool import load_all
@@ -81,7 +82,8 @@ def load_accounts(
         reused = _reusable(found, settings, reuse, blobs) if canonical and reuse else {}
         to_read = [file for file in found if file.given not in reused]
         outcomes = _load_found(to_read, settings, canonical)
-        clashing = claimed_by_others(outcomes.values(), reused)
+        claiming = reuse.claiming if isinstance(reuse, ReusableFiles) else None
+        clashing = claimed_by_others(outcomes.values(), reused, claiming)
         outcomes.update(_load_found(clashing, settings, canonical))
         for file in clashing:
             del reused[file.given]
@@ -163,11 +165,10 @@ def _as_loaded(
         path=source,
         file_hash=file_hash,
         file_blob=file_blob,
+        applied=applied,
         body_hash=applied.body_hash,
-        identity=applied.identity,
     )
     if fetched:
-        account.__dict__["body"] = applied.body
-    else:  # a database state's record: its body is fetched only if the plan needs it
-        account.__dict__["_applied"] = applied
+        account.__dict__.update(body=applied.body, identity=applied.identity)
+    # else a database state's record: its body and identifiers are fetched only if used
     return account

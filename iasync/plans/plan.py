@@ -18,7 +18,7 @@ How two bodies differ is `diff`; how a plan is saved, read back and found stale 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,10 +27,12 @@ from iasync import __version__
 from iasync.errors import IasyncError
 from iasync.lazybody import LazyBody, is_fetched
 from iasync.plans.diff import Difference, differences_of
+from iasync.states.model import AccountRecord
 
 if TYPE_CHECKING:
+    from iasync.accounts.loaded import ReusableFiles
     from iasync.accounts.loader import LoadedAccount, LoadResult
-    from iasync.states import AccountRecord, State
+    from iasync.states import State
 
 #: The version of the saved plan's format (`planfile`).
 PLAN_FORMAT_VERSION = 1
@@ -133,21 +135,27 @@ def make_plan(
     empty for the whole accounts directory). When given, only state records last applied from
     under them can be orphaned: a plan of one folder says nothing about the others.
     """
-    records = list(state.accounts.values())
-    index = _index_by_identifier(records)
-    matches = {account.path: _match(account, index) for account in load.accounts}
-    _check_unambiguous(load.accounts, matches)
+    matches, own = _matches(load.accounts, state)
+    _check_unambiguous(load.accounts, matches, own)
 
-    changes = [_change_for(account, matches[account.path]) for account in load.accounts]
+    changes = [
+        _unchanged_as_applied(account, matches[account.path][0])
+        if account.path in own
+        else _change_for(account, matches[account.path])
+        for account in load.accounts
+    ]
     updates = [change for change in changes if change.action == "update"]
     pairs = [(change.record.body, change.body) for change in updates if change.record]
     for change, diffs in zip(updates, differences_of(pairs), strict=True):
         change.differences = diffs
     matched = {change.lusid_id for change in changes if change.record is not None}
+    orphans = [
+        record
+        for record in map(state.accounts.__getitem__, state.accounts.keys() - matched)
+        if within_paths(record.source, paths)
+    ]
     changes += [
-        _orphan(record)
-        for record in sorted(records, key=lambda r: (r.source or "", r.lusid_id))
-        if record.lusid_id not in matched and within_paths(record.source, paths)
+        _orphan(record) for record in sorted(orphans, key=lambda r: (r.source or "", r.lusid_id))
     ]
     return Plan(
         changes=changes,
@@ -163,15 +171,48 @@ def make_plan(
 RecordIndex = dict[tuple[str, str], list["AccountRecord"]]
 
 
-def reusable_files(state: State) -> dict[str, tuple[str, AccountRecord]]:
+def reusable_files(state: State) -> ReusableFiles:
     """What the loader may take from `state` instead of reading a file: file -> (the hash of the
     bytes it was applied from, its record). Nothing when the records' bodies were made under
     another `CANONICAL_FORMAT`: another iasync may make other bodies of the same files."""
+    from iasync.accounts.loaded import ReusableFiles
     from iasync.accounts.model import CANONICAL_FORMAT
 
+    def claiming(identifiers: Collection[tuple[str, str]]) -> list[str]:
+        return [record.source for record in state.matching(identifiers)]
+
     if state.canonical_format != CANONICAL_FORMAT:
-        return {}
-    return {record.source: (record.source_hash, record) for record in state.accounts.values()}
+        return ReusableFiles({}, claiming)
+    files = {record.source: (record.source_hash, record) for record in state.accounts.values()}
+    return ReusableFiles(files, claiming)
+
+
+def _matches(
+    accounts: Sequence[LoadedAccount], state: State
+) -> tuple[dict[str, list[AccountRecord]], set[str]]:
+    """Each account's matching records (by file); and the files matched to the very record they
+    were reused from, unread, without a lookup.
+
+    In a state read from a database where no two records share an identifier (as apply leaves
+    it), an account reused from a record matches that record alone: only the accounts read now
+    are looked up, in the index (time in proportion to the changes, not to the state). Any other
+    state is indexed here, and every account looked up.
+    """
+    index = state.indexed()
+    if index is None or index.any_shared():
+        by_identifier = _index_by_identifier(state.accounts.values())
+        return {account.path: _match(account, by_identifier) for account in accounts}, set()
+    matches: dict[str, list[AccountRecord]] = {}
+    own: set[str] = set()
+    records = state.accounts
+    for account in accounts:
+        applied = account.applied
+        if isinstance(applied, AccountRecord) and records.get(applied.lusid_id) is applied:
+            matches[account.path] = [applied]
+            own.add(account.path)
+        else:
+            matches[account.path] = state.matching(account.identity)
+    return matches, own
 
 
 def _index_by_identifier(records: Iterable[AccountRecord]) -> RecordIndex:
@@ -200,12 +241,20 @@ def _which_identifiers(account: LoadedAccount, record: AccountRecord) -> str:
 
 
 def _check_unambiguous(
-    accounts: Sequence[LoadedAccount], matches: dict[str, list[AccountRecord]]
+    accounts: Sequence[LoadedAccount],
+    matches: dict[str, list[AccountRecord]],
+    own: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> None:
-    """One file, one record; one record, one file. Otherwise apply would merge accounts."""
+    """One file, one record; one record, one file. Otherwise apply would merge accounts.
+
+    The files in `own` match the record they were reused from, which no other record shares an
+    identifier with: only another file, read now, can match it too; that file's match finds it.
+    """
     problems: list[str] = []
     claimed: dict[str, list[str]] = {}
     for account in accounts:
+        if account.path in own:
+            continue
         found = matches[account.path]
         if len(found) > 1:
             whose = "".join(f"\n      {_which_identifiers(account, rec)}" for rec in found)
@@ -215,10 +264,15 @@ def _check_unambiguous(
             )
         elif found:
             claimed.setdefault(found[0].lusid_id, []).append(account.path)
+    for files in claimed.values():
+        record = matches[files[0]][0]
+        if record.source in own and matches[record.source] == [record]:
+            files.append(record.source)  # reused from it, unread
     for lusid_id, files in claimed.items():
         if len(files) > 1:
+            in_order = sorted(files, key=lambda path: path.split("/"))  # as the files are found
             problems.append(
-                f"{' and '.join(files)} match the same LUSID account {lusid_id}; "
+                f"{' and '.join(in_order)} match the same LUSID account {lusid_id}; "
                 "keep one file per account"
             )
     if problems:
@@ -268,6 +322,41 @@ def _change_with_body_of(account: LoadedAccount, **fields: Any) -> AccountChange
     change = _ChangeOfReused(body={}, **fields)
     del change.__dict__["body"]  # the placeholder: the account's own is fetched when used
     change.__dict__["_fetch_body"] = lambda: account.body
+    return change
+
+
+class _UnchangedAsApplied(LazyBody, AccountChange):
+    """An account reused from its record, unread: unchanged, its identity and body the record's,
+    fetched only if used."""
+
+    def _fetch_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = self.__dict__["record"].body
+        return body
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "identity":
+            identity = self.__dict__["record"].identity
+            self.__dict__["identity"] = identity
+            return identity
+        return super().__getattr__(name)
+
+
+def _unchanged_as_applied(account: LoadedAccount, record: AccountRecord) -> AccountChange:
+    """The change of an account reused from `record` (its source): unchanged, nothing moved.
+    Made without `__init__`: 100,000 of them in a plan, each with nothing to work out."""
+    change = object.__new__(_UnchangedAsApplied)
+    change.__dict__.update(
+        action="unchanged",
+        path=account.path,
+        body_hash=record.body_hash,
+        file_hash=account.file_hash,
+        record=record,
+        differences=[],
+        lusid_id=record.lusid_id,
+        version=record.version,
+        moved_from=None,
+        file_blob=account.file_blob,
+    )
     return change
 
 
