@@ -18,6 +18,7 @@ How two bodies differ is `diff`; how a plan is saved, read back and found stale 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from iasync.errors import IasyncError
 from iasync.lazybody import LazyBody, is_fetched
 from iasync.plans.diff import Difference, differences_of
 from iasync.states.model import AccountRecord
+from iasync.states.statefile import gc_paused
 
 if TYPE_CHECKING:
     from iasync.accounts.loaded import ReusableFiles
@@ -91,14 +93,12 @@ class Plan:
     @property
     def to_send(self) -> list[AccountChange]:
         """Creates and updates, in file order: what apply sends."""
-        return [change for change in self.changes if change.sent]
+        return [change for change in self.changes if change.action in SENT_ACTIONS]
 
     @property
     def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(ACTIONS, 0)
-        for change in self.changes:
-            counts[change.action] += 1
-        return counts
+        counted: Counter[str] = Counter(change.action for change in self.changes)
+        return {action: counted[action] for action in ACTIONS}
 
     @property
     def moves(self) -> list[AccountChange]:
@@ -108,7 +108,7 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         """True when apply would send or record anything (`-detailed-exitcode` says 2)."""
-        return any(change.sent or change.moved_from for change in self.changes)
+        return any(change.action in SENT_ACTIONS or change.moved_from for change in self.changes)
 
     @property
     def batches(self) -> int:
@@ -135,12 +135,20 @@ def make_plan(
     empty for the whole accounts directory). When given, only state records last applied from
     under them can be orphaned: a plan of one folder says nothing about the others.
     """
+    with gc_paused():  # 100,000 changes hold no cycles: no collection while they are made
+        return _make_plan(load, state, success_mode, batch_size, paths)
+
+
+def _make_plan(
+    load: LoadResult, state: State, success_mode: str, batch_size: int, paths: Sequence[str]
+) -> Plan:
     matches, own = _matches(load.accounts, state)
     _check_unambiguous(load.accounts, matches, own)
 
+    unchanged = _unchanged_as_applied
     changes = [
-        _unchanged_as_applied(account, matches[account.path][0])
-        if account.path in own
+        unchanged(account, record)
+        if (record := own.get(account.path)) is not None
         else _change_for(account, matches[account.path])
         for account in load.accounts
     ]
@@ -148,7 +156,8 @@ def make_plan(
     pairs = [(change.record.body, change.body) for change in updates if change.record]
     for change, diffs in zip(updates, differences_of(pairs), strict=True):
         change.differences = diffs
-    matched = {change.lusid_id for change in changes if change.record is not None}
+    matched = {record.lusid_id for record in own.values()}
+    matched.update(c.record.lusid_id for c in changes if c.record is not None and c.path not in own)
     orphans = [
         record
         for record in map(state.accounts.__getitem__, state.accounts.keys() - matched)
@@ -189,9 +198,9 @@ def reusable_files(state: State) -> ReusableFiles:
 
 def _matches(
     accounts: Sequence[LoadedAccount], state: State
-) -> tuple[dict[str, list[AccountRecord]], set[str]]:
-    """Each account's matching records (by file); and the files matched to the very record they
-    were reused from, unread, without a lookup.
+) -> tuple[dict[str, list[AccountRecord]], dict[str, AccountRecord]]:
+    """The records each account matches, by file; and, apart, the files matched to the very
+    record they were reused from, unread, without a lookup.
 
     In a state read from a database where no two records share an identifier (as apply leaves
     it), an account reused from a record matches that record alone: only the accounts read now
@@ -201,17 +210,19 @@ def _matches(
     index = state.indexed()
     if index is None or index.any_shared():
         by_identifier = _index_by_identifier(state.accounts.values())
-        return {account.path: _match(account, by_identifier) for account in accounts}, set()
-    matches: dict[str, list[AccountRecord]] = {}
-    own: set[str] = set()
+        return {account.path: _match(account, by_identifier) for account in accounts}, {}
     records = state.accounts
-    for account in accounts:
-        applied = account.applied
-        if isinstance(applied, AccountRecord) and records.get(applied.lusid_id) is applied:
-            matches[account.path] = [applied]
-            own.add(account.path)
-        else:
-            matches[account.path] = state.matching(account.identity)
+    own = {
+        account.path: applied
+        for account in accounts
+        if isinstance(applied := account.applied, AccountRecord)
+        and records.get(applied.lusid_id) is applied
+    }
+    matches = {
+        account.path: state.matching(account.identity)
+        for account in accounts
+        if account.path not in own
+    }
     return matches, own
 
 
@@ -243,19 +254,20 @@ def _which_identifiers(account: LoadedAccount, record: AccountRecord) -> str:
 def _check_unambiguous(
     accounts: Sequence[LoadedAccount],
     matches: dict[str, list[AccountRecord]],
-    own: set[str] = frozenset(),  # type: ignore[assignment]
+    own: dict[str, AccountRecord] | None = None,
 ) -> None:
     """One file, one record; one record, one file. Otherwise apply would merge accounts.
 
     The files in `own` match the record they were reused from, which no other record shares an
     identifier with: only another file, read now, can match it too; that file's match finds it.
     """
+    own = own or {}
     problems: list[str] = []
     claimed: dict[str, list[str]] = {}
     for account in accounts:
-        if account.path in own:
-            continue
-        found = matches[account.path]
+        found = matches.get(account.path)
+        if found is None:
+            continue  # in `own`
         if len(found) > 1:
             whose = "".join(f"\n      {_which_identifiers(account, rec)}" for rec in found)
             problems.append(
@@ -266,7 +278,7 @@ def _check_unambiguous(
             claimed.setdefault(found[0].lusid_id, []).append(account.path)
     for files in claimed.values():
         record = matches[files[0]][0]
-        if record.source in own and matches[record.source] == [record]:
+        if own.get(record.source) is record:
             files.append(record.source)  # reused from it, unread
     for lusid_id, files in claimed.items():
         if len(files) > 1:

@@ -425,12 +425,14 @@ class DatabaseStateBackend:
         with self._mutex:
             if not self._exists():
                 return []
+            # Sorted here: with ORDER BY, SQLite may walk the primary key in lusid_id order
+            # instead of looking the identifier up (0.4 s a lookup at 100,000 records).
             rows = self._execute(
                 "SELECT lusid_id FROM iasync_identifiers "
-                "WHERE workspace = ? AND key = ? AND value = ? ORDER BY lusid_id",
+                "WHERE workspace = ? AND key = ? AND value = ?",
                 (self.workspace, key, value),
             ).fetchall()
-        return [row[0] for row in rows]
+        return sorted(row[0] for row in rows)
 
     # writing
 
