@@ -243,18 +243,17 @@ def main() -> int:
     args = parser.parse_args()
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"{os.cpu_count()} cores, load average {load} (1, 5, 15 min) at the start", flush=True)
-    lines: list[str] = []
     with (
         tempfile.TemporaryDirectory(prefix="iasync-bench-state-") as tmp,
         postgres_server(args.postgres) as postgres,
     ):
-        for size in args.sizes:
-            lines += one_size(size, args.repeat, postgres, Path(tmp))
+        for size in args.sizes:  # each size's figures as soon as they are known
+            print("\n".join(one_size(size, args.repeat, postgres, Path(tmp))), flush=True)
         if args.apply and postgres:
-            lines += apply_with_each(args.apply, postgres_workspace_url(postgres), Path(tmp))
+            url = postgres_workspace_url(postgres)
+            print("\n".join(apply_with_each(args.apply, url, Path(tmp))), flush=True)
         elif args.apply:
-            lines.append("apply with PostgreSQL against SQLite: skipped (no --postgres)")
-    print("\n".join(lines))
+            print("apply with PostgreSQL against SQLite: skipped (no --postgres)")
     print(json.dumps({"load_average_at_the_end": os.getloadavg()}))
     return 0
 
