@@ -77,38 +77,41 @@ def find(paths: Sequence[Path], settings: Settings, hidden: list[str] | None = N
     Hidden files named like account files (`.x.yaml`) are not among them: `hidden`, when given,
     gets their paths, as named.
     """
-    found: dict[str, tuple[tuple[str, ...], Found]] = {}  # by absolute path: read once
+    found: dict[str, tuple[str, Found]] = {}  # by absolute path: read once
     for path in paths or [settings.accounts_path]:
         if path.is_dir():
-            for key, given, absolute in _walk(path, hidden):
-                found.setdefault(absolute, (key, Found(given, absolute, None)))
+            for given, absolute in _walk(path, hidden):
+                found.setdefault(absolute, (_sort_key(given), Found(given, absolute, None)))
         else:
             absolute = os.path.abspath(path)
-            found.setdefault(absolute, (path.parts, Found(str(path), absolute, path)))
-    # Path order is the order of the parts tuples (not of the strings: "a/b" < "a-c").
+            found.setdefault(absolute, (_sort_key(str(path)), Found(str(path), absolute, path)))
     return [item for _, item in sorted(found.values(), key=_first)]
 
 
-def _first(pair: tuple[tuple[str, ...], Found]) -> tuple[str, ...]:
+def _sort_key(given: str) -> str:
+    # Paths sort by their parts ("a/b" < "a-c"): as strings, with the separator below any
+    # character a name can hold. A string sorts 100,000 files in a fraction of a tuple's time.
+    return given.replace(os.sep, "\0") if os.sep == "/" else str(Path(given)).replace(os.sep, "\0")
+
+
+def _first(pair: tuple[str, Found]) -> str:
     return pair[0]
 
 
-def _walk(
-    directory: Path, hidden: list[str] | None = None
-) -> Iterator[tuple[tuple[str, ...], str, str]]:
-    """(parts, path as `Path(parent, name)` would spell it, absolute path) of each account file.
+def _walk(directory: Path, hidden: list[str] | None = None) -> Iterator[tuple[str, str]]:
+    """(path as `Path(parent, name)` would spell it, absolute path) of each account file.
 
     As `os.walk` would find them (a symlinked directory is listed but not entered; an unreadable
-    one is skipped), with one `os.scandir` a directory and no `Path` a file: 10,000 files in
-    milliseconds.
+    one is skipped), with one `os.scandir` a directory, no `Path` and no `stat` a file (the
+    directory listing tells files from directories): 10,000 files in milliseconds.
     """
     top = str(directory)
     shown = "" if top == "." else top if top.endswith(os.sep) else top + os.sep
     absolute = os.path.abspath(top)
     absolute = absolute if absolute.endswith(os.sep) else absolute + os.sep
-    pending = [(directory.parts, shown, absolute, top)]
+    pending = [(shown, absolute, top)]
     while pending:
-        parts, shown, absolute, where = pending.pop()
+        shown, absolute, where = pending.pop()
         try:
             with os.scandir(where) as listing:
                 entries = list(listing)
@@ -123,16 +126,9 @@ def _walk(
                 continue
             if _is_dir(entry):
                 if not _is_symlink(entry):
-                    pending.append(
-                        (
-                            (*parts, name),
-                            shown + name + os.sep,
-                            absolute + name + os.sep,
-                            entry.path,
-                        )
-                    )
+                    pending.append((shown + name + os.sep, absolute + name + os.sep, entry.path))
             elif name.lower().endswith(ACCOUNT_SUFFIXES):  # `x.YAML` is an account file too
-                yield (*parts, name), shown + name, absolute + name
+                yield shown + name, absolute + name
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:
