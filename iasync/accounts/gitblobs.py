@@ -20,13 +20,15 @@ import hashlib
 import os
 import re
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 #: Git is asked once a run; past this it is given up on (and the files are hashed).
 GIT_TIMEOUT_SECONDS = 60.0
 _REGULAR_MODES = ("100644", "100755")
-# `ls-files -s -v -z` entries: tag, mode, object id, stage, TAB, path, NUL.
-_ENTRY = re.compile(r"(\S) (\d+) ([0-9a-f]+) (\d)\t([^\0]*)\0")
+# `ls-files -s -v -z` entries: tag, mode, object id, stage, TAB, path, NUL; an untracked file's
+# is `? path` NUL (then tag, mode, object id and stage are empty).
+_ENTRY = re.compile(r"(?:([A-Za-z]) (\d+) ([0-9a-f]+) (\d)\t|\? )([^\0]*)\0")
 
 
 def blob_id(raw: bytes) -> str:
@@ -36,23 +38,45 @@ def blob_id(raw: bytes) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class GitListing:
+    """What one `git ls-files` says of the account paths, every path absolute.
+
+    `clean`: the blob id of each tracked regular file git reports unmodified. `files`: every
+    file git sees in the work tree under the paths (tracked and present, or untracked, ignored
+    ones included, as a walk of the tree would find them), so that finding the account files
+    needs no walk. `unsure`: those of `files` that may be directories or absent (symlinks,
+    untracked entries, entries git does not look at), for the finder to check. `opaque`:
+    directories git does not look into (submodules, nested repositories), for the finder to walk.
+    """
+
+    clean: dict[str, str]
+    files: list[str]
+    unsure: frozenset[str]
+    opaque: list[str]
+
+
 class CleanBlobs:
     """`git ls-files` of the account paths, started at once and read when first needed, so that
-    git runs while the tree is walked. `blobs()`: absolute path -> blob id of each tracked
-    regular file git reports unmodified; None outside a git work tree, or without git."""
+    git runs while other work is done. `listing()`: what git knows (`GitListing`); `blobs()`:
+    its `clean` part. Both None outside a git work tree, or without git."""
 
     def __init__(self, root: str, paths: Sequence[str]) -> None:
         self._root = os.path.abspath(root)
-        self._result: dict[str, str] | None = None
+        self._result: GitListing | None = None
         self._process: subprocess.Popen[bytes] | None = None
         # -c: every index entry, tagged H (a tracked file; h: assume-unchanged, S: skip-worktree);
-        # -m: each modified or deleted one again, tagged C. --literal-pathspecs: paths, not globs.
+        # -m: each modified one again, tagged C; -d: each deleted one again, tagged R (and C);
+        # -o: every untracked file, tagged ?, ignored ones too (no --exclude-standard): the
+        # files a walk of the tree finds. --literal-pathspecs: paths, not globs.
         command = [
             "git",
             "--literal-pathspecs",
             "ls-files",
             "-c",
+            "-d",
             "-m",
+            "-o",
             "-s",
             "-v",
             "-z",
@@ -70,13 +94,17 @@ class CleanBlobs:
         except OSError:  # no git
             self._process = None
 
-    def blobs(self) -> dict[str, str] | None:
+    def listing(self) -> GitListing | None:
         process, self._process = self._process, None
         if process is not None:
             self._result = self._collect(process)
         return self._result
 
-    def _collect(self, process: subprocess.Popen[bytes]) -> dict[str, str] | None:
+    def blobs(self) -> dict[str, str] | None:
+        listing = self.listing()
+        return None if listing is None else listing.clean
+
+    def _collect(self, process: subprocess.Popen[bytes]) -> GitListing | None:
         try:
             output, _ = process.communicate(timeout=GIT_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
@@ -85,23 +113,57 @@ class CleanBlobs:
             return None
         if process.returncode != 0:  # not a work tree, a path outside it, a dubious owner...
             return None
-        return _clean_blobs(os.fsdecode(output), self._root)
+        return _listing(os.fsdecode(output), self._root)
 
 
-def _clean_blobs(listing: str, root: str) -> dict[str, str]:
-    base = root if root.endswith(os.sep) else root + os.sep
+_SUBMODULE = "160000"
+
+
+def _listing(listing: str, root: str) -> GitListing:
+    absolute = _absolute_paths(root)
     clean: dict[str, str] = {}
+    present: dict[str, None] = {}  # ordered, each once: a modified file is listed twice
     doubtful: list[str] = []
+    unsure: list[str] = []
+    opaque: list[str] = []
     for tag, mode, blob, stage, path in _ENTRY.findall(listing):
-        if tag == "H" and stage == "0" and mode in _REGULAR_MODES:
-            clean[path] = blob
-        else:
+        if not tag:  # untracked
+            if path.endswith("/"):  # a nested repository: git does not look inside
+                opaque.append(path)
+            else:
+                present[path] = None
+                unsure.append(path)
+        elif tag == "R":  # deleted from the work tree
             doubtful.append(path)
-    for path in doubtful:  # after its H entry: a modified file is listed twice
+            present.pop(path, None)
+        elif mode == _SUBMODULE:
+            opaque.append(path)
+        else:
+            if tag == "H" and stage == "0" and mode in _REGULAR_MODES:
+                clean[path] = blob
+            else:
+                doubtful.append(path)
+            if mode not in _REGULAR_MODES or tag != "H":  # a link; a file git does not look at
+                unsure.append(path)
+            if tag != "C":
+                present[path] = None
+    for path in doubtful:  # after its H entry
         clean.pop(path, None)
+    return GitListing(
+        clean={absolute(path): blob for path, blob in clean.items()},
+        files=[absolute(path) for path in present],
+        unsure=frozenset(absolute(path) for path in unsure),
+        opaque=[absolute(path.rstrip("/")) for path in opaque],
+    )
+
+
+def _absolute_paths(root: str) -> Callable[[str], str]:
+    """The absolute path of a path git printed, relative to `root` (its working directory)."""
+    base = root if root.endswith(os.sep) else root + os.sep
     if os.sep != "/":
-        return {os.path.join(root, os.path.normpath(path)): blob for path, blob in clean.items()}
-    return {
-        base + path if not path.startswith("../") else os.path.normpath(base + path): blob
-        for path, blob in clean.items()
-    }
+        return lambda path: os.path.join(root, os.path.normpath(path))
+
+    def absolute(path: str) -> str:
+        return base + path if not path.startswith("../") else os.path.normpath(base + path)
+
+    return absolute

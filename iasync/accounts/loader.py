@@ -69,13 +69,11 @@ def load_accounts(
     reported in both files, located, as without reuse. The trade-off: an unchanged file is not
     validated again, so a stricter setting (fewer `account_types`) shows up in `iasync validate`.
     """
-    # Git, asked first, lists what it knows while the tree is walked.
-    git = _ask_git(paths, settings) if canonical and reuse else None
+    # In a git work tree, git lists the files (no walk of the tree) and which are as committed.
+    git = _ask_git(paths, settings).listing() if canonical and reuse else None
     hidden: list[str] = []
-    try:
-        found = find(paths, settings, hidden)
-    finally:
-        blobs = git.blobs() if git is not None else None
+    found = find(paths, settings, hidden, git)
+    blobs = git.clean if git is not None else None
     # Thousands of small trees stay alive while loading: the cyclic GC would rescan them over
     # and over for nothing (the data has no cycles). A third of the time, without this.
     collecting = gc.isenabled()
