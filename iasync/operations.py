@@ -81,7 +81,7 @@ def plan_now(
     paths: Sequence[Path] = (),
     options: PlanOptions | None = None,
     *,
-    client: LusidClient | None = None,
+    client: LusidClient | LusidAccess | None = None,
     unread: str = "LUSID was not asked",
 ) -> Plan:
     """The plan of the files under `paths` against `state`; `InvalidAccountFiles` if any is bad.
@@ -115,8 +115,15 @@ def plan_now(
             max_deletes=options.max_deletes,
             protected=settings.protected,
         )
-    read_lusid_for(plan, load, state, options, client, unread)
+    access = _access(client)
+    read_lusid_for(plan, load, state, options, access, unread)
     return plan
+
+
+def _access(client: LusidClient | LusidAccess | None) -> LusidAccess | None:
+    if client is None or isinstance(client, LusidAccess):
+        return client
+    return LusidAccess(lambda: client)
 
 
 def read_lusid_for(
@@ -124,7 +131,7 @@ def read_lusid_for(
     load: LoadResult,
     state: State,
     options: PlanOptions,
-    client: LusidClient | None,
+    client: LusidAccess | None,
     unread: str,
 ) -> None:
     """Ask LUSID what the plan needs to know (see `plans.remote`), or say why it was not."""
@@ -144,18 +151,41 @@ def read_lusid_for(
     keys = managed_property_keys(
         (account.body for account in load.accounts), state.accounts.values()
     )
-    plan.lusid_read = read_lusid(plan, client, keys, refresh=options.refresh).reads
+    plan.lusid_read = read_lusid(plan, client.client(), keys, refresh=options.refresh).reads
     plan.refreshed = options.refresh
 
 
-def lusid_client(settings: Settings) -> tuple[LusidClient | None, str]:
-    """A client for LUSID as configured, or None and why there is none (for a plan, which goes
-    on without reading LUSID, saying so)."""
-    from iasync.lusid import LusidClient, LusidConfigError, as_api, load_lusid_config
+class LusidAccess:
+    """LUSID's client, made when first asked for (`client()`): a plan with nothing to look up in
+    LUSID (no account to create, no --refresh) never imports httpx, a fifth of its start-up."""
+
+    def __init__(self, make: Callable[[], LusidClient]) -> None:
+        self._make = make
+        self._client: LusidClient | None = None
+
+    def client(self) -> LusidClient:
+        if self._client is None:
+            self._client = self._make()
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+def lusid_client(settings: Settings) -> tuple[LusidAccess | None, str]:
+    """Access to LUSID as configured (its client made when first used), or None and why there is
+    none (for a plan, which goes on without reading LUSID, saying so)."""
+    from iasync.lusid import LusidConfigError, load_lusid_config
+
+    def connect() -> LusidClient:
+        from iasync.lusid import LusidClient, as_api
+
+        return LusidClient(config, api=as_api(settings.api))
 
     try:
         config = load_lusid_config(root=settings.root)
-        return LusidClient(config, api=as_api(settings.api)), ""
+        return LusidAccess(connect), ""
     except LusidConfigError:
         # Not the error's words: they name the credentials file, which a plan must not carry.
         return None, "LUSID is not configured (FBN_LUSID_URL and credentials; --offline to skip)"
