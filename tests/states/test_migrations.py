@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from iasync.lazybody import is_fetched
 from iasync.states import AccountRecord, backend_for
 from iasync.states.database import MIGRATIONS, SCHEMA_VERSION, DatabaseStateBackend
 
@@ -148,3 +149,25 @@ def test_a_migrated_database_takes_blob_ids_and_audit_entries(
     assert [entry["actor"] for entry in again.applies()] == (
         ["alice", "bob"] if version >= 2 else ["bob"]
     )
+
+
+@pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
+def test_each_records_scope_is_filled_from_its_body(
+    location: str, made_at: Any, version: int
+) -> None:
+    scoped = BODY | {"scope": "uk-funds", "identifiers": {EXT: {"value": {"labelValue": "IA_1"}}}}
+    made_at(version, scoped)
+
+    record = opened(location).read().accounts["LUID_1"]
+
+    assert record.scope == "uk-funds"
+    assert not is_fetched(record)  # the column's, the body unread
+    assert record.body == scoped
+
+
+def test_a_body_without_a_string_scope_has_none(location: str, made_at: Any) -> None:
+    made_at(1, BODY | {"description": 'says "scope"', "properties": {"scope": "x"}})
+
+    record = opened(location).read().accounts["LUID_1"]
+
+    assert record.scope is None and not is_fetched(record)
