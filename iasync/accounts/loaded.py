@@ -69,6 +69,12 @@ class ReusedAccount(LazyBody, LoadedAccount):
         assert self.applied is not None
         return self.applied.identity
 
+    @property
+    def scope(self) -> str | None:
+        # The record's, not the body's: a database record has it without its body.
+        assert self.applied is not None
+        return self.applied.scope
+
 
 @dataclass
 class LoadResult:
@@ -121,6 +127,9 @@ class Applied(Protocol):
 
     @property
     def identity(self) -> frozenset[tuple[str, str]]: ...
+
+    @property
+    def scope(self) -> str | None: ...
 
 
 #: What the loader may reuse instead of reading a file: file (relative to the project root,

@@ -101,6 +101,10 @@ class AccountChange:
         """The account's scope under the scoped API (with `identity`, how LUSID finds it)."""
         from iasync.accounts.model import scope_of
 
+        if not is_fetched(self) and self.record is not None:
+            # A body not fetched is its record's, or a reused one's matched in the record's
+            # scope: the record knows it without its body.
+            return self.record.scope
         return scope_of(self.body)
 
 
@@ -254,7 +258,7 @@ def reusable_files(
     scope). A file whose own `scope:` differs from the setting is simply read again.
     """
     from iasync.accounts.loaded import ReusableFiles
-    from iasync.accounts.model import canonical_format_for, scope_of
+    from iasync.accounts.model import canonical_format_for
 
     def claiming(identifiers: Collection[tuple[str, str]]) -> list[str]:
         return [record.source for record in state.matching(identifiers)]
@@ -267,7 +271,7 @@ def reusable_files(
     files = {
         record.source: (record.source_hash, record)
         for record in state.accounts.values()
-        if scope_of(record.body) == scope
+        if record.scope == scope  # a database's record knows it without its body
     }
     return ReusableFiles(files, claiming)
 
@@ -282,17 +286,12 @@ def _matches(
     it), an account reused from a record matches that record alone: only the accounts read now
     are looked up, in the index (time in proportion to the changes, not to the state), and only
     the records found there are compared by scope. Any other state is indexed here, and every
-    account looked up.
+    account looked up. A record's scope, and a reused account's, is known without its body.
     """
-    from iasync.accounts.model import canonical_format_for
-
-    # A state stamped with the reference page's format holds no scope: its bodies (read from a
-    # database only when used) need not be read to match, nor those of accounts reused from it.
-    unscoped = state.canonical_format == canonical_format_for("unscoped")
     index = state.indexed()
     if index is None or index.any_shared():
-        by_identifier = _index_by_identifier(state.accounts.values(), unscoped)
-        return {a.path: _match(a, by_identifier, unscoped) for a in accounts}, {}
+        by_identifier = _index_by_identifier(state.accounts.values())
+        return {account.path: _match(account, by_identifier) for account in accounts}, {}
     records = state.accounts
     own = {
         account.path: applied
@@ -301,21 +300,19 @@ def _matches(
         and records.get(applied.lusid_id) is applied
     }
     matches = {
-        account.path: _in_scope_of(account, state.matching(account.identity), unscoped)
+        account.path: _in_scope_of(account, state.matching(account.identity))
         for account in accounts
         if account.path not in own
     }
     return matches, own
 
 
-def _in_scope_of(
-    account: LoadedAccount, records: list[AccountRecord], unscoped: bool
-) -> list[AccountRecord]:
+def _in_scope_of(account: LoadedAccount, records: list[AccountRecord]) -> list[AccountRecord]:
     """The records, sharing an identifier with `account`, that are in its scope."""
     if not records:
         return records
-    scope = _scope_of(account, unscoped)
-    return [record for record in records if _scope_of(record, unscoped) == scope]
+    scope = account.scope
+    return [record for record in records if record.scope == scope]
 
 
 def scoped_pairs(identity: Iterable[tuple[str, str]], body: dict[str, Any]) -> set[ScopedPair]:
@@ -326,28 +323,20 @@ def scoped_pairs(identity: Iterable[tuple[str, str]], body: dict[str, Any]) -> s
     return {(scope, key, value) for key, value in identity}
 
 
-def _scope_of(entity: AccountRecord | LoadedAccount, unscoped: bool) -> str | None:
-    """The scope of a record or account; None, without reading its body, where the state says
-    no body has one and the body is not at hand."""
-    from iasync.accounts.model import scope_of
-
-    return None if unscoped and not is_fetched(entity) else scope_of(entity.body)
-
-
-def _index_by_identifier(records: Iterable[AccountRecord], unscoped: bool) -> RecordIndex:
+def _index_by_identifier(records: Iterable[AccountRecord]) -> RecordIndex:
     """(scope, identifier key, value) -> the records holding it: one lookup per identifier."""
     index: RecordIndex = {}
     for record in records:
-        scope = _scope_of(record, unscoped)
+        scope = record.scope
         for key, value in record.identity:
             index.setdefault((scope, key, value), []).append(record)
     return index
 
 
-def _match(account: LoadedAccount, index: RecordIndex, unscoped: bool) -> list[AccountRecord]:
+def _match(account: LoadedAccount, index: RecordIndex) -> list[AccountRecord]:
     """The distinct state records sharing any identifier (in the same scope) with the account."""
     found: dict[str, AccountRecord] = {}
-    scope = _scope_of(account, unscoped)
+    scope = account.scope
     pairs = {(scope, key, value) for key, value in account.identity}
     for pair in sorted(pairs, key=lambda p: (p[0] or "", p[1], p[2])):
         for record in index.get(pair, ()):
@@ -404,9 +393,11 @@ def _check_unambiguous(
 
 def _change_for(account: LoadedAccount, found: list[AccountRecord]) -> AccountChange:
     record = found[0] if found else None
-    if record is not None and not is_fetched(account):
-        # Reused from a record whose body was not read (a database state): the hashes, both
-        # known, decide, and the body is fetched only if something asks for it.
+    if record is not None and not (is_fetched(account) and is_fetched(record)):
+        # A body not read yet (a database state's record, or an account reused from one): the
+        # hashes decide, and the body is fetched only if something asks for it. (A file read
+        # now that matches an unread record is one whose own scope is not the setting's, read
+        # on every plan: its record's body stays unread unless the account changed.)
         unchanged = record.body_hash == account.body_hash
     else:
         # Equal canonical bodies serialise to the same bytes, so they share the state's hash: a

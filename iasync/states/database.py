@@ -16,9 +16,10 @@ by workspace. The tables:
 A write is one transaction holding only what changed since this backend last read or wrote the
 state: the records added, replaced or removed, the serial bumped (compare-and-set on the serial it
 was read at), a history row. A read takes the columns a plan needs of every record (LUSID id,
-version, body hash, source, its hash and git blob id); the identifiers, when applied and the body
-are fetched when first used (`_LazyRecord`), so a plan reads them for changed accounts only, and
-finds records by identifier in the index table (`State.index`).
+version, body hash, source, its hash and git blob id, scope); the identifiers, when applied and
+the body are fetched when first used (`_LazyRecord`), so a plan reads them for changed accounts
+only (under either API generation: the scope is a column), and finds records by identifier in the
+index table (`State.index`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -41,17 +42,43 @@ from iasync.states.model import (
     StateCorruptError,
     StateError,
     StateLockedError,
+    scope_in,
 )
 from iasync.states.statefile import gc_paused
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _LOCK_POLL_SECONDS = 0.1
 _BRIEF_LOCK_WAIT_SECONDS = 2.0  # a write outside a held lock waits this long for one in progress
 
+#: A migration step that is not one SQL statement: given the connection and `_sql` (which adapts
+#: `?` placeholders to the database's), it changes the data in the migration's transaction.
+MigrationStep = Callable[[Any, Callable[[str], str]], None]
+
+
+def _fill_scopes(connection: Any, sql: Callable[[str], str]) -> None:
+    """Migration 4's data: each record's scope, from its body. Only a body of the scoped API has
+    one (a string `scope`); the others keep NULL, as a write of them stores."""
+    rows = connection.execute(
+        sql("SELECT workspace, lusid_id, body FROM iasync_accounts WHERE body LIKE ?"),
+        ('%"scope"%',),
+    )
+    scopes = []
+    for workspace, lusid_id, body in rows:
+        scope = scope_in(_from_json(body))
+        if scope is not None:
+            scopes.append((scope, workspace, lusid_id))
+    if scopes:
+        connection.cursor().executemany(
+            sql("UPDATE iasync_accounts SET scope = ? WHERE workspace = ? AND lusid_id = ?"),
+            scopes,
+        )
+
+
 # Each entry brings the schema from its index to the next version. Portable SQL: it runs on
 # SQLite and PostgreSQL alike (BIGINT is an integer to SQLite; JSON is kept as TEXT so that a
-# body is stored byte for byte as it was recorded).
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+# body is stored byte for byte as it was recorded); a step that SQL alone cannot say portably
+# is a function (`MigrationStep`).
+MIGRATIONS: tuple[tuple[str | MigrationStep, ...], ...] = (
     (
         """CREATE TABLE iasync_states (
             workspace TEXT PRIMARY KEY,
@@ -126,12 +153,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 3: the git blob id of the file's bytes as applied (NULL: not known; such a file is hashed).
     ("ALTER TABLE iasync_accounts ADD COLUMN source_blob TEXT",),
+    # 4: the account's scope under the scoped API (NULL: none), the body's own, so that a plan
+    # knows every record's scope without reading its body.
+    ("ALTER TABLE iasync_accounts ADD COLUMN scope TEXT", _fill_scopes),
 )
 
 # What a plan needs of every record, read at once. The rest (identifiers, when applied, the
 # commit, the body) is fetched for the few records that need it: each value read costs (100,000
 # records: 0.1 s a column), and identifiers are matched through the index table instead.
-_INDEX_COLUMNS = "lusid_id, version, body_hash, source, source_hash, source_blob"
+_INDEX_COLUMNS = "lusid_id, version, body_hash, source, source_hash, source_blob, scope"
 _DETAIL_COLUMNS = ("identifiers", "applied_at", "commit")
 _DETAILS_SQL = "identifiers, applied_at, applied_commit"
 #: Past this many records asked one by one for their details, the rest come in one query.
@@ -145,6 +175,14 @@ class _LazyRecord(LazyBody, AccountRecord):
     def _fetch_body(self) -> dict[str, Any]:
         backend: DatabaseStateBackend = self.__dict__["_backend"]
         return backend._fetch_body(self.lusid_id)
+
+    @property
+    def scope(self) -> str | None:
+        # The column's until the body is at hand (then the body's: it may have been set since).
+        if "body" in self.__dict__:
+            return super().scope
+        scope: str | None = self.__dict__["_scope"]
+        return scope
 
     def __getattr__(self, name: str) -> Any:
         # Called only for attributes not set: the body, the details until fetched.
@@ -208,7 +246,7 @@ def _lazy_records(rows: Sequence[Sequence[Any]], backend: DatabaseStateBackend) 
     """Records of index rows, by LUSID id, without __init__ (which would want the body)."""
     new = _LazyRecord.__new__
     records = _TrackedAccounts()
-    for lusid_id, version, body_hash, source, source_hash, blob in rows:
+    for lusid_id, version, body_hash, source, source_hash, blob, scope in rows:
         rec = new(_LazyRecord)
         rec.__dict__.update(
             lusid_id=lusid_id,
@@ -217,6 +255,7 @@ def _lazy_records(rows: Sequence[Sequence[Any]], backend: DatabaseStateBackend) 
             source=source,
             source_hash=source_hash,
             source_blob=blob,
+            _scope=scope,
             _backend=backend,
         )
         dict.__setitem__(records, lusid_id, rec)  # read, not set: not noted as touched
@@ -337,7 +376,10 @@ class DatabaseStateBackend:
             )
         for statements in MIGRATIONS[version:]:
             for statement in statements:
-                run(statement)
+                if isinstance(statement, str):
+                    run(statement)
+                else:
+                    statement(connection, self._sql)
         if version < SCHEMA_VERSION:
             run("DELETE FROM iasync_schema")
             run(self._sql("INSERT INTO iasync_schema (version) VALUES (?)"), (SCHEMA_VERSION,))
@@ -424,10 +466,21 @@ class DatabaseStateBackend:
                     _set_details(rec, identifiers, applied_at, commit)
 
     def _any_identifier_shared(self) -> bool:
+        """Whether two records hold one identifier in one scope (under the scoped API, one
+        identifier in two scopes is two accounts: LUSID's own rule, no share)."""
         with self._mutex:
             row = self._execute(
                 "SELECT 1 FROM iasync_identifiers WHERE workspace = ? "
                 "GROUP BY key, value HAVING count(*) > 1 LIMIT 1",
+                (self.workspace,),
+            ).fetchone()
+            if row is None:  # the index alone says no: no scope need be looked at
+                return False
+            row = self._execute(
+                "SELECT 1 FROM iasync_identifiers i JOIN iasync_accounts a "
+                "ON a.workspace = i.workspace AND a.lusid_id = i.lusid_id "
+                "WHERE i.workspace = ? GROUP BY a.scope, i.key, i.value HAVING count(*) > 1 "
+                "LIMIT 1",
                 (self.workspace,),
             ).fetchone()
         return row is not None
@@ -597,13 +650,14 @@ class DatabaseStateBackend:
         ws = self.workspace
         self._executemany(
             "INSERT INTO iasync_accounts (workspace, lusid_id, version, identifiers, body, "
-            "body_hash, source, source_hash, applied_at, applied_commit, source_blob) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "body_hash, source, source_hash, applied_at, applied_commit, source_blob, scope) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (workspace, lusid_id) DO UPDATE SET version = excluded.version, "
             "identifiers = excluded.identifiers, body = excluded.body, "
             "body_hash = excluded.body_hash, source = excluded.source, "
             "source_hash = excluded.source_hash, applied_at = excluded.applied_at, "
-            "applied_commit = excluded.applied_commit, source_blob = excluded.source_blob",
+            "applied_commit = excluded.applied_commit, source_blob = excluded.source_blob, "
+            "scope = excluded.scope",
             [
                 (
                     ws,
@@ -617,6 +671,7 @@ class DatabaseStateBackend:
                     rec.applied_at,
                     rec.commit,
                     rec.source_blob,
+                    rec.scope,  # the body's, fetched above
                 )
                 for rec in records
             ],

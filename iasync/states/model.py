@@ -8,7 +8,7 @@ is a backend (`local`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -52,6 +52,13 @@ class AccountRecord:
     def identity(self) -> frozenset[tuple[str, str]]:
         return frozenset(self.identifiers.items())
 
+    @property
+    def scope(self) -> str | None:
+        """The account's scope under the scoped API (its body's `scope`); None under the
+        reference page's. With `identity`, how LUSID finds the account. A record read from a
+        database has it from its own column, without its body (see `database._LazyRecord`)."""
+        return scope_in(self.body)
+
     # The git blob id of the bytes of `source_hash`, when known. Not a dataclass field: a
     # record's fields are its document in the first format (`to_json`, `state show`), which
     # stays as it was; the JSON backend keeps the blob id only when there is one, the databases
@@ -77,6 +84,13 @@ class AccountRecord:
 
 
 RECORD_FIELDS = tuple(f.name for f in fields(AccountRecord))
+
+
+def scope_in(body: Mapping[str, Any]) -> str | None:
+    """The scope of a canonical body: its `scope` when a string (only the scoped API's have one);
+    as `iasync.accounts.model.scope_of`, which the state does not import (it loads pydantic)."""
+    scope = body.get("scope")
+    return scope if isinstance(scope, str) else None
 
 
 class RecordIndex(Protocol):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,9 @@ from iasync.plans.plan import AccountChange, Plan, PlanError, make_plan, reusabl
 from iasync.settings import Settings
 from iasync.states import AccountRecord, State, backend_for
 from iasync.states.database import DatabaseStateBackend
+from iasync.views.markdown import render_markdown
+from iasync.views.plan import render_plan
+from iasync.views.plan_json import plan_json
 
 EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
 INT = "InvestmentAccount/InternalIdentifier/InternalIAId"
@@ -48,8 +52,8 @@ def backend(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Data
 
 
 def record_all(settings: Settings, backend: DatabaseStateBackend) -> None:
-    """Record every file as apply would after sending it."""
-    from iasync.accounts.model import CANONICAL_FORMAT
+    """Record every file as apply would after sending it (stamped as apply stamps)."""
+    from iasync.accounts.model import canonical_format_for
 
     state = backend.read()
     for n, loaded in enumerate(load_accounts([], settings).accounts):
@@ -66,12 +70,13 @@ def record_all(settings: Settings, backend: DatabaseStateBackend) -> None:
                 commit=None,
             ).with_blob(loaded.file_blob)
         )
-    state.canonical_format = CANONICAL_FORMAT
+    state.canonical_format = canonical_format_for(settings.api)
     backend.write(state)
 
 
 def plan_of(settings: Settings, state: State) -> Plan:
-    load = load_accounts([], settings, reuse=reusable_files(state))
+    reuse = reusable_files(state, api=settings.api, scope=settings.scope)
+    load = load_accounts([], settings, reuse=reuse)
     assert load.ok, load.problems
     return make_plan(load, state)
 
@@ -86,18 +91,8 @@ def in_memory(state: State) -> State:
 
 
 def facts(change: AccountChange) -> tuple[object, ...]:
-    return (
-        change.action,
-        change.path,
-        change.identity,
-        change.body,
-        change.body_hash,
-        change.file_hash,
-        change.lusid_id,
-        change.version,
-        change.moved_from,
-        change.differences,
-    )
+    """Every field of the change (an unchanged one made without `__init__` has them all too)."""
+    return tuple(getattr(change, f.name) for f in dataclasses.fields(AccountChange))
 
 
 def test_unchanged_accounts_are_planned_without_their_bodies_or_identifiers(
@@ -195,3 +190,98 @@ def test_a_state_changed_in_memory_since_read_is_matched_in_full(
 
     assert state.indexed() is None
     assert [c.path for c in plan.of("create")] == ["accounts/a1.yaml"]
+
+
+# --- today's (scoped) API: an account is (scope, identifier) ------------------------------------
+
+
+@pytest.fixture
+def scoped(settings: Settings) -> Settings:
+    """The four accounts in the setting's scope, uk, and one more in us sharing a0's identifier:
+    two LUSID accounts, as LUSID itself has it."""
+    (settings.root / "accounts" / "us.yaml").write_text("scope: us\n" + account("IA_0", "Other"))
+    return settings.with_overrides(api="scoped", scope="uk")
+
+
+def bodies_fetched(backend: DatabaseStateBackend, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The LUSID ids whose bodies `backend` reads from now on, in order."""
+    fetched: list[str] = []
+    fetch = backend._fetch_body
+
+    def counted(lusid_id: str) -> dict[str, Any]:
+        fetched.append(lusid_id)
+        return fetch(lusid_id)
+
+    monkeypatch.setattr(backend, "_fetch_body", counted)
+    return fetched
+
+
+def test_a_scoped_plan_reads_the_bodies_of_changed_accounts_alone(
+    scoped: Settings, backend: DatabaseStateBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record_all(scoped, backend)
+    (scoped.root / "accounts" / "a1.yaml").write_text(account("IA_1", "Edited", "IN_1"))
+    state = backend.read()
+    fetched = bodies_fetched(backend, monkeypatch)
+
+    plan = plan_of(scoped, state)
+    shown = (render_plan(plan), render_markdown(plan), plan_json(plan))
+
+    assert plan.counts == {"create": 0, "update": 1, "unchanged": 4, "orphaned": 0}
+    (update,) = plan.to_send
+    assert (update.path, update.scope) == ("accounts/a1.yaml", "uk")
+    assert fetched == [update.lusid_id]  # its differences; no other body, shown or not
+    assert "scope uk: IA_1" in shown[0]
+    assert [c["scope"] for c in shown[2]["changes"]] == ["uk"]
+    assert state.index is not None and not state.index.any_shared()  # IA_0 in uk and in us
+    untouched = [c for c in plan.changes if c.action == "unchanged"]
+    assert not any(is_fetched(c.record) for c in untouched)
+    # Read, not reused: a file whose own scope is not the setting's is read on every plan.
+    assert [c.path for c in untouched if is_fetched(c)] == ["accounts/us.yaml"]
+    assert sorted(c.scope for c in untouched) == ["uk", "uk", "uk", "us"]  # still unread
+    assert fetched == [update.lusid_id]
+    assert [facts(c) for c in plan.changes] == [
+        facts(c) for c in plan_of(scoped, in_memory(state)).changes
+    ]
+
+
+def test_a_scoped_plan_of_a_state_changed_since_read_reads_no_body_to_match(
+    scoped: Settings, backend: DatabaseStateBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record_all(scoped, backend)
+    state = backend.read()
+    state.forget(next(r.lusid_id for r in state.accounts.values() if r.source.endswith("a1.yaml")))
+    fetched = bodies_fetched(backend, monkeypatch)
+
+    plan = plan_of(scoped, state)  # no index: every record matched by scope and identifiers
+
+    assert state.indexed() is None
+    assert [(c.path, c.scope) for c in plan.of("create")] == [("accounts/a1.yaml", "uk")]
+    assert plan.counts["unchanged"] == 4 and fetched == []
+
+
+def test_a_new_file_in_another_scope_is_a_create_and_reads_no_body(
+    scoped: Settings, backend: DatabaseStateBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record_all(scoped, backend)
+    (scoped.root / "accounts" / "eu.yaml").write_text("scope: eu\n" + account("IA_2", "Euro"))
+    state = backend.read()
+    fetched = bodies_fetched(backend, monkeypatch)
+
+    plan = plan_of(scoped, state)
+
+    assert [(c.path, c.scope) for c in plan.of("create")] == [("accounts/eu.yaml", "eu")]
+    assert plan.counts["unchanged"] == 5 and fetched == []
+
+
+def test_a_new_file_claiming_an_identifier_in_the_same_scope_is_located_in_both(
+    scoped: Settings, backend: DatabaseStateBackend
+) -> None:
+    record_all(scoped, backend)
+    (scoped.root / "accounts" / "b.yaml").write_text(account("IA_2"))
+
+    reuse = reusable_files(backend.read(), api="scoped", scope="uk")
+    load = load_accounts([], scoped, reuse=reuse)
+
+    assert sorted(p.path for p in load.problems) == ["accounts/a2.yaml", "accounts/b.yaml"]
+    assert all("in scope uk" in p.message for p in load.problems)
