@@ -225,19 +225,27 @@ def record_moves(changes: Sequence[AccountChange], state: State) -> list[str]:
 
     A renamed file sends nothing (LUSID holds the same account), but its record must name the new
     file, or every later plan would say "moved" again. A file edited without changing its body (a
-    comment) gets its new bytes' hash too, so it is reused unread next time; that alone is no
-    move and is written only along with something else.
+    comment) gets its new bytes' hash too, so it is reused unread next time, and a file whose git
+    blob id was not recorded yet (a state from before blob ids) gets it, so that the next plan
+    need not open it; that alone is no move and is written only along with something else.
     """
     moved = []
     for change in changes:
         record = change.record
         if change.action != "unchanged" or record is None or change.file_hash is None:
             continue
-        if (record.source, record.source_hash) == (change.path, change.file_hash):
+        blob = change.file_blob or record.source_blob
+        if (record.source, record.source_hash, record.source_blob) == (
+            change.path,
+            change.file_hash,
+            blob,
+        ):
             continue
         if record.source != change.path:
             moved.append(change.path)
-        state.record(replace(record, source=change.path, source_hash=change.file_hash))
+        state.record(
+            replace(record, source=change.path, source_hash=change.file_hash).with_blob(blob)
+        )
     return moved
 
 
@@ -258,7 +266,7 @@ def _stamp_format(state: State, current: set[str], api: str) -> None:
         return
     for lusid_id, record in list(state.accounts.items()):
         if lusid_id not in current and record.source_hash:
-            state.record(replace(record, source_hash=""))
+            state.record(replace(record, source_hash=""))  # and no blob id: vouches for nothing
     state.canonical_format = stamp
 
 
@@ -484,7 +492,7 @@ def _record_account(
             source_hash=change.file_hash or "",
             applied_at=applied_at,
             commit=commit,
-        )
+        ).with_blob(change.file_blob)
     )
     return lusid_id
 

@@ -7,6 +7,7 @@ same way (files as applied are not read again) and so always agree.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,7 +82,7 @@ def plan_now(
     paths: Sequence[Path] = (),
     options: PlanOptions | None = None,
     *,
-    client: LusidClient | None = None,
+    client: LusidClient | LusidAccess | None = None,
     unread: str = "LUSID was not asked",
 ) -> Plan:
     """The plan of the files under `paths` against `state`; `InvalidAccountFiles` if any is bad.
@@ -90,6 +91,27 @@ def plan_now(
     there already, and with `options.refresh`, did the managed ones change outside iasync.
     Without one, the plan says it did not read LUSID, and why (`unread`).
     """
+    # 100,000 accounts make some million objects, alive until the command ends and free of
+    # cycles: the cyclic GC would scan them again and again for nothing. It is paused while they
+    # are made, and they are then set aside (`gc.freeze`) so no later collection scans them.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _plan_now(settings, state, paths, options, client, unread)
+    finally:
+        gc.freeze()
+        if collecting:
+            gc.enable()
+
+
+def _plan_now(
+    settings: Settings,
+    state: State,
+    paths: Sequence[Path],
+    options: PlanOptions | None,
+    client: LusidClient | LusidAccess | None,
+    unread: str,
+) -> Plan:
     from iasync.accounts.loader import display_path
     from iasync.plans.plan import make_plan
     from iasync.plans.pruning import mark_deletions
@@ -115,8 +137,15 @@ def plan_now(
             max_deletes=options.max_deletes,
             protected=settings.protected,
         )
-    read_lusid_for(plan, load, state, options, client, unread)
+    access = _access(client)
+    read_lusid_for(plan, load, state, options, access, unread)
     return plan
+
+
+def _access(client: LusidClient | LusidAccess | None) -> LusidAccess | None:
+    if client is None or isinstance(client, LusidAccess):
+        return client
+    return LusidAccess(lambda: client)
 
 
 def read_lusid_for(
@@ -124,7 +153,7 @@ def read_lusid_for(
     load: LoadResult,
     state: State,
     options: PlanOptions,
-    client: LusidClient | None,
+    client: LusidAccess | None,
     unread: str,
 ) -> None:
     """Ask LUSID what the plan needs to know (see `plans.remote`), or say why it was not."""
@@ -144,18 +173,41 @@ def read_lusid_for(
     keys = managed_property_keys(
         (account.body for account in load.accounts), state.accounts.values()
     )
-    plan.lusid_read = read_lusid(plan, client, keys, refresh=options.refresh).reads
+    plan.lusid_read = read_lusid(plan, client.client(), keys, refresh=options.refresh).reads
     plan.refreshed = options.refresh
 
 
-def lusid_client(settings: Settings) -> tuple[LusidClient | None, str]:
-    """A client for LUSID as configured, or None and why there is none (for a plan, which goes
-    on without reading LUSID, saying so)."""
-    from iasync.lusid import LusidClient, LusidConfigError, as_api, load_lusid_config
+class LusidAccess:
+    """LUSID's client, made when first asked for (`client()`): a plan with nothing to look up in
+    LUSID (no account to create, no --refresh) never imports httpx, a fifth of its start-up."""
+
+    def __init__(self, make: Callable[[], LusidClient]) -> None:
+        self._make = make
+        self._client: LusidClient | None = None
+
+    def client(self) -> LusidClient:
+        if self._client is None:
+            self._client = self._make()
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+def lusid_client(settings: Settings) -> tuple[LusidAccess | None, str]:
+    """Access to LUSID as configured (its client made when first used), or None and why there is
+    none (for a plan, which goes on without reading LUSID, saying so)."""
+    from iasync.lusid import LusidConfigError, load_lusid_config
+
+    def connect() -> LusidClient:
+        from iasync.lusid import LusidClient, as_api
+
+        return LusidClient(config, api=as_api(settings.api))
 
     try:
         config = load_lusid_config(root=settings.root)
-        return LusidClient(config, api=as_api(settings.api)), ""
+        return LusidAccess(connect), ""
     except LusidConfigError:
         # Not the error's words: they name the credentials file, which a plan must not carry.
         return None, "LUSID is not configured (FBN_LUSID_URL and credentials; --offline to skip)"

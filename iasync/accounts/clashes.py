@@ -5,7 +5,7 @@ so each is a problem in both files, naming the other. Under the scoped API an ac
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from iasync.accounts.finding import Found
@@ -71,21 +71,31 @@ def report_shared_identifiers(outcomes: list[FileOutcome]) -> None:
 
 
 def claimed_by_others(
-    outcomes: Iterable[FileOutcome], reused: dict[str, LoadedAccount]
+    outcomes: Iterable[FileOutcome],
+    reused: dict[str, LoadedAccount],
+    claiming: Callable[[Collection[tuple[str, str]]], Collection[str]] | None = None,
 ) -> list[Found]:
-    """The reused files holding an identifier that a file read now claims too (rare)."""
+    """The reused files holding an identifier that a file read now claims too (rare).
+
+    `claiming` names the files (as applied from) whose records hold any of some identifiers:
+    then only those reused files are looked at, not the identifiers of every one.
+    """
     if not reused:
         return []
     claimed = {claim.identity for outcome in outcomes for claim in outcome.claims}
     if not claimed:
         return []
     # Identifiers first, scopes only for those sharing one: a scope is in the body, which a
-    # reused account fetches (from a database state) only when used.
+    # reused account fetches (from a database state) only when used. With `claiming`, only the
+    # reused files it names are looked at, not the identifiers of every one.
     unscoped_claims = {(key, value) for _, key, value in claimed}
+    sources = None if claiming is None else set(claiming(unscoped_claims))
     return [
         Found(file, os.path.abspath(file), None)
         for file, account in reused.items()
-        if unscoped_claims.intersection(account.identity) and account.scoped_identity & claimed
+        if (sources is None or account.path in sources)
+        and not unscoped_claims.isdisjoint(account.identity)
+        and not claimed.isdisjoint(account.scoped_identity)
     ]
 
 

@@ -4,7 +4,7 @@ the whole run's result (`LoadResult`); and what one file's reading gave (`FileOu
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
@@ -20,6 +20,12 @@ class LoadedAccount:
     path: str  # relative to the project root, POSIX separators: the correlation id in LUSID
     file_hash: str  # "sha256:<hex>" of the file's bytes
     body: dict[str, Any]  # canonical UpsertInvestmentAccountRequest
+    # The git blob id of the file's bytes (git's own for a file it reports clean, else of the
+    # bytes read), for apply to record: the next plan then trusts git instead of reading the file.
+    # Not compared: the same account read or reused is equal, whichever way its blob was known.
+    file_blob: str | None = field(default=None, compare=False)
+    # The state record it was reused from, unread (None: read now).
+    applied: Applied | None = field(default=None, compare=False, repr=False)
 
     @cached_property
     def body_json(self) -> bytes:
@@ -52,6 +58,22 @@ class LoadedAccount:
 
 class ReusedAccount(LazyBody, LoadedAccount):
     """An account reused from a state record not yet holding its body: fetched on first use."""
+
+    def _fetch_body(self) -> dict[str, Any]:
+        assert self.applied is not None
+        return self.applied.body
+
+    @cached_property
+    def identity(self) -> frozenset[tuple[str, str]]:
+        # The record's, not the body's: a database record fetches its identifiers only if used.
+        assert self.applied is not None
+        return self.applied.identity
+
+    @property
+    def scope(self) -> str | None:
+        # The record's, not the body's: a database record has it without its body.
+        assert self.applied is not None
+        return self.applied.scope
 
 
 @dataclass
@@ -101,9 +123,28 @@ class Applied(Protocol):
     def body_hash(self) -> str: ...
 
     @property
+    def source_blob(self) -> str | None: ...
+
+    @property
     def identity(self) -> frozenset[tuple[str, str]]: ...
+
+    @property
+    def scope(self) -> str | None: ...
 
 
 #: What the loader may reuse instead of reading a file: file (relative to the project root,
 #: POSIX) -> (the hash of the bytes it was applied from, what it gave then).
 Reusable = Mapping[str, tuple[str, Applied]]
+
+
+class ReusableFiles(dict[str, tuple[str, Applied]]):
+    """`Reusable`, able to say which of its files claim some identifiers (`claiming`) without
+    looking at every one: through the state's index, for a state in a database."""
+
+    def __init__(
+        self,
+        files: Mapping[str, tuple[str, Applied]],
+        claiming: Callable[[Collection[tuple[str, str]]], Collection[str]],
+    ) -> None:
+        super().__init__(files)
+        self.claiming = claiming

@@ -7,9 +7,11 @@ account identifier are reported after all files are read, each naming the other 
 Given what the files gave when last applied (`reuse`, a `{path: (file hash, applied)}` view the
 caller builds from the state), a file whose path and bytes are those it was applied from is not
 read again: it gives the body it gave then. Only new, edited and moved files go through the
-stages (10,000 files: ~3 s instead of ~13 s). `iasync plan` and `iasync apply` both load this
-way, so they always agree. The caller offers records only when they were made under this
-iasync's `CANONICAL_FORMAT` (bodies made by another iasync may not be what this one makes).
+stages (10,000 files: ~3 s instead of ~13 s). In a git work tree, a file git reports unmodified
+whose blob id is the one recorded is not even opened (`gitblobs`): only files git does not vouch
+for are hashed. `iasync plan` and `iasync apply` both load this way, so they always agree. The
+caller offers records only when they were made under this iasync's `CANONICAL_FORMAT` (bodies
+made by another iasync may not be what this one makes).
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from pathlib import Path
 
 from iasync.accounts.clashes import claimed_by_others, report_shared_identifiers
 from iasync.accounts.finding import Found, display_path, find, find_account_files
+from iasync.accounts.gitblobs import CleanBlobs
 from iasync.accounts.loaded import (
     Applied,
     FileOutcome,
     LoadedAccount,
     LoadResult,
     Reusable,
+    ReusableFiles,
     ReusedAccount,
 )
 from iasync.accounts.pool import load_all
@@ -65,17 +69,21 @@ def load_accounts(
     reported in both files, located, as without reuse. The trade-off: an unchanged file is not
     validated again, so a stricter setting (fewer `account_types`) shows up in `iasync validate`.
     """
+    # In a git work tree, git lists the files (no walk of the tree) and which are as committed.
+    git = _ask_git(paths, settings).listing() if canonical and reuse else None
     hidden: list[str] = []
-    found = find(paths, settings, hidden)
-    reused = _reusable(found, settings, reuse) if canonical and reuse is not None else {}
-    to_read = [file for file in found if file.given not in reused]
+    found = find(paths, settings, hidden, git)
+    blobs = git.clean if git is not None else None
     # Thousands of small trees stay alive while loading: the cyclic GC would rescan them over
     # and over for nothing (the data has no cycles). A third of the time, without this.
     collecting = gc.isenabled()
     gc.disable()
     try:
+        reused = _reusable(found, settings, reuse, blobs) if canonical and reuse else {}
+        to_read = [file for file in found if file.given not in reused]
         outcomes = _load_found(to_read, settings, canonical)
-        clashing = claimed_by_others(outcomes.values(), reused)
+        claiming = reuse.claiming if isinstance(reuse, ReusableFiles) else None
+        clashing = claimed_by_others(outcomes.values(), reused, claiming)
         outcomes.update(_load_found(clashing, settings, canonical))
         for file in clashing:
             del reused[file.given]
@@ -112,24 +120,42 @@ def _hidden_files(hidden: list[str], settings: Settings) -> list[Problem]:
     ]
 
 
+def _ask_git(paths: Sequence[Path], settings: Settings) -> CleanBlobs:
+    return CleanBlobs(str(settings.root), [str(path) for path in paths or [settings.accounts_path]])
+
+
 def _reusable(
-    files: Sequence[Found], settings: Settings, reuse: Reusable
+    files: Sequence[Found], settings: Settings, reuse: Reusable, blobs: dict[str, str] | None
 ) -> dict[str, LoadedAccount]:
-    """The files byte for byte as they were applied from: file -> the account they gave then."""
+    """The files as they were applied from: file -> the account they gave then.
+
+    A file git reports clean, whose blob id is the one recorded, is not opened; any other file
+    applied from is hashed and compared (`blobs` is None outside git: every one is hashed).
+    """
     # A file applied is the root + its path; files are matched by absolute path, so PATH
     # arguments relative to the working directory find theirs too. A file that does not match
     # (through a symlinked directory, say) is simply read: slower, never wrong.
     root = os.path.abspath(settings.root)
-    applied = {os.path.join(root, source): source for source in reuse}
+    prefix = root if root.endswith(os.sep) else root + os.sep
+    start = len(prefix)
+    git = blobs or {}
     buffer = bytearray(HASH_BUFFER_BYTES)
     reused = {}
     for file in files:
-        source = applied.get(file.absolute)
-        if source is None:
+        absolute = file.absolute
+        if not absolute.startswith(prefix):
             continue
-        hash_applied, account = reuse[source]
-        if same_bytes(file.given, hash_applied, buffer):
-            reused[file.given] = _as_loaded(source, hash_applied, account)
+        source = absolute[start:] if os.sep == "/" else absolute[start:].replace(os.sep, "/")
+        entry = reuse.get(source)
+        if entry is None:
+            continue
+        hash_applied, account = entry
+        blob = git.get(absolute)
+        # Unless git vouches for the very content applied, the bytes decide.
+        vouched = blob is not None and blob == account.source_blob
+        if not vouched and not same_bytes(file.given, hash_applied, buffer):
+            continue
+        reused[file.given] = _as_loaded(source, hash_applied, account, blob or account.source_blob)
     return reused
 
 
@@ -140,22 +166,25 @@ def _load_found(files: list[Found], settings: Settings, canonical: bool) -> dict
     return {file.given: outcome for file, outcome in zip(files, outcomes, strict=True)}
 
 
-def _as_loaded(source: str, file_hash: str, applied: Applied) -> LoadedAccount:
+def _as_loaded(
+    source: str, file_hash: str, applied: Applied, file_blob: str | None
+) -> LoadedAccount:
     """The account a file gave when applied, with the hash and identity known then.
 
     `body_hash` and `identity` are cached properties: given here, they need not be computed
     again for thousands of unchanged accounts. The fields are set as `__init__` would set them,
-    without its three `object.__setattr__` calls (a frozen dataclass's): thousands a run.
+    without its `object.__setattr__` calls (a frozen dataclass's): thousands a run.
     """
-    account = object.__new__(LoadedAccount if is_fetched(applied) else ReusedAccount)
+    fetched = is_fetched(applied)
+    account = object.__new__(LoadedAccount if fetched else ReusedAccount)
     account.__dict__.update(
         path=source,
         file_hash=file_hash,
+        file_blob=file_blob,
+        applied=applied,
         body_hash=applied.body_hash,
-        identity=applied.identity,
     )
-    if is_fetched(applied):
-        account.__dict__["body"] = applied.body
-    else:  # a database state's record: its body is fetched only if the plan needs it
-        account.__dict__["_fetch_body"] = lambda: applied.body
+    if fetched:
+        account.__dict__.update(body=applied.body, identity=applied.identity)
+    # else a database state's record: its body and identifiers are fetched only if used
     return account

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from iasync.accounts.batch_request import describe_request, is_batch_request
 from iasync.accounts.clashes import claims_of
 from iasync.accounts.finding import display_path, undecodable_name
+from iasync.accounts.gitblobs import blob_id
 from iasync.accounts.loaded import FileOutcome, LoadedAccount
 from iasync.accounts.reading import decode, file_hash, read_bytes
 from iasync.errors import Problem
@@ -87,7 +88,8 @@ def _load_file(path: Path, settings: Settings, canonical: bool) -> FileOutcome:
     body, model_problems = _canonical(shown, document, api=settings.api, scope=settings.scope)
     if body is None:
         return FileOutcome(shown, None, model_problems, claims)
-    return FileOutcome(shown, LoadedAccount(shown, file_hash(raw), body), [], claims)
+    account = LoadedAccount(shown, file_hash(raw), body, blob_id(raw))
+    return FileOutcome(shown, account, [], claims)
 
 
 _UNDECODABLE_NAME = (

@@ -183,7 +183,7 @@ def _record(
                 source_hash=loaded.file_hash,
                 applied_at=applied_at,
                 commit=commit,
-            )
+            ).with_blob(loaded.file_blob)  # once committed, git vouches for it: not opened
         )
         result.written.append(loaded.path)
     backend.write(state)

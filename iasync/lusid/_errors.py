@@ -7,11 +7,12 @@ hold a secret (a URL is shown by scheme, host and port; a secrets file is never 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from iasync.errors import IasyncError
+
+if TYPE_CHECKING:  # only annotations: the errors are raised and worded without importing httpx
+    import httpx
 
 REQUEST_ID_HEADER = "lusid-meta-requestId"
 MAX_LISTED = 10  # items named in one error message; the rest are counted

@@ -22,7 +22,8 @@ changes a plan keeps (`--target`, `--exclude`) is `subset`; deletion's guard rai
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,10 +32,13 @@ from iasync import __version__
 from iasync.errors import IasyncError
 from iasync.lazybody import LazyBody, is_fetched
 from iasync.plans.diff import Difference, differences_of
+from iasync.states.model import AccountRecord
+from iasync.states.statefile import gc_paused
 
 if TYPE_CHECKING:
+    from iasync.accounts.loaded import ReusableFiles
     from iasync.accounts.loader import LoadedAccount, LoadResult
-    from iasync.states import AccountRecord, State
+    from iasync.states import State
 
 #: The version of the saved plan's format (`planfile`).
 PLAN_FORMAT_VERSION = 2
@@ -73,6 +77,9 @@ class AccountChange:
     # Refresh: the state's version to LUSID's, for an account changed outside iasync.
     drift: list[Difference] = field(default_factory=list)
     delete: bool = False  # an orphan that apply deletes from LUSID (the plan prunes)
+    # The git blob id of the file's bytes (`LoadedAccount.file_blob`), for apply to record. Not
+    # in a saved plan: `check_fresh` takes it from the files, found the same as planned.
+    file_blob: str | None = field(default=None, compare=False)
 
     @property
     def sent(self) -> bool:
@@ -94,6 +101,10 @@ class AccountChange:
         """The account's scope under the scoped API (with `identity`, how LUSID finds it)."""
         from iasync.accounts.model import scope_of
 
+        if not is_fetched(self) and self.record is not None:
+            # A body not fetched is its record's, or a reused one's matched in the record's
+            # scope: the record knows it without its body.
+            return self.record.scope
         return scope_of(self.body)
 
 
@@ -124,14 +135,12 @@ class Plan:
     @property
     def to_send(self) -> list[AccountChange]:
         """Creates and updates, in file order: what apply sends."""
-        return [change for change in self.changes if change.sent]
+        return [change for change in self.changes if change.action in SENT_ACTIONS]
 
     @property
     def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(ACTIONS, 0)
-        for change in self.changes:
-            counts[change.action] += 1
-        return counts
+        counted: Counter[str] = Counter(change.action for change in self.changes)
+        return {action: counted[action] for action in ACTIONS}
 
     @property
     def moves(self) -> list[AccountChange]:
@@ -161,7 +170,10 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         """True when apply would send, delete or record anything (`-detailed-exitcode` says 2)."""
-        return any(change.sent or change.moved_from or change.delete for change in self.changes)
+        return any(
+            change.action in SENT_ACTIONS or change.moved_from or change.delete
+            for change in self.changes
+        )
 
     @property
     def batches(self) -> int:
@@ -188,26 +200,36 @@ def make_plan(
     empty for the whole accounts directory). When given, only state records last applied from
     under them can be orphaned: a plan of one folder says nothing about the others.
     """
-    from iasync.accounts.model import canonical_format_for
+    with gc_paused():  # 100,000 changes hold no cycles: no collection while they are made
+        return _make_plan(load, state, success_mode, batch_size, paths)
 
-    records = list(state.accounts.values())
-    # A state stamped with the reference page's format holds no scope: its bodies (read from a
-    # database only when used) need not be read to match, nor those of accounts reused from it.
-    unscoped = state.canonical_format == canonical_format_for("unscoped")
-    index = _index_by_identifier(records, unscoped)
-    matches = {account.path: _match(account, index, unscoped) for account in load.accounts}
-    _check_unambiguous(load.accounts, matches)
 
-    changes = [_change_for(account, matches[account.path]) for account in load.accounts]
+def _make_plan(
+    load: LoadResult, state: State, success_mode: str, batch_size: int, paths: Sequence[str]
+) -> Plan:
+    matches, own = _matches(load.accounts, state)
+    _check_unambiguous(load.accounts, matches, own)
+
+    unchanged = _unchanged_as_applied
+    changes = [
+        unchanged(account, record)
+        if (record := own.get(account.path)) is not None
+        else _change_for(account, matches[account.path])
+        for account in load.accounts
+    ]
     updates = [change for change in changes if change.action == "update"]
     pairs = [(change.record.body, change.body) for change in updates if change.record]
     for change, diffs in zip(updates, differences_of(pairs), strict=True):
         change.differences = diffs
-    matched = {change.lusid_id for change in changes if change.record is not None}
+    matched = {record.lusid_id for record in own.values()}
+    matched.update(c.record.lusid_id for c in changes if c.record is not None and c.path not in own)
+    orphans = [
+        record
+        for record in map(state.accounts.__getitem__, state.accounts.keys() - matched)
+        if within_paths(record.source, paths)
+    ]
     changes += [
-        _orphan(record)
-        for record in sorted(records, key=lambda r: (r.source or "", r.lusid_id))
-        if record.lusid_id not in matched and within_paths(record.source, paths)
+        _orphan(record) for record in sorted(orphans, key=lambda r: (r.source or "", r.lusid_id))
     ]
     return Plan(
         changes=changes,
@@ -226,7 +248,7 @@ RecordIndex = dict[ScopedPair, list["AccountRecord"]]
 
 def reusable_files(
     state: State, *, api: str = "unscoped", scope: str | None = None
-) -> dict[str, tuple[str, AccountRecord]]:
+) -> ReusableFiles:
     """What the loader may take from `state` instead of reading a file: file -> (the hash of the
     bytes it was applied from, its record). Nothing when the records' bodies were made under
     another `CANONICAL_FORMAT`: another iasync may make other bodies of the same files.
@@ -235,17 +257,62 @@ def reusable_files(
     when its scope is the one the file would now get from the setting (under `unscoped`: no
     scope). A file whose own `scope:` differs from the setting is simply read again.
     """
-    from iasync.accounts.model import canonical_format_for, scope_of
+    from iasync.accounts.loaded import ReusableFiles
+    from iasync.accounts.model import canonical_format_for
+
+    def claiming(identifiers: Collection[tuple[str, str]]) -> list[str]:
+        return [record.source for record in state.matching(identifiers)]
 
     if state.canonical_format != canonical_format_for(api):
-        return {}
+        return ReusableFiles({}, claiming)
     if api != "scoped":  # the stamp says no body has a scope: no body need be read
-        return {record.source: (record.source_hash, record) for record in state.accounts.values()}
-    return {
+        files = {record.source: (record.source_hash, record) for record in state.accounts.values()}
+        return ReusableFiles(files, claiming)
+    files = {
         record.source: (record.source_hash, record)
         for record in state.accounts.values()
-        if scope_of(record.body) == scope
+        if record.scope == scope  # a database's record knows it without its body
     }
+    return ReusableFiles(files, claiming)
+
+
+def _matches(
+    accounts: Sequence[LoadedAccount], state: State
+) -> tuple[dict[str, list[AccountRecord]], dict[str, AccountRecord]]:
+    """The records each account matches, by file; and, apart, the files matched to the very
+    record they were reused from, unread, without a lookup.
+
+    In a state read from a database where no two records share an identifier (as apply leaves
+    it), an account reused from a record matches that record alone: only the accounts read now
+    are looked up, in the index (time in proportion to the changes, not to the state), and only
+    the records found there are compared by scope. Any other state is indexed here, and every
+    account looked up. A record's scope, and a reused account's, is known without its body.
+    """
+    index = state.indexed()
+    if index is None or index.any_shared():
+        by_identifier = _index_by_identifier(state.accounts.values())
+        return {account.path: _match(account, by_identifier) for account in accounts}, {}
+    records = state.accounts
+    own = {
+        account.path: applied
+        for account in accounts
+        if isinstance(applied := account.applied, AccountRecord)
+        and records.get(applied.lusid_id) is applied
+    }
+    matches = {
+        account.path: _in_scope_of(account, state.matching(account.identity))
+        for account in accounts
+        if account.path not in own
+    }
+    return matches, own
+
+
+def _in_scope_of(account: LoadedAccount, records: list[AccountRecord]) -> list[AccountRecord]:
+    """The records, sharing an identifier with `account`, that are in its scope."""
+    if not records:
+        return records
+    scope = account.scope
+    return [record for record in records if record.scope == scope]
 
 
 def scoped_pairs(identity: Iterable[tuple[str, str]], body: dict[str, Any]) -> set[ScopedPair]:
@@ -256,28 +323,20 @@ def scoped_pairs(identity: Iterable[tuple[str, str]], body: dict[str, Any]) -> s
     return {(scope, key, value) for key, value in identity}
 
 
-def _scope_of(entity: AccountRecord | LoadedAccount, unscoped: bool) -> str | None:
-    """The scope of a record or account; None, without reading its body, where the state says
-    no body has one and the body is not at hand."""
-    from iasync.accounts.model import scope_of
-
-    return None if unscoped and not is_fetched(entity) else scope_of(entity.body)
-
-
-def _index_by_identifier(records: Iterable[AccountRecord], unscoped: bool) -> RecordIndex:
+def _index_by_identifier(records: Iterable[AccountRecord]) -> RecordIndex:
     """(scope, identifier key, value) -> the records holding it: one lookup per identifier."""
     index: RecordIndex = {}
     for record in records:
-        scope = _scope_of(record, unscoped)
+        scope = record.scope
         for key, value in record.identity:
             index.setdefault((scope, key, value), []).append(record)
     return index
 
 
-def _match(account: LoadedAccount, index: RecordIndex, unscoped: bool) -> list[AccountRecord]:
+def _match(account: LoadedAccount, index: RecordIndex) -> list[AccountRecord]:
     """The distinct state records sharing any identifier (in the same scope) with the account."""
     found: dict[str, AccountRecord] = {}
-    scope = _scope_of(account, unscoped)
+    scope = account.scope
     pairs = {(scope, key, value) for key, value in account.identity}
     for pair in sorted(pairs, key=lambda p: (p[0] or "", p[1], p[2])):
         for record in index.get(pair, ()):
@@ -293,13 +352,22 @@ def _which_identifiers(account: LoadedAccount, record: AccountRecord) -> str:
 
 
 def _check_unambiguous(
-    accounts: Sequence[LoadedAccount], matches: dict[str, list[AccountRecord]]
+    accounts: Sequence[LoadedAccount],
+    matches: dict[str, list[AccountRecord]],
+    own: dict[str, AccountRecord] | None = None,
 ) -> None:
-    """One file, one record; one record, one file. Otherwise apply would merge accounts."""
+    """One file, one record; one record, one file. Otherwise apply would merge accounts.
+
+    The files in `own` match the record they were reused from, which no other record shares an
+    identifier with: only another file, read now, can match it too; that file's match finds it.
+    """
+    own = own or {}
     problems: list[str] = []
     claimed: dict[str, list[str]] = {}
     for account in accounts:
-        found = matches[account.path]
+        found = matches.get(account.path)
+        if found is None:
+            continue  # in `own`
         if len(found) > 1:
             whose = "".join(f"\n      {_which_identifiers(account, rec)}" for rec in found)
             problems.append(
@@ -308,10 +376,15 @@ def _check_unambiguous(
             )
         elif found:
             claimed.setdefault(found[0].lusid_id, []).append(account.path)
+    for files in claimed.values():
+        record = matches[files[0]][0]
+        if own.get(record.source) is record:
+            files.append(record.source)  # reused from it, unread
     for lusid_id, files in claimed.items():
         if len(files) > 1:
+            in_order = sorted(files, key=lambda path: path.split("/"))  # as the files are found
             problems.append(
-                f"{' and '.join(files)} match the same LUSID account {lusid_id}; "
+                f"{' and '.join(in_order)} match the same LUSID account {lusid_id}; "
                 "keep one file per account"
             )
     if problems:
@@ -320,9 +393,11 @@ def _check_unambiguous(
 
 def _change_for(account: LoadedAccount, found: list[AccountRecord]) -> AccountChange:
     record = found[0] if found else None
-    if record is not None and not is_fetched(account):
-        # Reused from a record whose body was not read (a database state): the hashes, both
-        # known, decide, and the body is fetched only if something asks for it.
+    if record is not None and not (is_fetched(account) and is_fetched(record)):
+        # A body not read yet (a database state's record, or an account reused from one): the
+        # hashes decide, and the body is fetched only if something asks for it. (A file read
+        # now that matches an unread record is one whose own scope is not the setting's, read
+        # on every plan: its record's body stays unread unless the account changed.)
         unchanged = record.body_hash == account.body_hash
     else:
         # Equal canonical bodies serialise to the same bytes, so they share the state's hash: a
@@ -335,6 +410,7 @@ def _change_for(account: LoadedAccount, found: list[AccountRecord]) -> AccountCh
         identity=account.identity,
         body_hash=record.body_hash if unchanged and record else account.body_hash,
         file_hash=account.file_hash,
+        file_blob=account.file_blob,
     )
     if record is None:
         return change
@@ -360,6 +436,46 @@ def _change_with_body_of(account: LoadedAccount, **fields: Any) -> AccountChange
     change = _ChangeOfReused(body={}, **fields)
     del change.__dict__["body"]  # the placeholder: the account's own is fetched when used
     change.__dict__["_fetch_body"] = lambda: account.body
+    return change
+
+
+class _UnchangedAsApplied(LazyBody, AccountChange):
+    """An account reused from its record, unread: unchanged, its identity and body the record's,
+    fetched only if used."""
+
+    def _fetch_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = self.__dict__["record"].body
+        return body
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "identity":
+            identity = self.__dict__["record"].identity
+            self.__dict__["identity"] = identity
+            return identity
+        return super().__getattr__(name)
+
+
+def _unchanged_as_applied(account: LoadedAccount, record: AccountRecord) -> AccountChange:
+    """The change of an account reused from `record` (its source): unchanged, nothing moved.
+    Made without `__init__`: 100,000 of them in a plan, each with nothing to work out."""
+    change = object.__new__(_UnchangedAsApplied)
+    change.__dict__.update(
+        action="unchanged",
+        path=account.path,
+        body_hash=record.body_hash,
+        file_hash=account.file_hash,
+        record=record,
+        differences=[],
+        lusid_id=record.lusid_id,
+        version=record.version,
+        moved_from=None,
+        remote=None,
+        remote_id=None,
+        remote_version=None,
+        drift=[],
+        delete=False,
+        file_blob=account.file_blob,
+    )
     return change
 
 

@@ -452,8 +452,9 @@ def check_fresh(plan: Plan, state: State, load: LoadResult) -> None:
     """Raise StalePlanError unless the state and every file are as they were when planned.
 
     Only files under the plan's own PATH arguments count (all of them for a whole-project plan).
-    Once the plan is known fresh, each change gets back its state `record`, which a saved plan
-    does not carry: the state is the very one it was made against.
+    Once the plan is known fresh, each change gets back its state `record` and its file's git
+    blob id, which a saved plan does not carry: the state is the very one it was made against,
+    the files hold the very bytes.
 
     Serial 0 is a state never written. A plan made when there was none is fresh while there is
     still none, whatever lineage each read made up for it; the state then takes on the plan's
@@ -480,9 +481,12 @@ def check_fresh(plan: Plan, state: State, load: LoadResult) -> None:
             f"stale plan: account files changed since the plan was made ({shown}); "
             "run iasync plan again"
         )
+    blobs = {account.path: account.file_blob for account in load.accounts}
     for change in plan.changes:
         if change.lusid_id is not None and change.record is None:
             change.record = state.accounts.get(change.lusid_id)
+        if change.file_blob is None and change.file_hash is not None:
+            change.file_blob = blobs.get(change.path)  # of the very bytes planned: fresh
 
 
 def _file_changes(before: dict[str, str], now: dict[str, str]) -> list[str]:

@@ -8,9 +8,9 @@ is a backend (`local`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from iasync.errors import IasyncError
 
@@ -52,6 +52,31 @@ class AccountRecord:
     def identity(self) -> frozenset[tuple[str, str]]:
         return frozenset(self.identifiers.items())
 
+    @property
+    def scope(self) -> str | None:
+        """The account's scope under the scoped API (its body's `scope`); None under the
+        reference page's. With `identity`, how LUSID finds the account. A record read from a
+        database has it from its own column, without its body (see `database._LazyRecord`)."""
+        return scope_in(self.body)
+
+    # The git blob id of the bytes of `source_hash`, when known. Not a dataclass field: a
+    # record's fields are its document in the first format (`to_json`, `state show`), which
+    # stays as it was; the JSON backend keeps the blob id only when there is one, the databases
+    # in a column. `dataclasses.replace` does not carry it over: give it to the new record.
+    @property
+    def source_blob(self) -> str | None:
+        blob: str | None = self.__dict__.get("source_blob")
+        return blob
+
+    @source_blob.setter
+    def source_blob(self, blob: str | None) -> None:
+        self.__dict__["source_blob"] = blob
+
+    def with_blob(self, blob: str | None) -> AccountRecord:
+        """This record, its `source_blob` set; for chaining after a constructor."""
+        self.source_blob = blob
+        return self
+
     def to_json(self) -> dict[str, Any]:
         # Not dataclasses.asdict, which deep-copies every body (seconds for 5,000 accounts), and
         # not fields(self) each time, which costs as much again as building the dict.
@@ -59,6 +84,30 @@ class AccountRecord:
 
 
 RECORD_FIELDS = tuple(f.name for f in fields(AccountRecord))
+
+
+def scope_in(body: Mapping[str, Any]) -> str | None:
+    """The scope of a canonical body: its `scope` when a string (only the scoped API's have one);
+    as `iasync.accounts.model.scope_of`, which the state does not import (it loads pydantic)."""
+    scope = body.get("scope")
+    return scope if isinstance(scope, str) else None
+
+
+class RecordIndex(Protocol):
+    """A database's index of the records by identifier, as they were read: finding the records
+    of a few identifiers without looking at every record."""
+
+    def lusid_ids_with(self, key: str, value: str) -> list[str]:
+        """The LUSID ids of the records holding identifier `key` = `value`, sorted."""
+        ...
+
+    def any_shared(self) -> bool:
+        """Whether two records hold the same identifier (never, in a state apply wrote)."""
+        ...
+
+    def describes(self, accounts: dict[str, AccountRecord]) -> bool:
+        """Whether it still describes `accounts`: these very records, none changed since read."""
+        ...
 
 
 @dataclass
@@ -69,6 +118,13 @@ class State:
     # iasync.accounts.model.CANONICAL_FORMAT that every record's body was made under (None: not
     # known, e.g. a state written before the field existed): only then are records reused.
     canonical_format: int | None = None
+    # The records by identifier, for a state read from a database (None: `accounts` is scanned).
+    index: RecordIndex | None = field(default=None, repr=False, compare=False)
+
+    def indexed(self) -> RecordIndex | None:
+        """The index, while it still describes the records (nothing recorded since the read)."""
+        index = self.index
+        return index if index is not None and index.describes(self.accounts) else None
 
     @classmethod
     def new(cls) -> State:
@@ -76,9 +132,20 @@ class State:
         return cls(lineage=str(uuid.uuid4()))
 
     def matching(self, identity: Iterable[tuple[str, str]]) -> list[AccountRecord]:
-        """Records sharing any identifier (key and value) with `identity`, as LUSID matches."""
-        wanted = set(identity)
-        return [rec for rec in self.accounts.values() if wanted & rec.identity]
+        """Records sharing any identifier (key and value) with `identity`, as LUSID matches:
+        by identifier in the order of `sorted(identity)`, then by LUSID id, each once."""
+        wanted = sorted(set(identity))
+        index = self.indexed()
+        if index is None:  # one pass over every record
+            by_pair: dict[tuple[str, str], list[AccountRecord]] = {}
+            for rec in self.accounts.values():
+                for pair in rec.identity.intersection(wanted):
+                    by_pair.setdefault(pair, []).append(rec)
+            ids = [rec.lusid_id for pair in wanted for rec in by_pair.get(pair, ())]
+        else:  # a lookup per identifier
+            ids = [found for key, value in wanted for found in index.lusid_ids_with(key, value)]
+        found = {lusid_id: self.accounts[lusid_id] for lusid_id in ids if lusid_id in self.accounts}
+        return [rec for rec in found.values() if not rec.identity.isdisjoint(wanted)]
 
     def record(self, rec: AccountRecord) -> None:
         """Add `rec`, replacing the record with the same LUSID id."""

@@ -5,7 +5,9 @@
      "accounts": {"LUID_00003D6X": {
          "lusid_id": "LUID_00003D6X", "version": 3, "identifiers": {...}, "body": {...},
          "body_hash": "sha256:..", "source": "accounts/..", "source_hash": "sha256:..",
-         "applied_at": "..", "commit": ".."}}}
+         "applied_at": "..", "commit": "..", "source_blob": ".."}}}
+
+(`source_blob`, the git blob id of the file's bytes, only when known.)
 
 `dump_state` and `parse_state` turn a `State` into these bytes and back; a document this iasync
 cannot read is a `StateCorruptError` that says what to do, never a traceback.
@@ -39,8 +41,16 @@ def state_document(state: State) -> dict[str, Any]:
         "serial": state.serial,
         "iasync_version": __version__,
         "canonical_format": state.canonical_format,
-        "accounts": {lusid_id: rec.to_json() for lusid_id, rec in state.accounts.items()},
+        "accounts": {lusid_id: _record_json(rec) for lusid_id, rec in state.accounts.items()},
     }
+
+
+def _record_json(rec: AccountRecord) -> dict[str, Any]:
+    """A record's document; its git blob id only when known (an optional key of format 1)."""
+    document = rec.to_json()
+    if rec.source_blob is not None:
+        document["source_blob"] = rec.source_blob
+    return document
 
 
 def dump_state(state: State) -> bytes:
@@ -156,7 +166,13 @@ def _record_from_json(raw: Any, prefix: str) -> AccountRecord:
             _get(raw, key, kind, prefix, optional)
     if not all(value.__class__ is str for value in raw["identifiers"].values()):
         raise _ShapeError(f"{prefix}identifiers: every value must be a string")
-    return AccountRecord(**{name: raw[name] for name in RECORD_FIELDS})
+    record = AccountRecord(**{name: raw[name] for name in RECORD_FIELDS})
+    blob = raw.get("source_blob")
+    if blob is not None:
+        if blob.__class__ is not str:
+            raise _ShapeError(f"{prefix}source_blob should be a string, not {blob!r:.60}")
+        record.source_blob = blob
+    return record
 
 
 _MISSING = object()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from iasync.accounts.gitblobs import blob_id
 from tests.e2e.conftest import Project
 from tests.e2e.test_existing_accounts import file_body, seed
 
@@ -40,6 +41,9 @@ def test_import_writes_files_records_them_and_the_next_plan_has_no_changes(
     fmt = project.iasync("fmt", "--check")
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
     assert "accounts/IA_0005.yaml" in project.recorded_sources()
+    records = project.state()["accounts"].values()
+    (record,) = [r for r in records if r["source"] == "accounts/IA_0005.yaml"]
+    assert record["source_blob"] == blob_id(written.read_bytes())  # git's id, once committed
     plan = project.iasync("plan", "--refresh", "-detailed-exitcode")
     assert plan.returncode == 0, plan.stdout
     assert "No changes" in plan.stdout

@@ -157,6 +157,48 @@ def test_a_record_read_and_changed_in_place_is_written(backend: DatabaseStateBac
     assert open_at_same(backend).read().accounts["LUID_2"].source_hash == ""
 
 
+def test_a_records_scope_is_read_without_its_body(backend: DatabaseStateBackend) -> None:
+    uk = {"scope": "uk", "displayName": "S", "accountType": "Personal"}
+    written_state(backend, make_record("LUID_S", body=uk), make_record("LUID_U"))
+
+    state = open_at_same(backend).read()
+
+    assert {lusid_id: rec.scope for lusid_id, rec in state.accounts.items()} == {
+        "LUID_S": "uk",
+        "LUID_U": None,  # the reference page's API: no scope
+    }
+    assert all("body" not in vars(rec) for rec in state.accounts.values())
+
+
+def test_a_body_changed_in_place_writes_its_scope(backend: DatabaseStateBackend) -> None:
+    uk = {"scope": "uk", "displayName": "S", "accountType": "Personal"}
+    written_state(backend, make_record("LUID_S", body=uk))
+    reader = open_at_same(backend)
+    state = reader.read()
+
+    state.accounts["LUID_S"].body = uk | {"scope": "eu"}
+
+    assert state.accounts["LUID_S"].scope == "eu"  # the body's, once at hand
+    reader.write(state)
+    assert open_at_same(backend).read().accounts["LUID_S"].scope == "eu"
+
+
+def test_records_sharing_an_identifier_in_two_scopes_share_none(
+    backend: DatabaseStateBackend,
+) -> None:
+    def scoped(lusid_id: str, scope: str) -> AccountRecord:
+        body = {"scope": scope, "displayName": "S", "accountType": "Personal"}
+        return make_record(lusid_id, body=body, identifiers={EXT: "IA_SAME"})
+
+    written_state(backend, scoped("LUID_UK", "uk"), scoped("LUID_EU", "eu"))
+    index = open_at_same(backend).read().index
+    assert index is not None and not index.any_shared()  # two LUSID accounts, as LUSID has it
+
+    written_state(backend, scoped("LUID_UK2", "uk"))
+    index = open_at_same(backend).read().index
+    assert index is not None and index.any_shared()
+
+
 def test_a_write_with_nothing_changed_writes_no_record(backend: DatabaseStateBackend) -> None:
     state = written_state(backend, make_record())
     backend.write(state)
