@@ -13,14 +13,10 @@ from typing import TYPE_CHECKING
 import click
 
 from iasync.commands.options import (
-    exclude_option,
     lock_timeout_option,
-    max_deletes_option,
     no_color_option,
-    prune_option,
-    refresh_option,
+    plan_options,
     state_option,
-    target_option,
     workspace_option,
 )
 from iasync.errors import IasyncError
@@ -56,11 +52,7 @@ if TYPE_CHECKING:
 @state_option
 @workspace_option
 @click.option("-json", "--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@target_option
-@exclude_option
-@refresh_option
-@prune_option
-@max_deletes_option
+@plan_options()
 @no_color_option
 def command(
     planfile: Path | None,

@@ -5,7 +5,12 @@ Terraform's single-dash spellings are accepted beside the GNU ones (`-no-color`,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import click
+
+_Command = TypeVar("_Command", bound=Callable[..., object])
 
 state_option = click.option(
     "--state",
@@ -72,3 +77,26 @@ max_deletes_option = click.option(
     show_default=True,
     help="With --prune: refuse to delete more accounts than this.",
 )
+offline_option = click.option(
+    "--offline",
+    is_flag=True,
+    help="Read nothing from LUSID (no credentials needed): accounts to create are not checked "
+    "against it, and the plan says so.",
+)
+
+
+def plan_options(*, offline: bool = False) -> Callable[[_Command], _Command]:
+    """The options that say what a plan holds (`operations.PlanOptions`), for plan and for apply
+    (which plans too): --target, --exclude, --refresh, --prune, --max-deletes, and with `offline`
+    (plan's own) --offline after --exclude. They show in --help in that order."""
+    options = [target_option, exclude_option]
+    options += [offline_option] if offline else []
+    options += [refresh_option, prune_option, max_deletes_option]
+
+    def decorate(command: _Command) -> _Command:
+        # click lists options in the reverse of the order applied: the last applied comes first.
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
