@@ -1,5 +1,6 @@
 """What each command does, without click and without printing: plan now, load a saved plan,
-apply a plan. Commands wire options to these and show what they return through `views`.
+apply a plan (`open_apply`: under the state's lock). Commands wire options to these and show what
+they return through `views`.
 
 Making a plan is written once here: `iasync plan` and `iasync apply` both load the files the
 same way (files as applied are not read again) and so always agree.
@@ -7,7 +8,8 @@ same way (files as applied are not read again) and so always agree.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +19,7 @@ from iasync.errors import IasyncError
 if TYPE_CHECKING:
     from iasync.accounts.loader import LoadResult
     from iasync.applying import ApplyResult, BatchOutcome
-    from iasync.lusid import LusidClient
+    from iasync.lusid import LusidClient, RetryEvent
     from iasync.plans.plan import Plan
     from iasync.settings import Settings
     from iasync.states import State, StateBackend
@@ -243,6 +245,71 @@ def _nothing_left(plan: Plan, state: State, load: LoadResult) -> bool:
         return False
     select(again, plan.targets, plan.excludes)
     return not again.has_changes and not (plan.prune and again.of("orphaned"))
+
+
+@dataclass
+class ApplyRun:
+    """An apply under way, within `open_apply`: the settings it applies with, LUSID's client and
+    where it is (`target`, to say before anything is sent), and the state read under the lock."""
+
+    settings: Settings
+    target: str
+    client: LusidClient
+    backend: StateBackend
+    state: State
+
+    def plan_every_file(self, options: PlanOptions) -> Plan:
+        """The plan of every account file, made now (apply without a saved plan)."""
+        self.settings.require_accounts_dir(
+            to="plan (`iasync plan PATH... -out FILE`, then apply FILE)"
+        )
+        return plan_now(self.settings, self.state, options=options, client=self.client)
+
+    def open_saved_plan(self, planfile: Path, overridden: Collection[str]) -> Plan:
+        """The saved plan, once fresh and checked against LUSID. From now on the run applies
+        with its success mode and batch size, unless `overridden` (see `settings_of_plan`)."""
+        plan = load_saved_plan(self.settings, self.state, planfile)
+        self.settings = settings_of_plan(self.settings, plan, overridden)
+        check_unseen_creates(plan, self.state, self.client)
+        return plan
+
+    def apply(
+        self,
+        plan: Plan,
+        *,
+        on_batch: Callable[[BatchOutcome], None] | None = None,
+        on_interrupt: Callable[[int], None] | None = None,
+    ) -> ApplyResult:
+        """`apply_plan` of `plan`, with this run's settings, client and state."""
+        return apply_plan(
+            self.settings,
+            plan,
+            self.state,
+            self.backend,
+            self.client,
+            on_batch=on_batch,
+            on_interrupt=on_interrupt,
+        )
+
+
+@contextmanager
+def open_apply(
+    settings: Settings, *, lock_timeout: float, on_retry: Callable[[RetryEvent], None]
+) -> Iterator[ApplyRun]:
+    """An apply's client for LUSID and its state, read under the state's lock (waiting up to
+    `lock_timeout` seconds for it); the lock is held and the client open until the block ends.
+    `on_retry` hears each request about to be retried."""
+    from iasync.lusid import LusidClient, as_api, load_lusid_config
+    from iasync.states import open_backend
+
+    # Before the lock: a missing credential fails fast. secrets.json is looked for at the
+    # project root, where the settings are, whichever directory apply runs from.
+    config = load_lusid_config(root=settings.root)
+    backend = open_backend(settings)
+    client = LusidClient(config, on_retry=on_retry, api=as_api(settings.api))
+    with client, backend.lock("apply", timeout=lock_timeout):
+        state = backend.read()
+        yield ApplyRun(settings, config.describe_target(), client, backend, state)
 
 
 def apply_plan(

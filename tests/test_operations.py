@@ -1,22 +1,26 @@
-"""What the commands do, without click: plan now, load a saved plan, a saved plan's settings."""
+"""What the commands do, without click: plan now, load a saved plan, a saved plan's settings, an
+apply under the state's lock."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from iasync.operations import (
     InvalidAccountFiles,
+    PlanOptions,
     load_saved_plan,
+    open_apply,
     plan_now,
     settings_of_plan,
     state_backend,
 )
 from iasync.plans.planfile import StalePlanError, save_plan
 from iasync.settings import Settings
-from iasync.states import LocalStateBackend, State
+from iasync.states import LocalStateBackend, State, StateLockedError, open_backend
 
 EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
 
@@ -79,3 +83,25 @@ def test_the_state_file_named_on_the_command_line_wins(settings: Settings) -> No
     assert isinstance(backend, LocalStateBackend)
     assert backend.describe() == str(settings.root / "elsewhere.json")
     assert state_backend(None, settings).describe() == str(settings.state_path)
+
+
+def test_an_apply_run_holds_the_lock_plans_applies_and_adopts_a_saved_plans_settings(
+    settings: Settings, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in emulator.env().items():
+        monkeypatch.setenv(name, value)
+    (settings.root / "accounts" / "a.yaml").write_text(account("IA_1"))
+    atomic = settings.with_overrides(success_mode="Atomic")
+    save_plan(plan_now(atomic, State.new()), settings.root / "tf.plan")
+
+    with open_apply(settings, lock_timeout=0, on_retry=print) as run:
+        with pytest.raises(StateLockedError), open_backend(settings).lock("apply"):
+            pass
+        assert run.target.startswith(emulator.url)
+        plan = run.open_saved_plan(settings.root / "tf.plan", overridden=())
+        assert run.settings.success_mode == "Atomic"  # the plan's, as reviewed
+        assert [c.action for c in run.plan_every_file(PlanOptions()).changes] == ["create"]
+        result = run.apply(plan)
+
+    assert result.created == ["accounts/a.yaml"]
+    assert len(open_backend(settings).read().accounts) == 1
