@@ -9,7 +9,7 @@ same way (files as applied are not read again) and so always agree.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -323,33 +323,87 @@ def apply_plan(
     on_interrupt: Callable[[int], None] | None = None,
 ) -> ApplyResult:
     """Send the plan's creates and updates, record what LUSID accepted (and the moves) in the
-    state, then delete the orphans the plan prunes. The caller holds the state lock."""
+    state, then delete the orphans the plan prunes. The caller holds the state lock.
+
+    The audit entry is recorded however the apply ends once it began sending: an error that
+    stops it (LUSID unreachable, the credentials refused, the state not written) is recorded
+    with what was recorded before it, then goes on."""
     from iasync.applying import apply_changes, delete_orphans, refuse_deletes_without_endpoint
     from iasync.gitinfo import current_commit
 
     refuse_deletes_without_endpoint(plan.to_delete, client)  # before anything is sent
-    result = apply_changes(
-        plan.changes,
-        client=client,
-        backend=backend,
-        state=state,
-        batch_size=settings.batch_size,
-        concurrency=settings.concurrency,
-        success_mode=settings.success_mode,
-        commit=current_commit(settings.root),
-        on_batch=on_batch,
-        on_interrupt=on_interrupt,
-    )
-    if plan.to_delete:
-        delete_orphans(plan.to_delete, client=client, backend=backend, state=state, result=result)
+    commit = current_commit(settings.root)
+    recorded = _RecordedBatches(on_batch)
+    result: ApplyResult | None = None
+    try:
+        result = apply_changes(
+            plan.changes,
+            client=client,
+            backend=backend,
+            state=state,
+            batch_size=settings.batch_size,
+            concurrency=settings.concurrency,
+            success_mode=settings.success_mode,
+            commit=commit,
+            on_batch=recorded,
+            on_interrupt=on_interrupt,
+        )
+        if plan.to_delete:
+            delete_orphans(
+                plan.to_delete, client=client, backend=backend, state=state, result=result
+            )
+    except IasyncError as error:
+        so_far = recorded.result(plan) if result is None else result
+        # Should recording fail too (the state's store gone, say), `error` is still the one to
+        # tell: it is why the apply stopped.
+        with suppress(IasyncError):
+            record_apply(settings, plan, so_far, state, backend, stopped=error)
+        raise
     record_apply(settings, plan, result, state, backend)
     return result
 
 
+class _RecordedBatches:
+    """`apply_changes`' `on_batch`: hears each batch it recorded, tells `then`, and keeps the
+    batches, for the audit entry of an apply an error stops: `apply_changes` then raises, and
+    its result of the batches recorded before is lost with it."""
+
+    def __init__(self, then: Callable[[BatchOutcome], None] | None) -> None:
+        self.then = then
+        self.outcomes: dict[int, BatchOutcome] = {}
+
+    def __call__(self, outcome: BatchOutcome) -> None:
+        self.outcomes[outcome.number] = outcome  # by number: a batch recorded again counts once
+        if self.then is not None:
+            self.then(outcome)
+
+    def result(self, plan: Plan) -> ApplyResult:
+        """What the batches heard recorded, as `apply_changes` would have counted it."""
+        from iasync.applying import ApplyResult
+
+        result = ApplyResult()
+        for outcome in self.outcomes.values():
+            for change in outcome.changes:
+                if change.path in outcome.accepted:
+                    done = result.created if change.action == "create" else result.updated
+                    done.append(change.path)
+            result.failures.extend(outcome.failures)
+        if any(outcome.accepted for outcome in self.outcomes.values()):
+            # The moves are recorded in the state's first write, that of a batch accepted.
+            result.moved = [change.path for change in plan.moves]
+        return result
+
+
 def record_apply(
-    settings: Settings, plan: Plan, result: ApplyResult, state: State, backend: StateBackend
+    settings: Settings,
+    plan: Plan,
+    result: ApplyResult,
+    state: State,
+    backend: StateBackend,
+    stopped: Exception | None = None,
 ) -> None:
-    """The audit entry of this apply: commit, CI run and actor, the plan's hash, the counts."""
+    """The audit entry of this apply: commit, CI run and actor, the plan's hash, the counts; and
+    the error that `stopped` it, if one did."""
     from iasync.audit import apply_entry
 
-    backend.record_apply(apply_entry(plan, result, state, settings.root))
+    backend.record_apply(apply_entry(plan, result, state, settings.root, stopped))

@@ -1,5 +1,5 @@
 """What the commands do, without click: plan now, load a saved plan, a saved plan's settings, an
-apply under the state's lock."""
+apply under the state's lock, and its audit entry however it ends."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
+from iasync.lusid import LusidApiError, LusidClient, load_lusid_config
 from iasync.operations import (
     InvalidAccountFiles,
     PlanOptions,
+    apply_plan,
     load_saved_plan,
     open_apply,
     plan_now,
@@ -105,3 +107,51 @@ def test_an_apply_run_holds_the_lock_plans_applies_and_adopts_a_saved_plans_sett
 
     assert result.created == ["accounts/a.yaml"]
     assert len(open_backend(settings).read().accounts) == 1
+
+
+REFUSED = "LUSID refused the token (401 Unauthorized): check FBN_ACCESS_TOKEN"
+
+
+class StopsAfter:
+    """A client that passes its first `upserts` batch upserts to `client`, then gets a fatal
+    401 (as when LUSID stops taking the token) for every other."""
+
+    def __init__(self, client: LusidClient, upserts: int) -> None:
+        self.client, self.upserts, self.api = client, upserts, client.api
+
+    def upsert_investment_accounts(self, requests: Any, success_mode: str) -> Any:
+        if self.upserts == 0:
+            raise LusidApiError(REFUSED, status=401)
+        self.upserts -= 1
+        return self.client.upsert_investment_accounts(requests, success_mode)
+
+
+@pytest.mark.parametrize(("upserts", "created", "moved"), [(0, 0, 0), (1, 1, 1), (2, 2, 1)])
+def test_an_apply_an_error_stops_records_what_it_recorded_before_and_the_error(
+    settings: Settings, emulator: Any, upserts: int, created: int, moved: int
+) -> None:
+    settings = settings.with_overrides(batch_size=1, concurrency=1)
+    backend = open_backend(settings)
+    accounts = settings.root / "accounts"
+    (accounts / "a.yaml").write_text(account("IA_A"))
+    with LusidClient(load_lusid_config(env=emulator.env())) as client:
+        state = backend.read()
+        with backend.lock("apply"):
+            apply_plan(settings, plan_now(settings, state), state, backend, client)
+        (accounts / "a.yaml").rename(accounts / "moved.yaml")
+        for n in range(3):
+            (accounts / f"new-{n}.yaml").write_text(account(f"IA_{n}"))
+        state = backend.read()
+        plan = plan_now(settings, state)
+        with backend.lock("apply"), pytest.raises(LusidApiError, match=re.escape(REFUSED)):
+            apply_plan(settings, plan, state, backend, StopsAfter(client, upserts))  # type: ignore[arg-type]
+
+    first, stopped = backend.applies()
+    assert "stopped" not in first
+    assert stopped["stopped"] == {"message": REFUSED, "status": 401}
+    counts = {"created": created, "updated": 0, "moved": moved, "deleted": 0, "failed": 0}
+    assert stopped["counts"] == counts
+    # As the state has it: the move is written with the first batch recorded, or not at all.
+    sources = sorted(record.source for record in backend.read().accounts.values())
+    assert len(sources) == 1 + created
+    assert ("accounts/moved.yaml" in sources) == bool(moved)
