@@ -26,12 +26,16 @@ def plan_hash(plan: Plan) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def apply_entry(plan: Plan, result: ApplyResult, state: State, root: Path) -> dict[str, Any]:
-    """The audit entry of an apply that sent (or deleted, or recorded) something."""
+def apply_entry(
+    plan: Plan, result: ApplyResult, state: State, root: Path, stopped: Exception | None = None
+) -> dict[str, Any]:
+    """The audit entry of an apply that sent (or deleted, or recorded) something, or that the
+    error `stopped` ended once it began sending: then its counts are what was recorded before,
+    and `stopped` holds the error's words (as the command printed them: no secret) and status."""
     from iasync.gitinfo import ci_run, current_commit, now_iso
 
     run_url, actor = ci_run()
-    return {
+    entry = {
         "applied_at": now_iso(),
         "lineage": state.lineage,
         "serial": state.serial,
@@ -48,3 +52,6 @@ def apply_entry(plan: Plan, result: ApplyResult, state: State, root: Path) -> di
         },
         "iasync_version": __version__,
     }
+    if stopped is not None:
+        entry["stopped"] = {"message": str(stopped), "status": getattr(stopped, "status", None)}
+    return entry

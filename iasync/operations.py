@@ -1,5 +1,6 @@
 """What each command does, without click and without printing: plan now, load a saved plan,
-apply a plan. Commands wire options to these and show what they return through `views`.
+apply a plan (`open_apply`: under the state's lock). Commands wire options to these and show what
+they return through `views`.
 
 Making a plan is written once here: `iasync plan` and `iasync apply` both load the files the
 same way (files as applied are not read again) and so always agree.
@@ -8,7 +9,8 @@ same way (files as applied are not read again) and so always agree.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +20,7 @@ from iasync.errors import IasyncError
 if TYPE_CHECKING:
     from iasync.accounts.loader import LoadResult
     from iasync.applying import ApplyResult, BatchOutcome
-    from iasync.lusid import LusidClient
+    from iasync.lusid import LusidClient, RetryEvent
     from iasync.plans.plan import Plan
     from iasync.settings import Settings
     from iasync.states import State, StateBackend
@@ -297,6 +299,71 @@ def _nothing_left(plan: Plan, state: State, load: LoadResult) -> bool:
     return not again.has_changes and not (plan.prune and again.of("orphaned"))
 
 
+@dataclass
+class ApplyRun:
+    """An apply under way, within `open_apply`: the settings it applies with, LUSID's client and
+    where it is (`target`, to say before anything is sent), and the state read under the lock."""
+
+    settings: Settings
+    target: str
+    client: LusidClient
+    backend: StateBackend
+    state: State
+
+    def plan_every_file(self, options: PlanOptions) -> Plan:
+        """The plan of every account file, made now (apply without a saved plan)."""
+        self.settings.require_accounts_dir(
+            to="plan (`iasync plan PATH... -out FILE`, then apply FILE)"
+        )
+        return plan_now(self.settings, self.state, options=options, client=self.client)
+
+    def open_saved_plan(self, planfile: Path, overridden: Collection[str]) -> Plan:
+        """The saved plan, once fresh and checked against LUSID. From now on the run applies
+        with its success mode and batch size, unless `overridden` (see `settings_of_plan`)."""
+        plan = load_saved_plan(self.settings, self.state, planfile)
+        self.settings = settings_of_plan(self.settings, plan, overridden)
+        check_unseen_creates(plan, self.state, self.client)
+        return plan
+
+    def apply(
+        self,
+        plan: Plan,
+        *,
+        on_batch: Callable[[BatchOutcome], None] | None = None,
+        on_interrupt: Callable[[int], None] | None = None,
+    ) -> ApplyResult:
+        """`apply_plan` of `plan`, with this run's settings, client and state."""
+        return apply_plan(
+            self.settings,
+            plan,
+            self.state,
+            self.backend,
+            self.client,
+            on_batch=on_batch,
+            on_interrupt=on_interrupt,
+        )
+
+
+@contextmanager
+def open_apply(
+    settings: Settings, *, lock_timeout: float, on_retry: Callable[[RetryEvent], None]
+) -> Iterator[ApplyRun]:
+    """An apply's client for LUSID and its state, read under the state's lock (waiting up to
+    `lock_timeout` seconds for it); the lock is held and the client open until the block ends.
+    `on_retry` hears each request about to be retried."""
+    from iasync.lusid import LusidClient, as_api, load_lusid_config
+    from iasync.states import open_backend
+
+    # Before the lock: a missing credential fails fast. secrets.json is looked for at the
+    # project root, where the settings are, whichever directory apply runs from.
+    config = load_lusid_config(root=settings.root)
+    backend = open_backend(settings)
+    client = LusidClient(config, on_retry=on_retry, api=as_api(settings.api))
+    with client, backend.lock("apply", timeout=lock_timeout):
+        state = backend.read()
+        yield ApplyRun(settings, config.describe_target(), client, backend, state)
+
+
 def apply_plan(
     settings: Settings,
     plan: Plan,
@@ -308,33 +375,87 @@ def apply_plan(
     on_interrupt: Callable[[int], None] | None = None,
 ) -> ApplyResult:
     """Send the plan's creates and updates, record what LUSID accepted (and the moves) in the
-    state, then delete the orphans the plan prunes. The caller holds the state lock."""
+    state, then delete the orphans the plan prunes. The caller holds the state lock.
+
+    The audit entry is recorded however the apply ends once it began sending: an error that
+    stops it (LUSID unreachable, the credentials refused, the state not written) is recorded
+    with what was recorded before it, then goes on."""
     from iasync.applying import apply_changes, delete_orphans, refuse_deletes_without_endpoint
     from iasync.gitinfo import current_commit
 
     refuse_deletes_without_endpoint(plan.to_delete, client)  # before anything is sent
-    result = apply_changes(
-        plan.changes,
-        client=client,
-        backend=backend,
-        state=state,
-        batch_size=settings.batch_size,
-        concurrency=settings.concurrency,
-        success_mode=settings.success_mode,
-        commit=current_commit(settings.root),
-        on_batch=on_batch,
-        on_interrupt=on_interrupt,
-    )
-    if plan.to_delete:
-        delete_orphans(plan.to_delete, client=client, backend=backend, state=state, result=result)
+    commit = current_commit(settings.root)
+    recorded = _RecordedBatches(on_batch)
+    result: ApplyResult | None = None
+    try:
+        result = apply_changes(
+            plan.changes,
+            client=client,
+            backend=backend,
+            state=state,
+            batch_size=settings.batch_size,
+            concurrency=settings.concurrency,
+            success_mode=settings.success_mode,
+            commit=commit,
+            on_batch=recorded,
+            on_interrupt=on_interrupt,
+        )
+        if plan.to_delete:
+            delete_orphans(
+                plan.to_delete, client=client, backend=backend, state=state, result=result
+            )
+    except IasyncError as error:
+        so_far = recorded.result(plan) if result is None else result
+        # Should recording fail too (the state's store gone, say), `error` is still the one to
+        # tell: it is why the apply stopped.
+        with suppress(IasyncError):
+            record_apply(settings, plan, so_far, state, backend, stopped=error)
+        raise
     record_apply(settings, plan, result, state, backend)
     return result
 
 
+class _RecordedBatches:
+    """`apply_changes`' `on_batch`: hears each batch it recorded, tells `then`, and keeps the
+    batches, for the audit entry of an apply an error stops: `apply_changes` then raises, and
+    its result of the batches recorded before is lost with it."""
+
+    def __init__(self, then: Callable[[BatchOutcome], None] | None) -> None:
+        self.then = then
+        self.outcomes: dict[int, BatchOutcome] = {}
+
+    def __call__(self, outcome: BatchOutcome) -> None:
+        self.outcomes[outcome.number] = outcome  # by number: a batch recorded again counts once
+        if self.then is not None:
+            self.then(outcome)
+
+    def result(self, plan: Plan) -> ApplyResult:
+        """What the batches heard recorded, as `apply_changes` would have counted it."""
+        from iasync.applying import ApplyResult
+
+        result = ApplyResult()
+        for outcome in self.outcomes.values():
+            for change in outcome.changes:
+                if change.path in outcome.accepted:
+                    done = result.created if change.action == "create" else result.updated
+                    done.append(change.path)
+            result.failures.extend(outcome.failures)
+        if any(outcome.accepted for outcome in self.outcomes.values()):
+            # The moves are recorded in the state's first write, that of a batch accepted.
+            result.moved = [change.path for change in plan.moves]
+        return result
+
+
 def record_apply(
-    settings: Settings, plan: Plan, result: ApplyResult, state: State, backend: StateBackend
+    settings: Settings,
+    plan: Plan,
+    result: ApplyResult,
+    state: State,
+    backend: StateBackend,
+    stopped: Exception | None = None,
 ) -> None:
-    """The audit entry of this apply: commit, CI run and actor, the plan's hash, the counts."""
+    """The audit entry of this apply: commit, CI run and actor, the plan's hash, the counts; and
+    the error that `stopped` it, if one did."""
     from iasync.audit import apply_entry
 
-    backend.record_apply(apply_entry(plan, result, state, settings.root))
+    backend.record_apply(apply_entry(plan, result, state, settings.root, stopped))

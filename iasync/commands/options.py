@@ -5,7 +5,15 @@ Terraform's single-dash spellings are accepted beside the GNU ones (`-no-color`,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
 import click
+
+from iasync.errors import IasyncError
+
+_Command = TypeVar("_Command", bound=Callable[..., object])
 
 state_option = click.option(
     "--state",
@@ -72,3 +80,49 @@ max_deletes_option = click.option(
     show_default=True,
     help="With --prune: refuse to delete more accounts than this.",
 )
+offline_option = click.option(
+    "--offline",
+    is_flag=True,
+    help="Read nothing from LUSID (no credentials needed): accounts to create are not checked "
+    "against it, and the plan says so.",
+)
+
+
+def plan_options(*, offline: bool = False) -> Callable[[_Command], _Command]:
+    """The options that say what a plan holds (`operations.PlanOptions`), for plan and for apply
+    (which plans too): --target, --exclude, --refresh, --prune, --max-deletes, and with `offline`
+    (plan's own) --offline after --exclude. They show in --help in that order."""
+    options = [target_option, exclude_option]  # the parameters of `_PLAN_PARAMETERS`, in order
+    options += [offline_option] if offline else []
+    options += [refresh_option, prune_option, max_deletes_option]
+
+    def decorate(command: _Command) -> _Command:
+        # click lists options in the reverse of the order applied: the last applied comes first.
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+#: The parameters `plan_options` gives a command (plan's --offline aside).
+_PLAN_PARAMETERS = ("targets", "excludes", "refresh", "prune", "max_deletes")
+
+
+def refuse_plan_options_beside(planfile: Path | None) -> None:
+    """A saved plan (`planfile`) is applied as it was made (its subset, refresh and prune are in
+    it): plan options given on the command line beside one are refused, not silently ignored."""
+    named = given(*_PLAN_PARAMETERS)
+    if planfile is not None and named:
+        shown = ", ".join("--" + name.rstrip("s").replace("_", "-") for name in sorted(named))
+        raise IasyncError(
+            f"{shown}: a saved plan is applied as it was made (its subset, refresh and prune "
+            "are in it); give them to `iasync plan -out FILE` instead"
+        )
+
+
+def given(*names: str) -> set[str]:
+    """Which of the parameters `names` the command line itself sets (not a default)."""
+    ctx = click.get_current_context()
+    source = click.core.ParameterSource.COMMANDLINE
+    return {name for name in names if ctx.get_parameter_source(name) == source}

@@ -12,13 +12,9 @@ from typing import TYPE_CHECKING
 import click
 
 from iasync.commands.options import (
-    exclude_option,
-    max_deletes_option,
     no_color_option,
-    prune_option,
-    refresh_option,
+    plan_options,
     state_option,
-    target_option,
     workspace_option,
 )
 from iasync.errors import IasyncError
@@ -50,17 +46,7 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Exit 0 when there is nothing to apply, 1 on error, 2 when there are changes.",
 )
-@target_option
-@exclude_option
-@click.option(
-    "--offline",
-    is_flag=True,
-    help="Read nothing from LUSID (no credentials needed): accounts to create are not checked "
-    "against it, and the plan says so.",
-)
-@refresh_option
-@prune_option
-@max_deletes_option
+@plan_options(offline=True)
 @no_color_option
 def command(
     paths: tuple[Path, ...],

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -188,6 +190,19 @@ class Progress:
         if self.bar is not None:
             self.bar.stop()
             self.output.console = None
+
+
+@contextmanager
+def sending(output: Output, plan: Plan, settings: Settings) -> Iterator[Progress]:
+    """What apply says while it sends: the warning of Atomic batches that may part, then its
+    `Progress`; a Ctrl-C becomes the `Interrupted` that says what was recorded."""
+    warn_atomic_batches(settings, output, len(plan.to_send))
+    progress = Progress(output, plan, settings)
+    try:
+        with progress:
+            yield progress
+    except KeyboardInterrupt:
+        raise progress.interrupted() from None
 
 
 def report_no_changes(output: Output, plan: Plan, shown: bool) -> None:

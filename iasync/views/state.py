@@ -41,7 +41,8 @@ def history_json(where: str, entries: list[dict[str, Any]]) -> str:
 
 
 def history_lines(entries: list[dict[str, Any]]) -> list[str]:
-    """One line an apply: when, serial, by whom, commit, counts, plan hash, CI run."""
+    """One line an apply: when, serial, by whom, commit, counts, plan hash, CI run, and the error
+    that stopped it, if one did."""
     rows = []
     for entry in entries:
         counts = entry.get("counts") or {}
@@ -57,9 +58,20 @@ def history_lines(entries: list[dict[str, Any]]) -> list[str]:
                 done,
                 f"plan {plan.removeprefix('sha256:')[:12]}",
                 str(entry.get("ci_run_url") or ""),
+                _stopped(entry),
             ]
         )
     return _table(rows)
+
+
+def _stopped(entry: dict[str, Any]) -> str:
+    """`stopped: <the error's words>` for an apply an error stopped (the last column: the words
+    are long, and would widen every line's columns after them)."""
+    stopped = entry.get("stopped")
+    if not isinstance(stopped, dict):
+        return ""
+    words = " ".join(str(stopped.get("message") or "?").split())  # one line an apply
+    return f"stopped: {words}"
 
 
 def main_identifier(rec: AccountRecord) -> str:

@@ -58,6 +58,42 @@ def hear_ctrl_c() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+#: The user and OAuth client `password_grant_emulator` grants tokens to.
+GRANT_USER = "alice"
+GRANT_CLIENT_ID = "iasync-tests"
+
+
+def password_grant_emulator(password: str, client_secret: str) -> EmulatorProcess:
+    """An emulator of its own (not yet started: use it in a with-block) that grants tokens by the
+    OAuth password grant to `GRANT_USER` with `password`, through the client `GRANT_CLIENT_ID`
+    with `client_secret`. Its static token is never given to iasync, so every request must use a
+    granted one."""
+    return EmulatorProcess(
+        "unused-static-token",
+        "--user",
+        f"{GRANT_USER}:{password}",
+        "--client-id",
+        GRANT_CLIENT_ID,
+        "--client-secret",
+        client_secret,
+    )
+
+
+def password_grant_env(
+    emulator: EmulatorProcess, clean_env: dict[str, str], password: str, client_secret: str
+) -> dict[str, str]:
+    """`clean_env` with the FBN_* settings that make iasync ask `emulator` for a token by the
+    password grant (`password` may be a wrong one)."""
+    return clean_env | {
+        "FBN_LUSID_URL": emulator.url,
+        "FBN_TOKEN_URL": emulator.token_url,
+        "FBN_USERNAME": GRANT_USER,
+        "FBN_PASSWORD": password,
+        "FBN_CLIENT_ID": GRANT_CLIENT_ID,
+        "FBN_CLIENT_SECRET": client_secret,
+    }
+
+
 def clean_environ() -> dict[str, str]:
     """The test's environment without any LUSID or iasync settings of the machine running it."""
     return {

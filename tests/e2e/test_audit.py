@@ -1,14 +1,21 @@
 """The audit trail (issue 12, item 7): every apply records the git commit, the CI run and actor,
-the plan's hash and the counts; `iasync state history` shows them, as text and JSON."""
+the plan's hash and the counts; `iasync state history` shows them, as text and JSON. An apply an
+error stopped once it began sending is recorded too, with what it recorded and the error."""
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from iasync.audit import plan_hash
+from iasync.emulator.process import EmulatorProcess
 from iasync.plans.planfile import load_plan
 from tests.e2e.conftest import Project
 
@@ -95,3 +102,63 @@ def test_the_history_of_a_database_state_lists_each_apply(database_state: Projec
     assert two["counts"]["updated"] == 1 and two["serial"] > one["serial"]
     assert len(text.splitlines()) == 2 and "by alice" in text
     assert not (database_state.root / ".iasync" / "state.json.history").exists()
+
+
+NOTHING = {"created": 0, "updated": 0, "moved": 0, "deleted": 0, "failed": 0}
+
+
+def test_an_apply_stopped_by_a_refused_token_is_recorded_with_the_error(
+    project: Project,
+) -> None:
+    assert project.iasync("plan", "-out", "tf.plan").returncode == 0
+    wrong = project.env | {"FBN_ACCESS_TOKEN": "tok-wrong-7f3a"}
+    done = project.iasync("apply", "tf.plan", env=wrong)
+    assert done.returncode == 1
+
+    (entry,) = json.loads(project.iasync("state", "history", "-json").stdout)["applies"]
+    assert entry["counts"] == NOTHING
+    assert entry["stopped"]["status"] == 401
+    assert f"Error: {entry['stopped']['message']}" in done.stderr  # the words it printed
+    assert entry["plan_hash"] == plan_hash(load_plan(project.root / "tf.plan"))
+    (line,) = project.iasync("state", "history").stdout.splitlines()
+    assert "nothing" in line and line.endswith("stopped: " + entry["stopped"]["message"])
+    history = project.state_path.with_name("state.json.history").read_text(encoding="utf-8")
+    assert "tok-wrong-7f3a" not in history
+
+
+def test_an_apply_stopped_by_lusid_gone_midway_records_the_batch_it_accepted(
+    tmp_path: Path,
+    make_project: Any,
+    clean_env: dict[str, str],
+    emulator_factory: Callable[..., EmulatorProcess],
+) -> None:
+    emulator = emulator_factory()
+    project = make_project(tmp_path / "project", clean_env | emulator.env(), emulator, range(3))
+    emulator.add_fault(kind="hang", seconds=0, method="POST")  # the first batch goes through
+    emulator.add_fault(kind="hang", seconds=300, commit=False, method="POST")  # the next hangs
+    running = project.popen("apply", "--auto-approve", "--batch-size", "1", "--concurrency", "1")
+    try:
+        _wait_for(lambda: any(r["status"] == 201 for r in project.upserts()))
+        time.sleep(1)  # the second batch hanging (or about to be sent: it fares the same)
+        emulator.stop(signal.SIGKILL)  # LUSID gone: no answer, then no connection
+        _, stderr = running.communicate(timeout=120)
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.communicate()
+    assert running.returncode == 1, stderr
+    assert "that it can be reached from here" in stderr
+
+    (entry,) = json.loads(project.iasync("state", "history", "-json").stdout)["applies"]
+    assert entry["counts"] == NOTHING | {"created": 1}
+    assert entry["stopped"]["status"] is None
+    assert "that it can be reached from here" in entry["stopped"]["message"]
+    assert len(project.recorded_sources()) == 1
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition did not hold in time")
+        time.sleep(0.05)

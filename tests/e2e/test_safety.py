@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iasync.emulator.process import EmulatorProcess
 from iasync.states import LocalStateBackend
+from tests.e2e.conftest import password_grant_emulator, password_grant_env
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import Project
@@ -146,23 +146,8 @@ def test_the_token_appears_in_no_output_and_no_file(project: Project, emulator: 
 def test_the_password_flow_leaks_no_secret(
     tmp_path: Path, make_project: Any, clean_env: dict[str, str]
 ) -> None:
-    with EmulatorProcess(
-        "unused-static-token",
-        "--user",
-        f"alice:{PASSWORD}",
-        "--client-id",
-        "iasync-tests",
-        "--client-secret",
-        CLIENT_SECRET,
-    ) as emulator:
-        env = clean_env | {
-            "FBN_LUSID_URL": emulator.url,
-            "FBN_TOKEN_URL": emulator.token_url,
-            "FBN_USERNAME": "alice",
-            "FBN_PASSWORD": PASSWORD,
-            "FBN_CLIENT_ID": "iasync-tests",
-            "FBN_CLIENT_SECRET": CLIENT_SECRET,
-        }
+    with password_grant_emulator(PASSWORD, CLIENT_SECRET) as emulator:
+        env = password_grant_env(emulator, clean_env, PASSWORD, CLIENT_SECRET)
         project = make_project(tmp_path / "project", env, emulator, range(2))
         assert project.iasync("plan", "-out", "changes.plan").returncode == 0
         done = project.iasync("apply", "changes.plan")

@@ -23,7 +23,14 @@ import httpx
 import pytest
 
 from iasync.emulator.process import EmulatorProcess
-from tests.e2e.conftest import Project, clean_environ, make_project
+from tests.e2e.conftest import (
+    GRANT_CLIENT_ID,
+    GRANT_USER,
+    Project,
+    clean_environ,
+    make_project,
+    password_grant_emulator,
+)
 
 TOKEN = "tok-PLANTED-4b1d-token"
 WRONG_TOKEN = "tok-PLANTED-77aa-wrong"
@@ -118,22 +125,14 @@ def test_secrets_in_the_environment_appear_nowhere(
 
 
 def test_secrets_in_secrets_json_appear_nowhere(tmp_path: Path) -> None:
-    with EmulatorProcess(
-        "unused-static-token",
-        "--user",
-        f"alice:{PASSWORD}",
-        "--client-id",
-        "iasync-tests",
-        "--client-secret",
-        CLIENT_SECRET,
-    ) as emulator:
+    with password_grant_emulator(PASSWORD, CLIENT_SECRET) as emulator:
         project = make_project(tmp_path / "project", clean_environ(), emulator, range(3))
         api = {
             "lusidUrl": emulator.url,
             "tokenUrl": emulator.token_url,
-            "username": "alice",
+            "username": GRANT_USER,
             "password": PASSWORD,
-            "clientId": "iasync-tests",
+            "clientId": GRANT_CLIENT_ID,
             "clientSecret": CLIENT_SECRET,
         }
         secrets = project.root / "secrets.json"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from iasync.emulator.process import EmulatorProcess
+from tests.e2e.conftest import password_grant_emulator, password_grant_env
 
 PASSWORD = "the-right-pa55word"
 CLIENT_SECRET = "the-client-s3cret"
@@ -18,27 +19,12 @@ CLIENT_SECRET = "the-client-s3cret"
 
 @pytest.fixture
 def grant_emulator() -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(
-        "unused-static-token",
-        "--user",
-        f"alice:{PASSWORD}",
-        "--client-id",
-        "iasync-tests",
-        "--client-secret",
-        CLIENT_SECRET,
-    ) as emulator:
+    with password_grant_emulator(PASSWORD, CLIENT_SECRET) as emulator:
         yield emulator
 
 
 def grant_env(emulator: EmulatorProcess, clean_env: dict[str, str], password: str) -> dict:
-    return clean_env | {
-        "FBN_LUSID_URL": emulator.url,
-        "FBN_TOKEN_URL": emulator.token_url,
-        "FBN_USERNAME": "alice",
-        "FBN_PASSWORD": password,
-        "FBN_CLIENT_ID": "iasync-tests",
-        "FBN_CLIENT_SECRET": CLIENT_SECRET,
-    }
+    return password_grant_env(emulator, clean_env, password, CLIENT_SECRET)
 
 
 def token_requests(emulator: EmulatorProcess) -> list[dict[str, Any]]:
