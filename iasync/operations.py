@@ -172,9 +172,11 @@ def read_lusid_for(
             raise IasyncError(f"--refresh reads LUSID, but {unread}")
         plan.lusid_skipped = unread
         return
-    keys = managed_property_keys(
-        (account.body for account in load.accounts), state.accounts.values()
-    )
+    from iasync.lazybody import is_fetched
+
+    # The files read now name their keys; those reused unread, their records' (the state's).
+    read_now = (account.body for account in load.accounts if is_fetched(account))
+    keys = managed_property_keys(read_now, state)
     plan.lusid_read = read_lusid(plan, client.client(), keys, refresh=options.refresh).reads
     plan.refreshed = options.refresh
 
@@ -224,7 +226,7 @@ def check_unseen_creates(plan: Plan, state: State, client: LusidClient) -> None:
     unchecked = [c for c in plan.of("create") if c.remote is None]
     if not unchecked:
         return
-    keys = managed_property_keys((c.body for c in unchecked), state.accounts.values())
+    keys = managed_property_keys((c.body for c in unchecked), state)
     if len(unchecked) > MAX_GETS:
         index = list_all(client, keys)
     else:

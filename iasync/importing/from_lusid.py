@@ -62,7 +62,7 @@ def import_accounts(
     if not load.ok:
         raise InvalidAccountFiles(load)
     bodies = [account.body for account in load.accounts]
-    keys = sorted({*managed_property_keys(bodies, state.accounts.values()), *extra_property_keys})
+    keys = sorted({*managed_property_keys(bodies, state), *extra_property_keys})
     index = list_all(client, keys)
     # An identifier is one account per scope under the scoped API (scope None under unscoped).
     managed = {pair for account in load.accounts for pair in account.scoped_identity}

@@ -28,7 +28,7 @@ from iasync.errors import IasyncError
 if TYPE_CHECKING:
     from iasync.lusid import LusidClient
     from iasync.plans.plan import AccountChange, Plan
-    from iasync.states import AccountRecord
+    from iasync.states import State
 
 #: Up to this many accounts to create are looked up one GET each; more take one paged list.
 MAX_GETS = 20
@@ -164,14 +164,16 @@ def version_of(account: Mapping[str, Any]) -> int | None:
 
 
 def managed_property_keys(
-    bodies: Iterable[Mapping[str, Any]], records: Iterable[AccountRecord] = ()
+    bodies: Iterable[Mapping[str, Any]], state: State | None = None
 ) -> list[str]:
-    """Every property key the files or the state name: the keys every read asks LUSID for."""
-    keys: set[str] = set()
+    """Every property key the files or the state name: the keys every read asks LUSID for.
+
+    `bodies` need only be those of files read now: an account reused from the state has its
+    record's body, whose keys the state gives (`State.property_keys`, from the database without
+    reading a body)."""
+    keys: set[str] = set() if state is None else state.property_keys()
     for body in bodies:
         keys.update(body.get("properties") or {})
-    for record in records:
-        keys.update(record.body.get("properties") or {})
     return sorted(keys)
 
 

@@ -290,6 +290,9 @@ class _DatabaseIndex:
     def lusid_ids_with(self, key: str, value: str) -> list[str]:
         return self._backend.lookup(key, value)
 
+    def property_keys(self) -> set[str]:
+        return self._backend._property_keys()
+
     def any_shared(self) -> bool:
         if self._shared is None:
             self._shared = self._backend._any_identifier_shared()
@@ -471,6 +474,24 @@ class DatabaseStateBackend:
                 rec = records.get(lusid_id)
                 if isinstance(rec, _LazyRecord):
                     _set_details(rec, identifiers, applied_at, commit)
+
+    def _property_keys(self) -> set[str]:
+        """The keys of every record's `properties`, listed by the database's own JSON functions
+        (SQLite's json_each, PostgreSQL's jsonb_object_keys): the bodies stay in the database."""
+        if self.placeholder == "?":
+            statement = (
+                "SELECT DISTINCT j.key FROM iasync_accounts AS a, "
+                "json_each(a.body, '$.properties') AS j "
+                "WHERE a.workspace = ? AND json_type(a.body, '$.properties') = 'object'"
+            )
+        else:
+            statement = (
+                "SELECT DISTINCT jsonb_object_keys(a.body::jsonb -> 'properties') "
+                "FROM iasync_accounts AS a WHERE a.workspace = ? "
+                "AND jsonb_typeof(a.body::jsonb -> 'properties') = 'object'"
+            )
+        with self._mutex:
+            return {row[0] for row in self._execute(statement, (self.workspace,)).fetchall()}
 
     def _any_identifier_shared(self) -> bool:
         """Whether two records hold one identifier in one scope (under the scoped API, one

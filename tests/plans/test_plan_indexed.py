@@ -285,3 +285,47 @@ def test_a_new_file_claiming_an_identifier_in_the_same_scope_is_located_in_both(
 
     assert sorted(p.path for p in load.problems) == ["accounts/a2.yaml", "accounts/b.yaml"]
     assert all("in scope uk" in p.message for p in load.problems)
+
+
+PROPERTIES = "properties:\n  InvestmentAccount/Details/Region: {label}\n"
+
+
+def test_the_property_keys_come_from_the_database_without_a_body(
+    settings: Settings, backend: DatabaseStateBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts = settings.root / "accounts"
+    (accounts / "a1.yaml").write_text(account("IA_1") + PROPERTIES.format(label="EMEA"))
+    (accounts / "a2.yaml").write_text(
+        account("IA_2") + "properties:\n  InvestmentAccount/Details/Desk: '7'\n"
+    )
+    record_all(settings, backend)
+    state = backend.read()
+    fetched = bodies_fetched(backend, monkeypatch)
+
+    keys = state.property_keys()
+
+    assert fetched == []
+    assert keys == in_memory(state).property_keys()
+    assert keys == {"InvestmentAccount/Details/Desk", "InvestmentAccount/Details/Region"}
+
+
+def test_a_plan_with_an_account_to_create_asks_lusid_without_reading_unchanged_bodies(
+    settings: Settings, backend: DatabaseStateBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One account added to a repository of many: the keys LUSID is asked for are every managed
+    # one, as before, but found by the database, not by fetching every record's body.
+    from iasync.plans.remote import managed_property_keys
+
+    (settings.root / "accounts" / "a1.yaml").write_text(
+        account("IA_1", internal="IN_1") + PROPERTIES.format(label="EMEA")
+    )
+    record_all(settings, backend)
+    (settings.root / "accounts" / "new.yaml").write_text(account("IA_NEW"))
+    state = backend.read()
+    fetched = bodies_fetched(backend, monkeypatch)
+    reuse = reusable_files(state, api=settings.api, scope=settings.scope)
+    load = load_accounts([], settings, reuse=reuse)
+    read_now = [a.body for a in load.accounts if is_fetched(a)]  # as operations.read_lusid_for
+
+    assert managed_property_keys(read_now, state) == ["InvestmentAccount/Details/Region"]
+    assert fetched == []
