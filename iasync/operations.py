@@ -71,11 +71,12 @@ def state_backend(
 
 def load_for_plan(settings: Settings, state: State, paths: Sequence[Path] = ()) -> LoadResult:
     """The account files under `paths` (all of them when none), reusing files as applied."""
-    from iasync.accounts.loader import load_accounts
+    from iasync.accounts.loader import ask_git, load_accounts
     from iasync.plans.plan import reusable_files
 
+    git = ask_git(paths, settings)  # it lists the files while the state's are gathered
     reuse = reusable_files(state, api=settings.api, scope=settings.scope)
-    return load_accounts(list(paths), settings, reuse=reuse)
+    return load_accounts(list(paths), settings, reuse=reuse, git=git)
 
 
 def plan_now(

@@ -55,6 +55,7 @@ def load_accounts(
     *,
     canonical: bool = True,
     reuse: Reusable | None = None,
+    git: CleanBlobs | None = None,
 ) -> LoadResult:
     """Read every account file under `paths`; valid ones become `LoadedAccount`s.
 
@@ -69,11 +70,14 @@ def load_accounts(
     reported in both files, located, as without reuse. The trade-off: an unchanged file is not
     validated again, so a stricter setting (fewer `account_types`) shows up in `iasync validate`.
     """
-    # In a git work tree, git lists the files (no walk of the tree) and which are as committed.
-    git = _ask_git(paths, settings).listing() if canonical and reuse else None
+    # In a git work tree, git lists the files (no walk of the tree) and which are as committed;
+    # `git`, when given, was started earlier by the caller (`ask_git`), to run meanwhile.
+    listing = git.listing() if git is not None else None
+    if listing is None and git is None and canonical and reuse:
+        listing = ask_git(paths, settings).listing()
     hidden: list[str] = []
-    found = find(paths, settings, hidden, git)
-    blobs = git.clean if git is not None else None
+    found = find(paths, settings, hidden, listing)
+    blobs = listing.clean if listing is not None else None
     # Thousands of small trees stay alive while loading: the cyclic GC would rescan them over
     # and over for nothing (the data has no cycles). A third of the time, without this.
     collecting = gc.isenabled()
@@ -120,7 +124,8 @@ def _hidden_files(hidden: list[str], settings: Settings) -> list[Problem]:
     ]
 
 
-def _ask_git(paths: Sequence[Path], settings: Settings) -> CleanBlobs:
+def ask_git(paths: Sequence[Path], settings: Settings) -> CleanBlobs:
+    """`git ls-files` of the account paths, started now and read by `load_accounts`."""
     return CleanBlobs(str(settings.root), [str(path) for path in paths or [settings.accounts_path]])
 
 
