@@ -42,33 +42,24 @@ FILES_PER_DIRECTORY = 1000
 ENV = {key: value for key, value in os.environ.items() if key != "IASYNC_STATE"}
 ENV["PYTHONPATH"] = str(ROOT)
 
-#: The floor: find every account file and read and hash its bytes, nothing else.
-FLOOR = """\
-import hashlib, os, sys
+#: A baseline program: find every account file, as a plan does, and do `{work}` with its bytes.
+_EVERY_FILE = """\
+import {modules}, os, sys
 count = 0
 for folder, dirs, files in os.walk(sys.argv[1]):
     dirs[:] = [d for d in dirs if not d.startswith(".")]
     for name in files:
         if name.endswith((".yaml", ".yml")):
             with open(os.path.join(folder, name), "rb") as handle:
-                hashlib.sha256(handle.read()).hexdigest()
+                {work}
             count += 1
 print(count)
 """
 
+#: The floor: read and hash every file's bytes, nothing else.
+FLOOR = _EVERY_FILE.format(modules="hashlib", work="hashlib.sha256(handle.read()).hexdigest()")
 #: Parsing every file with PyYAML's C loader: no validation, no model, no state.
-PARSE = """\
-import os, sys, yaml
-count = 0
-for folder, dirs, files in os.walk(sys.argv[1]):
-    dirs[:] = [d for d in dirs if not d.startswith(".")]
-    for name in files:
-        if name.endswith((".yaml", ".yml")):
-            with open(os.path.join(folder, name), "rb") as handle:
-                yaml.load(handle.read(), Loader=yaml.CSafeLoader)
-            count += 1
-print(count)
-"""
+PARSE = _EVERY_FILE.format(modules="yaml", work="yaml.load(handle.read(), Loader=yaml.CSafeLoader)")
 
 
 #: Runs a command and writes its wall-clock seconds, CPU seconds and peak RSS to a file. Started
