@@ -128,8 +128,12 @@ def apply_changes(
     commit: str | None = None,
     on_batch: Callable[[BatchOutcome], None] | None = None,
     on_interrupt: Callable[[int], None] | None = None,
+    result: ApplyResult | None = None,
 ) -> ApplyResult:
     """Upsert the creates and updates among `changes`; record each accepted account in `state`.
+
+    The counts go into `result` when given, as each batch is recorded: should the apply stop
+    midway (an error, Ctrl-C), the caller still holds what was recorded before.
 
     Moved files of unchanged accounts are recorded without a word to LUSID. The caller holds the
     state lock. The state is written once per batch that LUSID accepted anything of (moves go
@@ -139,7 +143,8 @@ def apply_changes(
     """
     api = client.api  # the generation the bodies were made for: see `_stamp_format`
     batches = cut_batches(changes_to_send(changes), batch_size)
-    result = ApplyResult(batches=len(batches), moved=record_moves(changes, state))
+    result = ApplyResult() if result is None else result
+    result.batches, result.moved = len(batches), record_moves(changes, state)
     # Records known to hold what this iasync makes of their files: see `_stamp_format`.
     current = {c.lusid_id for c in changes if c.action == "unchanged" and c.lusid_id}
     written = False
@@ -154,8 +159,13 @@ def apply_changes(
         if on_batch is not None:
             on_batch(outcome)
 
-    if batches:
-        _run_batches(batches, client, success_mode, concurrency, record, on_interrupt)
+    try:
+        if batches:
+            _run_batches(batches, client, success_mode, concurrency, record, on_interrupt)
+    except BaseException:
+        if not written:
+            result.moved = []  # the moves go with the state's first write: none was made
+        raise
     if result.moved and not written:
         _stamp_format(state, current, api)
         backend.write(state)
@@ -296,9 +306,9 @@ def _run_batches(
                     done.add(future)
                     _finish_in_flight(futures, done, record)
                     raise
-                with _ctrl_c_after_the_write():
+                with _ctrl_c_after_the_write():  # a Ctrl-C within comes once it is noted done
                     record(outcome)
-                done.add(future)
+                    done.add(future)
         except KeyboardInterrupt:
             stop.set()
             if on_interrupt is not None:

@@ -383,15 +383,19 @@ def apply_plan(
     The audit entry is recorded however the apply ends once it began sending: an error that
     stops it (LUSID unreachable, the credentials refused, the state not written) is recorded
     with what was recorded before it, then goes on."""
-    from iasync.applying import apply_changes, delete_orphans, refuse_deletes_without_endpoint
+    from iasync.applying import (
+        ApplyResult,
+        apply_changes,
+        delete_orphans,
+        refuse_deletes_without_endpoint,
+    )
     from iasync.gitinfo import current_commit
 
     refuse_deletes_without_endpoint(plan.to_delete, client)  # before anything is sent
     commit = current_commit(settings.root)
-    recorded = _RecordedBatches(on_batch)
-    result: ApplyResult | None = None
+    result = ApplyResult()  # filled as batches are recorded: what an error leaves is in it
     try:
-        result = apply_changes(
+        apply_changes(
             plan.changes,
             client=client,
             backend=backend,
@@ -400,53 +404,22 @@ def apply_plan(
             concurrency=settings.concurrency,
             success_mode=settings.success_mode,
             commit=commit,
-            on_batch=recorded,
+            on_batch=on_batch,
             on_interrupt=on_interrupt,
+            result=result,
         )
         if plan.to_delete:
             delete_orphans(
                 plan.to_delete, client=client, backend=backend, state=state, result=result
             )
     except IasyncError as error:
-        so_far = recorded.result(plan) if result is None else result
         # Should recording fail too (the state's store gone, say), `error` is still the one to
         # tell: it is why the apply stopped.
         with suppress(IasyncError):
-            record_apply(settings, plan, so_far, state, backend, stopped=error)
+            record_apply(settings, plan, result, state, backend, stopped=error)
         raise
     record_apply(settings, plan, result, state, backend)
     return result
-
-
-class _RecordedBatches:
-    """`apply_changes`' `on_batch`: hears each batch it recorded, tells `then`, and keeps the
-    batches, for the audit entry of an apply an error stops: `apply_changes` then raises, and
-    its result of the batches recorded before is lost with it."""
-
-    def __init__(self, then: Callable[[BatchOutcome], None] | None) -> None:
-        self.then = then
-        self.outcomes: dict[int, BatchOutcome] = {}
-
-    def __call__(self, outcome: BatchOutcome) -> None:
-        self.outcomes[outcome.number] = outcome  # by number: a batch recorded again counts once
-        if self.then is not None:
-            self.then(outcome)
-
-    def result(self, plan: Plan) -> ApplyResult:
-        """What the batches heard recorded, as `apply_changes` would have counted it."""
-        from iasync.applying import ApplyResult
-
-        result = ApplyResult()
-        for outcome in self.outcomes.values():
-            for change in outcome.changes:
-                if change.path in outcome.accepted:
-                    done = result.created if change.action == "create" else result.updated
-                    done.append(change.path)
-            result.failures.extend(outcome.failures)
-        if any(outcome.accepted for outcome in self.outcomes.values()):
-            # The moves are recorded in the state's first write, that of a batch accepted.
-            result.moved = [change.path for change in plan.moves]
-        return result
 
 
 def record_apply(
