@@ -306,7 +306,7 @@ def _run_batches(
                     done.add(future)
                     _finish_in_flight(futures, done, record)
                     raise
-                with _ctrl_c_after_the_write():  # a Ctrl-C within comes once it is noted done
+                with ctrl_c_after_the_write():  # a Ctrl-C within comes once it is noted done
                     record(outcome)
                     done.add(future)
         except KeyboardInterrupt:
@@ -340,12 +340,12 @@ def _finish_in_flight(
         except IasyncError:
             continue  # it failed as a whole: nothing to record, and the interrupt goes on
         if outcome.accepted or outcome.failures:  # not a batch that saw the stop and sent nothing
-            with _ctrl_c_after_the_write(again=False):
+            with ctrl_c_after_the_write(again=False):
                 record(outcome)
 
 
 @contextlib.contextmanager
-def _ctrl_c_after_the_write(again: bool = True) -> Iterator[None]:
+def ctrl_c_after_the_write(again: bool = True) -> Iterator[None]:
     """Recording a batch is never cut short by Ctrl-C: a KeyboardInterrupt raised midway (the
     state file replaced, the backend not yet holding its new serial) would leave the state and
     what this run believes of it apart, and the next write refused. A Ctrl-C pressed meanwhile

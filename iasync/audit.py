@@ -27,7 +27,7 @@ def plan_hash(plan: Plan) -> str:
 
 
 def apply_entry(
-    plan: Plan, result: ApplyResult, state: State, root: Path, stopped: Exception | None = None
+    plan: Plan, result: ApplyResult, state: State, root: Path, stopped: BaseException | None = None
 ) -> dict[str, Any]:
     """The audit entry of an apply that sent (or deleted, or recorded) something, or that the
     error `stopped` ended once it began sending: then its counts are what was recorded before,
@@ -53,5 +53,14 @@ def apply_entry(
         "iasync_version": __version__,
     }
     if stopped is not None:
-        entry["stopped"] = {"message": str(stopped), "status": getattr(stopped, "status", None)}
+        entry["stopped"] = {
+            "message": _words_of(stopped),
+            "status": getattr(stopped, "status", None),
+        }
     return entry
+
+
+def _words_of(stopped: BaseException) -> str:
+    if isinstance(stopped, KeyboardInterrupt):
+        return "interrupted (Ctrl-C): no new batch was sent"
+    return str(stopped)

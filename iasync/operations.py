@@ -386,6 +386,7 @@ def apply_plan(
     from iasync.applying import (
         ApplyResult,
         apply_changes,
+        ctrl_c_after_the_write,
         delete_orphans,
         refuse_deletes_without_endpoint,
     )
@@ -412,10 +413,10 @@ def apply_plan(
             delete_orphans(
                 plan.to_delete, client=client, backend=backend, state=state, result=result
             )
-    except IasyncError as error:
+    except (IasyncError, KeyboardInterrupt) as error:
         # Should recording fail too (the state's store gone, say), `error` is still the one to
-        # tell: it is why the apply stopped.
-        with suppress(IasyncError):
+        # tell: it is why the apply stopped. Another Ctrl-C meanwhile does not cut it short.
+        with suppress(IasyncError), ctrl_c_after_the_write(again=False):
             record_apply(settings, plan, result, state, backend, stopped=error)
         raise
     record_apply(settings, plan, result, state, backend)
@@ -428,7 +429,7 @@ def record_apply(
     result: ApplyResult,
     state: State,
     backend: StateBackend,
-    stopped: Exception | None = None,
+    stopped: BaseException | None = None,
 ) -> None:
     """The audit entry of this apply: commit, CI run and actor, the plan's hash, the counts; and
     the error that `stopped` it, if one did."""

@@ -411,11 +411,11 @@ def test_a_state_of_another_canonical_format_is_marked_and_its_stale_records_not
 def test_a_ctrl_c_during_a_state_write_is_raised_once_the_write_is_whole() -> None:
     # The flaky Ctrl-C e2e test's cause: an interrupt landing between the state file's
     # replacement and the backend noting its serial left the next write refused.
-    from iasync.applying import _ctrl_c_after_the_write
+    from iasync.applying import ctrl_c_after_the_write
 
     before = signal.getsignal(signal.SIGINT)
     steps: list[str] = []
-    with pytest.raises(KeyboardInterrupt), _ctrl_c_after_the_write():
+    with pytest.raises(KeyboardInterrupt), ctrl_c_after_the_write():
         steps.append("file replaced")
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.1)  # the signal is handled here, by the deferring handler
@@ -425,10 +425,10 @@ def test_a_ctrl_c_during_a_state_write_is_raised_once_the_write_is_whole() -> No
 
 
 def test_a_ctrl_c_while_the_run_already_stops_is_dropped() -> None:
-    from iasync.applying import _ctrl_c_after_the_write
+    from iasync.applying import ctrl_c_after_the_write
 
     before = signal.getsignal(signal.SIGINT)
-    with _ctrl_c_after_the_write(again=False):
+    with ctrl_c_after_the_write(again=False):
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.1)
     assert signal.getsignal(signal.SIGINT) is before

@@ -181,5 +181,12 @@ def test_ctrl_c_sends_no_new_batch_and_records_the_one_in_flight(
     assert project.recorded_sources() == sent
     assert 2 <= len(sent) < 8
     assert f"no new batch was sent; {len(sent)} accounts of 8 were applied" in done.stderr
+    # The audit trail has it too: what was applied before the interrupt, and that it was one.
+    (entry,) = json.loads(project.iasync("state", "history", "-json").stdout)["applies"]
+    assert entry["counts"]["created"] == len(sent)
+    assert entry["stopped"] == {
+        "message": "interrupted (Ctrl-C): no new batch was sent",
+        "status": None,
+    }
     plan = project.plan_json()
     assert plan["counts"]["create"] == 8 - len(sent)
