@@ -329,6 +329,7 @@ class DatabaseStateBackend:
         self._mutated: set[str] = set()
         self._tracked: _TrackedAccounts | None = None  # the records whose changes are noted
         self._details_asked = 0  # records whose details were fetched one by one since the read
+        self._conn: Any = None  # the open connection (subclasses open it in `_connection`)
 
     # what subclasses supply
 
@@ -337,6 +338,14 @@ class DatabaseStateBackend:
 
     def _connection(self) -> Any:
         raise NotImplementedError
+
+    def _driver_error(self) -> type[Exception]:
+        """The database driver's base error (sqlite3.Error, psycopg.Error)."""
+        raise NotImplementedError
+
+    def _error_words(self, exc: Exception) -> str:
+        """A driver error as a StateError says it."""
+        return str(exc)
 
     def _exists(self) -> bool:
         """Whether there is a database to read (a missing SQLite file is not created by a read)."""
@@ -364,11 +373,25 @@ class DatabaseStateBackend:
         return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
 
     def _execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
-        return self._connection().execute(self._sql(statement), params)
+        connection = self._connection()
+        try:
+            return connection.execute(self._sql(statement), params)
+        except self._driver_error() as exc:
+            raise StateError(f"the state {self.describe()}: {self._error_words(exc)}") from None
 
     def _executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
-            self._connection().cursor().executemany(self._sql(statement), rows)
+        if not rows:
+            return
+        connection = self._connection()
+        try:
+            connection.cursor().executemany(self._sql(statement), rows)
+        except self._driver_error() as exc:
+            raise StateError(f"the state {self.describe()}: {self._error_words(exc)}") from None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def _migrate(self, connection: Any, guard: str | None = None) -> None:
         """Bring the schema to SCHEMA_VERSION, in one transaction; refuse a newer one."""

@@ -55,7 +55,6 @@ class PostgresStateBackend(DatabaseStateBackend):
     def __init__(self, url: str, workspace: str = "default") -> None:
         super().__init__(workspace)
         self.url = url
-        self._conn: Any = None
         self._key = advisory_key(workspace)
 
     def describe(self) -> str:
@@ -90,21 +89,13 @@ class PostgresStateBackend(DatabaseStateBackend):
             raise
         return conn
 
-    def _execute(self, statement: str, params: Any = ()) -> Any:
+    def _driver_error(self) -> type[Exception]:
         import psycopg
 
-        try:
-            return super()._execute(statement, params)
-        except psycopg.Error as exc:
-            raise StateError(f"the state {self.describe()}: {_first_line(exc)}") from None
+        return psycopg.Error
 
-    def _executemany(self, statement: str, rows: Any) -> None:
-        import psycopg
-
-        try:
-            super()._executemany(statement, rows)
-        except psycopg.Error as exc:
-            raise StateError(f"the state {self.describe()}: {_first_line(exc)}") from None
+    def _error_words(self, exc: Exception) -> str:
+        return _first_line(exc)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Any]:
@@ -116,11 +107,6 @@ class PostgresStateBackend(DatabaseStateBackend):
                 yield conn
         except psycopg.Error as exc:
             raise StateError(f"the state {self.describe()}: {_first_line(exc)}") from None
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
     # the lock: a session advisory lock, which ends with the connection
 

@@ -79,17 +79,8 @@ class SQLiteStateBackend(DatabaseStateBackend):
             raise
         return conn
 
-    def _execute(self, statement: str, params: Any = ()) -> Any:
-        try:
-            return super()._execute(statement, params)
-        except sqlite3.Error as exc:
-            raise StateError(f"the state {self.path}: {exc}") from None
-
-    def _executemany(self, statement: str, rows: Any) -> None:
-        try:
-            super()._executemany(statement, rows)
-        except sqlite3.Error as exc:
-            raise StateError(f"the state {self.path}: {exc}") from None
+    def _driver_error(self) -> type[Exception]:
+        return sqlite3.Error
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -101,11 +92,6 @@ class SQLiteStateBackend(DatabaseStateBackend):
             conn.execute("ROLLBACK")
             raise
         self._execute("COMMIT")
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
     # the lock: the kernel's, on <name>.lock
 
