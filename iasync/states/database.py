@@ -42,6 +42,7 @@ from iasync.states.model import (
     StateCorruptError,
     StateError,
     StateLockedError,
+    check_same_history,
     scope_in,
 )
 from iasync.states.statefile import gc_paused
@@ -589,7 +590,7 @@ class DatabaseStateBackend:
         with self._transaction():
             head = self._head(for_update=True)
             if head is not None:
-                self._check_same_history(head, state)
+                check_same_history(self.describe(), *head, state)
             if everything:
                 # Not the state this backend holds the stamps of: store all of it.
                 self._execute("DELETE FROM iasync_accounts WHERE workspace = ?", (self.workspace,))
@@ -660,19 +661,6 @@ class DatabaseStateBackend:
             (self.workspace,),
         ).fetchone()
         return None if row is None else (row[0], row[1])
-
-    def _check_same_history(self, head: tuple[str, int], state: State) -> None:
-        lineage, serial = head
-        if lineage != state.lineage:
-            raise StateError(
-                f"the state {self.describe()} has lineage {lineage}, not {state.lineage}: "
-                "it belongs to another history and was not overwritten"
-            )
-        if serial != state.serial:
-            raise StateError(
-                f"the state {self.describe()} changed since it was read (serial {serial}, "
-                f"expected {state.serial}); it was not overwritten. Run the command again."
-            )
 
     def _store_head(self, state: State, serial: int, exists: bool) -> None:
         values = (state.lineage, serial, state.canonical_format, __version__, self.workspace)

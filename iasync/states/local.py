@@ -21,7 +21,7 @@ from typing import Any
 
 from iasync.files import fsync_directory, new_temporary, write_synced, write_temporary
 from iasync.states.locking import LockInfo, locked_message
-from iasync.states.model import State, StateError, StateLockedError
+from iasync.states.model import State, StateError, StateLockedError, check_same_history
 from iasync.states.statefile import dump_state, parse_state
 
 _LOCK_POLL_SECONDS = 0.1
@@ -130,16 +130,7 @@ class LocalStateBackend:
         else:
             current = self.read()  # raises on a corrupt file, which is thus never overwritten
             lineage, serial = current.lineage, current.serial
-        if lineage != state.lineage:
-            raise StateError(
-                f"the state {self.path} has lineage {lineage}, not {state.lineage}: "
-                "it belongs to another history and was not overwritten"
-            )
-        if serial != state.serial:
-            raise StateError(
-                f"the state {self.path} changed since it was read (serial {serial}, "
-                f"expected {state.serial}); it was not overwritten. Run the command again."
-            )
+        check_same_history(str(self.path), lineage, serial, state)
 
     def _remove_leftovers(self) -> None:
         """Temp files of writes killed midway. Safe: every write holds the lock, as we do now.

@@ -172,3 +172,18 @@ class State:
     def forget(self, lusid_id: str) -> None:
         """Drop a record (for an account deleted from LUSID); no error when absent."""
         self.accounts.pop(lusid_id, None)
+
+
+def check_same_history(where: str, lineage: str, serial: int, state: State) -> None:
+    """Refuse to overwrite the stored state (`lineage`, `serial`, at `where`) with `state` unless
+    `state` was read from it and nothing was written since: compare-and-set, for every backend."""
+    if lineage != state.lineage:
+        raise StateError(
+            f"the state {where} has lineage {lineage}, not {state.lineage}: "
+            "it belongs to another history and was not overwritten"
+        )
+    if serial != state.serial:
+        raise StateError(
+            f"the state {where} changed since it was read (serial {serial}, "
+            f"expected {state.serial}); it was not overwritten. Run the command again."
+        )
