@@ -24,6 +24,7 @@ from iasync.states import (
 )
 from iasync.states.database import DatabaseStateBackend
 from tests.pg import PostgresServer
+from tests.states.lockholder import LockHolder
 
 EXT = "InvestmentAccount/ExternalIdentifier/ExternalIAId"
 
@@ -293,42 +294,6 @@ def test_kill_9_during_writes_leaves_the_last_whole_write_and_no_lock(location: 
 
 # --- the lock ---------------------------------------------------------------------------------
 
-_HOLD_LOCK = """
-import dataclasses, json, sys
-from pathlib import Path
-from iasync.states import backend_for
-backend = backend_for(sys.argv[1], Path.cwd(), sys.argv[2])
-with backend.lock("apply") as info:
-    print(json.dumps(dataclasses.asdict(info)), flush=True)
-    sys.stdin.readline()
-"""
-
-
-class LockHolder:
-    """Another process holding the state's lock until told to release it (or killed)."""
-
-    def __init__(self, location: str, workspace: str = "default") -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _HOLD_LOCK, location, workspace],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert line, "the lock holder died before taking the lock"
-        self.info: dict[str, Any] = json.loads(line)
-
-    def release(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write("\n")
-        self.process.stdin.flush()
-        self.process.wait(timeout=60)
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
 
 @pytest.fixture
 def holder(location: str) -> Iterator[LockHolder]:
@@ -424,7 +389,7 @@ def test_force_unlock_in_postgres_ends_the_holders_session(postgres_dsn: str) ->
         assert released.id == holder.info["id"]
         with backend.lock("apply", timeout=30):
             written_state(backend, make_record())
-        holder.release()  # its connection was ended: it fails to unlock, it writes nothing
+        holder.release(released=False)  # its session was ended: it cannot unlock, writes nothing
     finally:
         if holder.process.poll() is None:
             holder.kill()

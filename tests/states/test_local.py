@@ -25,6 +25,7 @@ from iasync.states import (
     StateLockedError,
     open_backend,
 )
+from tests.states.lockholder import LockHolder
 
 
 def make_record(lusid_id: str = "LUID_00000001", **overrides: object) -> AccountRecord:
@@ -407,42 +408,6 @@ def test_open_backend_uses_the_state_setting(tmp_path: Path) -> None:
 
 
 # --- the lock ---------------------------------------------------------------------------------
-
-_HOLD_LOCK = """
-import json, sys
-from dataclasses import asdict
-from pathlib import Path
-from iasync.states import LocalStateBackend
-with LocalStateBackend(Path(sys.argv[1])).lock("apply") as info:
-    print(json.dumps(asdict(info)), flush=True)
-    sys.stdin.readline()
-print("released", flush=True)
-"""
-
-
-class LockHolder:
-    """Another real process holding the lock until told to let go (or killed)."""
-
-    def __init__(self, path: Path) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _HOLD_LOCK, str(path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        self.info = json.loads(self.process.stdout.readline())
-
-    def release(self) -> None:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write("\n")
-        self.process.stdin.flush()
-        assert self.process.stdout.readline().strip() == "released"
-        self.process.wait()
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
 
 
 @pytest.fixture
