@@ -318,6 +318,11 @@ class DatabaseStateBackend:
     """
 
     placeholder = "?"
+    #: The distinct keys of the bodies' `properties` in a workspace, in the database's JSON dialect.
+    property_keys_sql = (
+        "SELECT DISTINCT j.key FROM iasync_accounts AS a, json_each(a.body, '$.properties') AS j "
+        "WHERE a.workspace = ? AND json_type(a.body, '$.properties') = 'object'"
+    )
 
     def __init__(self, workspace: str) -> None:
         self.workspace = workspace
@@ -501,21 +506,10 @@ class DatabaseStateBackend:
 
     def _property_keys(self) -> set[str]:
         """The keys of every record's `properties`, listed by the database's own JSON functions
-        (SQLite's json_each, PostgreSQL's jsonb_object_keys): the bodies stay in the database."""
-        if self.placeholder == "?":
-            statement = (
-                "SELECT DISTINCT j.key FROM iasync_accounts AS a, "
-                "json_each(a.body, '$.properties') AS j "
-                "WHERE a.workspace = ? AND json_type(a.body, '$.properties') = 'object'"
-            )
-        else:
-            statement = (
-                "SELECT DISTINCT jsonb_object_keys(a.body::jsonb -> 'properties') "
-                "FROM iasync_accounts AS a WHERE a.workspace = ? "
-                "AND jsonb_typeof(a.body::jsonb -> 'properties') = 'object'"
-            )
+        (`property_keys_sql`): the bodies stay in the database."""
         with self._mutex:
-            return {row[0] for row in self._execute(statement, (self.workspace,)).fetchall()}
+            rows = self._execute(self.property_keys_sql, (self.workspace,)).fetchall()
+            return {row[0] for row in rows}
 
     def _any_identifier_shared(self) -> bool:
         """Whether two records hold one identifier in one scope (under the scoped API, one

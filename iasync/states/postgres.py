@@ -51,6 +51,11 @@ class PostgresStateBackend(DatabaseStateBackend):
     """One workspace of the state in a PostgreSQL database."""
 
     placeholder = "%s"
+    property_keys_sql = (
+        "SELECT DISTINCT jsonb_object_keys(a.body::jsonb -> 'properties') "
+        "FROM iasync_accounts AS a WHERE a.workspace = ? "
+        "AND jsonb_typeof(a.body::jsonb -> 'properties') = 'object'"
+    )
 
     def __init__(self, url: str, workspace: str = "default") -> None:
         super().__init__(workspace)
