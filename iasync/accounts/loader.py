@@ -72,9 +72,9 @@ def load_accounts(
     """
     # In a git work tree, git lists the files (no walk of the tree) and which are as committed;
     # `git`, when given, was started earlier by the caller (`ask_git`), to run meanwhile.
+    if git is None and canonical and reuse:
+        git = ask_git(paths, settings)
     listing = git.listing() if git is not None else None
-    if listing is None and git is None and canonical and reuse:
-        listing = ask_git(paths, settings).listing()
     hidden: list[str] = []
     found = find(paths, settings, hidden, listing)
     blobs = listing.clean if listing is not None else None
